@@ -1,0 +1,36 @@
+# Each target creates .venv on first use, so on a fresh machine
+# `make run` and `make test` are all the set-up there is.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8080
+
+.PHONY: run test unit lint typecheck check bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,fast]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## serve the demo site on http://127.0.0.1:$(PORT)/
+	$(VENV)/bin/staticsrv --root static --port $(PORT)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check staticsrv tests benchmarks
+	$(VENV)/bin/ruff format --check staticsrv tests benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy --strict
+
+unit: $(STAMP)
+	$(PY) -m pytest -q
+
+test: lint typecheck unit  ## everything CI runs
+
+bench: $(STAMP)  ## side-by-side benchmark against the peers (needs ../shared/bench)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

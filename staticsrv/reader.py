@@ -1,0 +1,111 @@
+"""File bodies: an async LRU cache of aiofile reads, and safe opening for sendfile.
+
+The cache key is the file's *identity* (path, device, inode, size and
+mtime_ns), never the path alone: an edit changes the mtime or size, a
+rename-into-place changes the inode, so the very next request computes a
+new key and can never be answered with stale bytes.  Old versions simply
+age out of the LRU.
+
+Only bodies up to ``Config.cache_file_max`` are cached; with at most
+``Config.cache_entries`` entries the cache holds a bounded number of bytes.
+Larger files go out through sendfile(2) from the page cache and never pass
+through Python memory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiofile import async_open
+from async_lru import alru_cache
+
+
+@dataclass(frozen=True, slots=True)
+class FileKey:
+    path: str
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: str, st: os.stat_result) -> FileKey:
+        return cls(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class FileChanged(Exception):
+    """The file on disk no longer matches the identity it was requested under."""
+
+
+def open_regular(key: FileKey) -> int:
+    """Open ``key.path`` for reading and check it is still the same regular file.
+
+    O_NONBLOCK means a FIFO swapped in after the stat can never block the event
+    loop in open(2); the fstat then refuses anything but the expected inode.
+    Raises FileChanged, or OSError (PermissionError -> 403 for the caller).
+    """
+    fd = os.open(key.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (key.dev, key.ino):
+            raise FileChanged(key.path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+async def _read_body(key: FileKey) -> bytes:
+    # Opening through open_regular first keeps the FIFO and swap checks in one
+    # place; aiofile then reads without blocking the event loop.
+    os.close(open_regular(key))
+    async with async_open(key.path, "rb") as afp:
+        data: bytes = await afp.read(key.size + 1)
+    if len(data) != key.size:
+        # Raised, not returned, so async-lru does not cache a torn read.
+        raise FileChanged(key.path)
+    return data
+
+
+def _gzip(data: bytes) -> bytes:
+    # mtime=0 keeps the output byte-identical across runs, so the ETag of the
+    # gzip representation stays stable for the same file version.
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+class Reader:
+    """Owns the body cache; one per server process."""
+
+    def __init__(self, entries: int) -> None:
+        self.read: Callable[[FileKey], Awaitable[bytes]] = alru_cache(maxsize=entries)(_read_body)
+        self._gzip_cache: Any = alru_cache(maxsize=entries)(self._gzip_uncached)
+
+    async def _gzip_uncached(self, key: FileKey) -> bytes:
+        import asyncio
+
+        data = await self.read(key)
+        # Compression of a few hundred KiB takes milliseconds: off the loop.
+        return await asyncio.to_thread(_gzip, data)
+
+    async def gzipped(self, key: FileKey) -> bytes:
+        """The gzip representation of a cached body, compressed once per file version."""
+        result: bytes = await self._gzip_cache(key)
+        return result
+
+    def forget(self, key: FileKey) -> None:
+        """Drop a key whose file turned out to have changed under us."""
+        invalidate: Any = getattr(self.read, "cache_invalidate", None)
+        if invalidate is not None:
+            invalidate(key)
+        self._gzip_cache.cache_invalidate(key)
+
+    def close(self) -> None:
+        for cached in (self.read, self._gzip_cache):
+            clear: Any = getattr(cached, "cache_clear", None)
+            if clear is not None:
+                clear()

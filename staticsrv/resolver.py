@@ -1,0 +1,153 @@
+"""URL path -> file system outcome.  This module does the stat/realpath I/O.
+
+Every outcome is a value (:class:`File`, :class:`Redirect`, :class:`Listing`,
+:class:`NotFound`, :class:`Forbidden`); nothing here raises for a bad path.
+
+Safety rests on three checks:
+
+* the pure target decoder already refused ``..``, NUL and (by default)
+  dotfile segments in any encoding;
+* the *real* path (symlinks resolved) must lie inside the real root, and its
+  own segments must not be hidden either (a link to ``.git/config``);
+* only regular files are served: ``os.stat`` never blocks on a FIFO or a
+  device (only ``open`` does), so those are refused before anything opens them.
+
+``realpath`` costs one ``lstat`` per path component, so its verdict is
+remembered per path together with the ``(st_dev, st_ino)`` it was made for.
+A later request reuses it only if ``stat`` still reaches that very inode:
+if a link was swapped to point elsewhere, the inode differs and the check
+runs again, so the cache can never widen what is served.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+
+from staticsrv.target import Target, is_hidden
+
+INDEX_FILE = "index.html"
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    path: str
+    st: os.stat_result
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """``/dir`` -> ``/dir/`` (RFC 9110 §15.4.2); the server builds the Location."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    path: str
+    st: os.stat_result
+
+
+@dataclass(frozen=True, slots=True)
+class NotFound:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Forbidden:
+    pass
+
+
+Outcome = File | Redirect | Listing | NotFound | Forbidden
+
+NOT_FOUND = NotFound()
+FORBIDDEN = Forbidden()
+REDIRECT = Redirect()
+
+# Errors that mean "there is nothing to serve here" rather than a fault:
+# ENAMETOOLONG and ELOOP come from hostile or odd names and must be 404, never 500.
+_MISSING_ERRNOS = frozenset(
+    {errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP, errno.EINVAL}
+)
+
+
+def _stat(path: str) -> os.stat_result | NotFound | Forbidden:
+    try:
+        return os.stat(path)
+    except PermissionError:
+        return FORBIDDEN
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in _MISSING_ERRNOS:
+            raise
+        return NOT_FOUND
+
+
+class Resolver:
+    """Maps decoded targets to outcomes under one root."""
+
+    _MAX_VERDICTS = 16384
+
+    def __init__(self, root: str, *, listing: bool, dotfiles: bool) -> None:
+        self.root = os.path.realpath(root)
+        self._prefix = self.root.rstrip(os.sep) + os.sep
+        self.listing = listing
+        self.dotfiles = dotfiles
+        # path -> (st_dev, st_ino) for which realpath said "inside the root".
+        self._inside: dict[str, tuple[int, int]] = {}
+
+    def full_path(self, relpath: str) -> str:
+        return os.path.join(self.root, relpath) if relpath else self.root
+
+    def is_inside(self, path: str, st: os.stat_result) -> bool:
+        """True if ``path`` (already stat'ed as ``st``) really lies under the root."""
+        ident = (st.st_dev, st.st_ino)
+        if self._inside.get(path) == ident:
+            return True
+        real = os.path.realpath(path)
+        if real != self.root:
+            if not real.startswith(self._prefix):
+                return False
+            if not self.dotfiles and is_hidden(real[len(self._prefix) :].split(os.sep)):
+                return False
+        if len(self._inside) >= self._MAX_VERDICTS:
+            self._inside.clear()
+        self._inside[path] = ident
+        return True
+
+    def regular_file(self, path: str) -> File | NotFound | Forbidden:
+        """A regular file inside the root at ``path``, or why not."""
+        st = _stat(path)
+        if isinstance(st, NotFound | Forbidden):
+            return st
+        if not stat.S_ISREG(st.st_mode) or not self.is_inside(path, st):
+            return NOT_FOUND
+        return File(path, st)
+
+    def resolve(self, target: Target) -> Outcome:
+        path = self.full_path(target.relpath)
+        st = _stat(path)
+        if isinstance(st, NotFound | Forbidden):
+            return st
+        if not self.is_inside(path, st):
+            return NOT_FOUND
+        if stat.S_ISREG(st.st_mode):
+            # "/page.html/" names a directory that does not exist.
+            return NOT_FOUND if target.trailing_slash and target.segments else File(path, st)
+        if not stat.S_ISDIR(st.st_mode):
+            return NOT_FOUND  # FIFO, socket, device: never opened
+        if not target.trailing_slash:
+            return REDIRECT
+        index = self.regular_file(os.path.join(path, INDEX_FILE))
+        if isinstance(index, File | Forbidden):
+            return index
+        if self.listing:
+            return Listing(path, st)
+        return NOT_FOUND
+
+    def not_found_page(self) -> File | None:
+        """The site's own 404 page: ``not_found.html``, else ``404.html`` (GitHub Pages)."""
+        for name in ("not_found.html", "404.html"):
+            found = self.regular_file(os.path.join(self.root, name))
+            if isinstance(found, File):
+                return found
+        return None

@@ -1,0 +1,803 @@
+"""The server: the only module that touches sockets.
+
+One task per connection reads with ``loop.sock_recv`` into a
+:class:`~staticsrv.http11.ReceiveBuffer`, hands each complete head to the
+pure parser, and writes answers with ``sock_sendall`` (heads and cached
+bodies, pipelined answers joined into one write) or sendfile(2) for large
+bodies.
+
+Deadlines are plain numbers on each connection, checked by one sweeper task
+a few times a second, instead of a timer per read: the hot path only
+assigns a float.  A connection whose deadline passes is cancelled and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import io
+import logging
+import os
+import socket
+import stat
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from staticsrv import pages, responses
+from staticsrv.config import Config
+from staticsrv.fileplan import Plan, Variant, plan_file
+from staticsrv.http11 import ParseError, ReceiveBuffer, Request, parse_head
+from staticsrv.httpdate import format_http_date
+from staticsrv.mime import guess_type
+from staticsrv.negotiate import is_compressible
+from staticsrv.conditional import make_etag
+from staticsrv.ranges import content_range, multipart_layout, new_boundary
+from staticsrv.reader import FileChanged, FileKey, Reader, open_regular
+from staticsrv.resolver import (
+    File,
+    Forbidden,
+    Listing,
+    NotFound,
+    Redirect,
+    Resolver,
+)
+from staticsrv.target import Target, TargetError, decode_target, directory_redirect
+
+log = logging.getLogger("staticsrv")
+
+RECV_SIZE = 65536
+SENDFILE_CHUNK = 512 * 1024  # progress unit for the send deadline during sendfile
+LISTEN_BACKLOG = 1024  # bursts of new connections wait in the kernel, not refused
+SWEEP_INTERVAL = 0.25
+GZIP_MIN = 1024  # below this gzip saves too little to be worth a Vary'd variant
+# Precompressed sidecars, in the server's order of preference (RFC 9110 §8.4.1).
+SIDECARS: tuple[tuple[str, str], ...] = (("br", ".br"), ("zstd", ".zst"), ("gzip", ".gz"))
+_ACCEPT_ERRNOS_TRANSIENT = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EINTR})
+_ACCEPT_ERRNOS_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class BindError(Exception):
+    """The listening socket could not be created; the message is for the user."""
+
+
+def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True) -> socket.socket:
+    """Create the non-blocking listening socket, or raise BindError with a clear message.
+
+    ``listen=False`` only reserves the address: the worker supervisor holds
+    such a socket so that every worker can bind the same port with
+    SO_REUSEPORT while the parent itself never receives connections.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise BindError(f"cannot resolve host {host!r}: {exc.strerror}") from None
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(addr)
+        if listen:
+            sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise BindError(f"port {port} on {host} is already in use") from None
+        if exc.errno == errno.EACCES:
+            raise BindError(f"no permission to listen on {host}:{port}") from None
+        raise BindError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def bound_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+@dataclass(slots=True)
+class Reply:
+    """An answer ready to send: a head and a body in memory or on disk."""
+
+    status: int
+    head: bytes
+    body: bytes = b""
+    # For bodies sent from disk: the file and the pieces to send, in order:
+    # bytes go out as they are, (offset, count) pairs come from the file.
+    file: FileKey | None = None
+    parts: list[bytes | tuple[int, int]] = field(default_factory=list)
+    length: int = 0  # body bytes, for the access log
+    close: bool = False
+
+
+@dataclass(slots=True)
+class _FileMeta:
+    """Everything about one version of a file that does not depend on the request."""
+
+    key: FileKey
+    content_type: str
+    compressible: bool
+    etag: str
+    last_modified: int
+    fields: tuple[tuple[str, str], ...]  # validators and caching fields shared by 200/206/304
+    prefix_200: bytes  # full head prefix of a 200 of the identity representation
+
+
+class _Conn:
+    __slots__ = ("deadline", "idle", "peer", "sock", "task", "timed_out")
+
+    def __init__(self, sock: socket.socket, peer: str) -> None:
+        self.sock = sock
+        self.peer = peer
+        self.deadline = 0.0
+        self.idle = True
+        self.timed_out = False
+        self.task: asyncio.Task[None] | None = None
+
+
+class Server:
+    def __init__(self, config: Config, *, access_log: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.resolver = Resolver(config.root, listing=config.listing, dotfiles=config.dotfiles)
+        self.reader = Reader(config.cache_entries)
+        self._access_log = access_log
+        self._log_lines: list[str] = []
+        self._conns: set[_Conn] = set()
+        self._slot_free = asyncio.Event()
+        self._stopping = False
+        self._date_sec = -1
+        self._date = ""
+        self._date_line = b""
+        self._metas: dict[str, _FileMeta] = {}
+        self._targets: dict[str, Target | TargetError] = {}
+        self._listings: dict[tuple[str, int, int], tuple[float, bytes]] = {}
+        self._cache_control = config.cache_control
+        self._limits = config.limits
+        self._t = config.timeouts
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def serve(self, lsock: socket.socket, stop: asyncio.Event) -> None:
+        """Accept and serve on ``lsock`` until ``stop`` is set, then shut down gracefully."""
+        loop = asyncio.get_running_loop()
+        accept = loop.create_task(self._accept_loop(lsock))
+        sweeper = loop.create_task(self._sweep())
+        try:
+            await stop.wait()
+        finally:
+            self._stopping = True
+            accept.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await accept
+            lsock.close()
+            # Idle keep-alive connections are closed at once; requests in
+            # flight get a grace period to finish (RFC 9112 §9.6).
+            for conn in list(self._conns):
+                if conn.idle and conn.task is not None:
+                    conn.task.cancel()
+            tasks = [c.task for c in self._conns if c.task is not None]
+            if tasks:
+                await asyncio.wait(tasks, timeout=self._t.shutdown_grace)
+            for conn in list(self._conns):
+                if conn.task is not None:
+                    conn.task.cancel()
+            tasks = [c.task for c in self._conns if c.task is not None]
+            if tasks:
+                await asyncio.wait(tasks, timeout=1.0)
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            self._flush_log()
+            self.reader.close()
+
+    async def _accept_loop(self, lsock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        backoff = 0.0
+        while True:
+            if len(self._conns) >= self.config.max_connections:
+                # Further connections wait in the listen backlog until a slot frees.
+                self._slot_free.clear()
+                await self._slot_free.wait()
+                continue
+            try:
+                sock, addr = await loop.sock_accept(lsock)
+            except OSError as exc:
+                if exc.errno in _ACCEPT_ERRNOS_RESOURCES:
+                    # Out of descriptors: keep serving the open connections and
+                    # retry with a growing pause instead of spinning at 100 % CPU.
+                    backoff = min(max(backoff * 2, 0.01), 0.5)
+                    if backoff >= 0.5 or backoff == 0.01:
+                        log.warning("accept: %s; retrying", os.strerror(exc.errno or 0))
+                    await asyncio.sleep(backoff)
+                    continue
+                if exc.errno in _ACCEPT_ERRNOS_TRANSIENT:
+                    continue
+                raise
+            backoff = 0.0
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _Conn(sock, addr[0] if isinstance(addr, tuple) else str(addr))
+            conn.deadline = loop.time() + self._t.head
+            self._conns.add(conn)
+            conn.task = loop.create_task(self._run_conn(conn))
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            now = loop.time()
+            for conn in list(self._conns):
+                if conn.deadline < now and not conn.timed_out and conn.task is not None:
+                    conn.timed_out = True
+                    conn.task.cancel()
+            self._flush_log()
+
+    async def _run_conn(self, conn: _Conn) -> None:
+        try:
+            await self._serve_conn(conn)
+        except asyncio.CancelledError:
+            if conn.timed_out and not conn.idle:
+                # RFC 9110 §15.5.9: tell a client whose request stalled why we
+                # close.  Best effort, never blocking.
+                with contextlib.suppress(OSError):
+                    conn.sock.send(self._error_head(408, close=True))
+        except (ConnectionError, TimeoutError, BrokenPipeError):
+            pass  # the client went away; nothing to tell anyone
+        except OSError as exc:
+            if exc.errno not in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.EBADF):
+                log.error("connection error: %s", exc)
+        except Exception:
+            log.error("unexpected error while serving a connection\n%s", traceback.format_exc())
+        finally:
+            with contextlib.suppress(OSError):
+                conn.sock.close()
+            self._conns.discard(conn)
+            self._slot_free.set()
+
+    # ------------------------------------------------------------------ per connection
+
+    async def _serve_conn(self, conn: _Conn) -> None:
+        loop = asyncio.get_running_loop()
+        sock = conn.sock
+        buf = ReceiveBuffer(self._limits)
+        out: list[bytes] = []
+        discard = 0  # bytes of a request body still to drop before the next head
+        while True:
+            if discard:
+                discard -= len(buf.extract(discard))
+                if discard:
+                    conn.deadline = loop.time() + self._t.head
+                    data = await loop.sock_recv(sock, RECV_SIZE)
+                    if not data:
+                        return
+                    buf.feed(data)
+                    continue
+            item = buf.extract_head()
+            if item is None:
+                if out:
+                    conn.deadline = loop.time() + self._t.send
+                    await loop.sock_sendall(sock, b"".join(out) if len(out) > 1 else out[0])
+                    out.clear()
+                if self._stopping:
+                    return
+                if buf:
+                    conn.idle = False
+                else:
+                    conn.idle = True
+                    conn.deadline = loop.time() + self._t.keepalive
+                data = await loop.sock_recv(sock, RECV_SIZE)
+                if not data:
+                    return
+                if conn.idle:
+                    # The head deadline starts with the first byte and is not
+                    # extended by later ones: trickling cannot keep it open.
+                    conn.idle = False
+                    conn.deadline = loop.time() + self._t.head
+                buf.feed(data)
+                continue
+
+            conn.idle = False
+            req: Request | ParseError = (
+                item if isinstance(item, ParseError) else parse_head(item, self._limits)
+            )
+            if isinstance(req, ParseError):
+                reply = self._error(req.status, close=True, reason=req.reason)
+                self._log(conn, None, reply)
+                out.append(reply.head + reply.body)
+                conn.deadline = loop.time() + self._t.send
+                await loop.sock_sendall(sock, b"".join(out))
+                return
+
+            try:
+                reply = await self._respond(req)
+            except Exception:
+                log.error("error answering %s\n%s", req.target, traceback.format_exc())
+                reply = self._error(500, close=True)
+            close = reply.close or not req.keep_alive or self._stopping
+            if req.chunked or req.body_length > self._limits.max_discard_body:
+                # RFC 9112 §9.6 / §6.3: we do not read large or chunked bodies
+                # of GET/HEAD; closing keeps the connection from desynchronising.
+                close = True
+            elif req.body_length:
+                discard = req.body_length
+            if close:
+                reply.head = self._retail(reply.head)
+            self._log(conn, req, reply)
+            if reply.file is None:
+                out.append(reply.head + reply.body if reply.body else reply.head)
+                if sum(map(len, out)) > RECV_SIZE * 4:
+                    conn.deadline = loop.time() + self._t.send
+                    await loop.sock_sendall(sock, b"".join(out))
+                    out.clear()
+            else:
+                out.append(reply.head)
+                conn.deadline = loop.time() + self._t.send
+                await loop.sock_sendall(sock, b"".join(out))
+                out.clear()
+                if not await self._send_file(conn, reply):
+                    return  # the file shrank under us: the framing is broken, close
+            if close:
+                if out:
+                    conn.deadline = loop.time() + self._t.send
+                    await loop.sock_sendall(sock, b"".join(out))
+                return
+
+    @staticmethod
+    def _retail(head: bytes) -> bytes:
+        """Rewrite the tail of a keep-alive head into ``Connection: close``."""
+        if head.endswith(responses.TAIL_CLOSE):
+            return head
+        for tail in (responses.TAIL_KEEP_ALIVE_10, responses.TAIL_KEEP_ALIVE_11):
+            if head.endswith(tail):
+                return head[: -len(tail)] + responses.TAIL_CLOSE
+        return head
+
+    async def _send_file(self, conn: _Conn, reply: Reply) -> bool:
+        """Send the on-disk parts of a reply; False if the file ended early."""
+        assert reply.file is not None
+        loop = asyncio.get_running_loop()
+        try:
+            fd = open_regular(reply.file)
+        except (OSError, FileChanged):
+            return False
+        with open(fd, "rb", buffering=0, closefd=True) as fobj:
+            for part in reply.parts:
+                if isinstance(part, bytes):
+                    conn.deadline = loop.time() + self._t.send
+                    await loop.sock_sendall(conn.sock, part)
+                    continue
+                offset, count = part
+                while count > 0:
+                    conn.deadline = loop.time() + self._t.send
+                    chunk = min(count, SENDFILE_CHUNK)
+                    sent = await self._sendfile_chunk(conn.sock, fobj, offset, chunk)
+                    if sent <= 0:
+                        return False
+                    offset += sent
+                    count -= sent
+        return True
+
+    async def _sendfile_chunk(
+        self, sock: socket.socket, fobj: io.FileIO, offset: int, count: int
+    ) -> int:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.sock_sendfile(sock, fobj, offset, count, fallback=False)
+        except (NotImplementedError, asyncio.SendfileNotAvailableError):
+            pass
+        # Loops without native sock_sendfile (uvloop): zero-copy by hand,
+        # waiting for writability between partial sends.
+        if hasattr(os, "sendfile"):
+            while True:
+                try:
+                    return os.sendfile(sock.fileno(), fobj.fileno(), offset, count)
+                except BlockingIOError:
+                    await self._writable(sock)
+        data = os.pread(fobj.fileno(), count, offset)
+        await loop.sock_sendall(sock, data)
+        return len(data)
+
+    @staticmethod
+    async def _writable(sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        fd = sock.fileno()
+
+        def ready() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        loop.add_writer(fd, ready)
+        try:
+            await fut
+        finally:
+            loop.remove_writer(fd)
+
+    # ------------------------------------------------------------------ requests
+
+    def _http_date(self) -> bytes:
+        now = int(time.time())
+        if now != self._date_sec:
+            self._date_sec = now
+            self._date = format_http_date(now)
+            self._date_line = responses.date_line(self._date)
+        return self._date_line
+
+    def _tail(self, req: Request | None, close: bool = False) -> bytes:
+        if req is None or close:
+            return responses.TAIL_CLOSE
+        return responses.connection_tail(req.keep_alive, req.version == "HTTP/1.0")
+
+    def _target(self, raw: str) -> Target | TargetError:
+        found = self._targets.get(raw)
+        if found is None:
+            found = decode_target(raw, dotfiles=self.config.dotfiles)
+            if len(self._targets) >= 4096:
+                self._targets.clear()
+            self._targets[raw] = found
+        return found
+
+    async def _respond(self, req: Request) -> Reply:
+        method = req.method
+        if method == "OPTIONS":
+            # RFC 9110 §9.3.7: 204 with the methods this resource supports.
+            head = responses.head_prefix(204, (("Allow", responses.ALLOW),))
+            return Reply(204, head + self._http_date() + self._tail(req))
+        if method not in ("GET", "HEAD"):
+            # RFC 9110 §15.5.6: 405 must carry Allow.
+            return self._error(405, req=req, extra=(("Allow", responses.ALLOW),))
+        target = self._target(req.target)
+        if isinstance(target, TargetError):
+            if target.status == 404:
+                return await self._not_found(req)
+            return self._error(target.status, req=req, reason=target.reason)
+
+        for _attempt in range(3):
+            outcome = self.resolver.resolve(target)
+            try:
+                if isinstance(outcome, File):
+                    return await self._file(req, outcome)
+                if isinstance(outcome, Redirect):
+                    location = directory_redirect(target)
+                    return self._error(301, req=req, extra=(("Location", location),))
+                if isinstance(outcome, Listing):
+                    return await self._listing(req, target, outcome)
+                if isinstance(outcome, Forbidden):
+                    return self._error(403, req=req)
+                assert isinstance(outcome, NotFound)
+                return await self._not_found(req)
+            except FileChanged as exc:
+                # Changed between stat and read (an editor saving): look again.
+                self._metas.pop(str(exc), None)
+                continue
+            except PermissionError:
+                return self._error(403, req=req)
+        return self._error(503, req=req, extra=(("Retry-After", "1"),))
+
+    def _meta(self, f: File) -> _FileMeta:
+        st = f.st
+        meta = self._metas.get(f.path)
+        if meta is not None:
+            k = meta.key
+            if (
+                k.mtime_ns == st.st_mtime_ns
+                and k.size == st.st_size
+                and k.ino == st.st_ino
+                and k.dev == st.st_dev
+            ):
+                return meta
+        key = FileKey.of(f.path, st)
+        content_type = guess_type(f.path)
+        compressible = is_compressible(content_type)
+        etag = make_etag(st.st_ino, st.st_size, st.st_mtime_ns)
+        last_modified = int(st.st_mtime)
+        fields: list[tuple[str, str]] = [
+            ("Last-Modified", format_http_date(last_modified)),
+            ("Cache-Control", self._cache_control),
+        ]
+        if compressible:
+            # RFC 9110 §12.5.5: the answer varies with Accept-Encoding whenever
+            # an encoded variant could be chosen, even when this one is identity.
+            fields.append(("Vary", "Accept-Encoding"))
+        prefix = responses.head_prefix(
+            200,
+            [
+                ("Content-Type", content_type),
+                ("Content-Length", str(st.st_size)),
+                ("ETag", etag),
+                ("Accept-Ranges", "bytes"),
+                *fields,
+            ],
+        )
+        meta = _FileMeta(key, content_type, compressible, etag, last_modified, tuple(fields), prefix)
+        if len(self._metas) >= 8192:
+            self._metas.clear()
+        self._metas[f.path] = meta
+        return meta
+
+    def _variants(self, meta: _FileMeta, req: Request) -> list[Variant]:
+        """Encoded variants that exist for this file, best first."""
+        if not meta.compressible or "accept-encoding" not in req.headers:
+            return []
+        found: list[Variant] = []
+        coded: set[str] = set()
+        for coding, ext in SIDECARS:
+            side = self.resolver.regular_file(meta.key.path + ext)
+            # A sidecar older than its source is stale (a forgotten rebuild):
+            # never serve it in place of the newer file.
+            if isinstance(side, File) and side.st.st_mtime_ns >= meta.key.mtime_ns:
+                tag = make_etag(side.st.st_ino, side.st.st_size, side.st.st_mtime_ns, coding)
+                found.append(Variant(coding, tag, side.path, side.st.st_size))
+                coded.add(coding)
+        if (
+            self.config.compress
+            and "gzip" not in coded
+            and GZIP_MIN <= meta.key.size <= self.config.cache_file_max
+        ):
+            found.append(Variant("gzip", meta.etag[:-1] + '-gzip"'))
+        return found
+
+    async def _file(self, req: Request, f: File, status: int = 200) -> Reply:
+        meta = self._meta(f)
+        key = meta.key
+        headers = req.headers
+        head_only = req.method == "HEAD"
+        small = key.size <= self.config.cache_file_max
+        # Fast path: no validators, ranges or encodings in play (most requests
+        # from benchmarks and many from scripts).
+        if status == 200 and not (
+            "if-none-match" in headers
+            or "if-modified-since" in headers
+            or "if-match" in headers
+            or "if-unmodified-since" in headers
+            or "range" in headers
+            or (meta.compressible and "accept-encoding" in headers)
+        ):
+            head = meta.prefix_200 + self._http_date() + self._tail(req)
+            return await self._body_reply(200, head, key, head_only, small)
+
+        identity = Variant(None, meta.etag, None, key.size)
+        if status != 200:
+            # The 404 page: no validators or ranges apply to an error body.
+            plan = Plan(status, identity)
+        else:
+            plan = plan_file(
+                req.method,
+                headers,
+                identity,
+                self._variants(meta, req),
+                meta.last_modified,
+                time.time(),
+            )
+        return await self._planned(req, meta, plan, head_only)
+
+    async def _body_reply(
+        self, status: int, head: bytes, key: FileKey, head_only: bool, small: bool
+    ) -> Reply:
+        if head_only:
+            return Reply(status, head, length=0)
+        if small:
+            body = await self._read(key)
+            return Reply(status, head, body, length=len(body))
+        return Reply(status, head, file=key, parts=[(0, key.size)], length=key.size)
+
+    async def _read(self, key: FileKey) -> bytes:
+        try:
+            return await self.reader.read(key)
+        except FileChanged:
+            self.reader.forget(key)
+            raise FileChanged(key.path) from None
+
+    async def _planned(self, req: Request, meta: _FileMeta, plan: Plan, head_only: bool) -> Reply:
+        variant = plan.variant
+        key = meta.key
+        tail = self._http_date() + self._tail(req)
+        enc_fields: list[tuple[str, str]] = []
+        if variant.coding is not None:
+            enc_fields.append(("Content-Encoding", variant.coding))
+        common = [("ETag", variant.etag), *meta.fields]
+
+        if plan.status == 304:
+            # RFC 9110 §15.4.5: a 304 carries the validators and caching fields
+            # a 200 would have, and no body.
+            return Reply(304, responses.head_prefix(304, common) + tail)
+        if plan.status == 412:
+            head = responses.head_prefix(412, [("Content-Length", "0")])
+            return Reply(412, head + tail)
+        if plan.status == 416:
+            # RFC 9110 §15.5.17: say how long the representation is.
+            fields = [("Content-Range", f"bytes */{key.size}"), ("Content-Length", "0")]
+            return Reply(416, responses.head_prefix(416, fields) + tail)
+
+        # The body source: a sidecar file, an on-the-fly gzip, or the file itself.
+        body_key = key
+        body: bytes | None = None
+        if variant.sidecar is not None:
+            side = self.resolver.regular_file(variant.sidecar)
+            if not isinstance(side, File):
+                raise FileChanged(key.path)
+            body_key = FileKey.of(side.path, side.st)
+        elif variant.coding == "gzip":
+            body = await self.reader.gzipped(key)
+        size = len(body) if body is not None else body_key.size
+        small = body is not None or size <= self.config.cache_file_max
+
+        if plan.status == 206:
+            ranges = plan.ranges
+            if len(ranges) == 1:
+                r = ranges[0]
+                fields = [
+                    ("Content-Type", meta.content_type),
+                    ("Content-Length", str(r.length)),
+                    ("Content-Range", content_range(r, size)),
+                    ("Accept-Ranges", "bytes"),
+                    *enc_fields,
+                    *common,
+                ]
+                head = responses.head_prefix(206, fields) + tail
+                if head_only:
+                    return Reply(206, head)
+                if small:
+                    data = body if body is not None else await self._read(body_key)
+                    piece = data[r.start : r.end + 1]
+                    return Reply(206, head, piece, length=len(piece))
+                return Reply(206, head, file=body_key, parts=[(r.start, r.length)], length=r.length)
+            layout = multipart_layout(list(ranges), size, meta.content_type, new_boundary())
+            fields = [
+                ("Content-Type", layout.content_type),
+                ("Content-Length", str(layout.total_length)),
+                ("Accept-Ranges", "bytes"),
+                *enc_fields,
+                *common,
+            ]
+            head = responses.head_prefix(206, fields) + tail
+            if head_only:
+                return Reply(206, head)
+            parts: list[bytes | tuple[int, int]] = []
+            for part_head, r in layout.parts:
+                parts.append(part_head)
+                parts.append((r.start, r.length))
+            parts.append(layout.closing)
+            if small:
+                data = body if body is not None else await self._read(body_key)
+                joined = b"".join(
+                    p if isinstance(p, bytes) else data[p[0] : p[0] + p[1]] for p in parts
+                )
+                return Reply(206, head, joined, length=len(joined))
+            return Reply(206, head, file=body_key, parts=parts, length=layout.total_length)
+
+        fields = [
+            ("Content-Type", meta.content_type),
+            ("Content-Length", str(size)),
+            ("Accept-Ranges", "bytes"),
+            *enc_fields,
+            *common,
+        ]
+        head = responses.head_prefix(plan.status, fields) + tail
+        if body is not None:
+            return Reply(plan.status, head, b"" if head_only else body, length=len(body))
+        return await self._body_reply(plan.status, head, body_key, head_only, small)
+
+    async def _not_found(self, req: Request) -> Reply:
+        page = self.resolver.not_found_page()
+        if page is not None:
+            try:
+                meta = self._meta(page)
+                if meta.key.size <= self.config.cache_file_max:
+                    head = responses.head_prefix(
+                        404,
+                        [
+                            ("Content-Type", meta.content_type),
+                            ("Content-Length", str(meta.key.size)),
+                            ("Cache-Control", "no-cache"),
+                        ],
+                    )
+                    body = b"" if req.method == "HEAD" else await self._read(meta.key)
+                    return Reply(404, head + self._http_date() + self._tail(req), body, length=len(body))
+            except (FileChanged, OSError):
+                pass  # fall back to the built-in page
+        return self._error(404, req=req)
+
+    async def _listing(self, req: Request, target: Target, found: Listing) -> Reply:
+        st = found.st
+        cache_key = (found.path, st.st_ino, st.st_mtime_ns)
+        now = time.monotonic()
+        cached = self._listings.get(cache_key)
+        # Entry sizes and times can change without the folder's mtime moving,
+        # so a rendered listing is reused for one second at most.
+        if cached is not None and now - cached[0] < 1.0:
+            body = cached[1]
+        else:
+            body = await asyncio.to_thread(self._render_listing, found.path, target)
+            if len(self._listings) >= 256:
+                self._listings.clear()
+            self._listings[cache_key] = (now, body)
+        fields = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-cache"),
+        ]
+        head = responses.head_prefix(200, fields) + self._http_date() + self._tail(req)
+        return Reply(200, head, b"" if req.method == "HEAD" else body, length=len(body))
+
+    def _render_listing(self, path: str, target: Target) -> bytes:
+        entries: list[pages.ListingEntry] = []
+        with os.scandir(path) as it:
+            for entry in it:
+                if not self.config.dotfiles and entry.name.startswith("."):
+                    continue
+                try:
+                    st = entry.stat()
+                except OSError:
+                    continue  # a dangling link or a vanished file
+                is_dir = stat.S_ISDIR(st.st_mode)
+                if not (is_dir or stat.S_ISREG(st.st_mode)):
+                    continue  # FIFOs, sockets and devices are never served
+                # Links that leave the root are not served, so not listed.
+                if entry.is_symlink() and not self.resolver.is_inside(entry.path, st):
+                    continue
+                entries.append(pages.ListingEntry(entry.name, is_dir, st.st_size, st.st_mtime))
+        return pages.render_listing(target.segments, entries)
+
+    # ------------------------------------------------------------------ errors and logs
+
+    def _error_head(self, status: int, close: bool) -> bytes:
+        body = pages.error_page(status, responses.REASONS.get(status, ""))
+        fields = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+        return (
+            responses.head_prefix(status, fields)
+            + self._http_date()
+            + responses.connection_tail(not close, False)
+            + body
+        )
+
+    def _error(
+        self,
+        status: int,
+        *,
+        req: Request | None = None,
+        close: bool = False,
+        reason: str = "",
+        extra: Iterable[tuple[str, str]] = (),
+    ) -> Reply:
+        body = pages.error_page(status, reason or responses.REASONS.get(status, ""))
+        fields = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            *extra,
+        ]
+        head = responses.head_prefix(status, fields) + self._http_date() + self._tail(req, close)
+        if req is not None and req.method == "HEAD":
+            body = b""
+        return Reply(status, head, body, length=len(body), close=close or req is None)
+
+    def _log(self, conn: _Conn, req: Request | None, reply: Reply) -> None:
+        if self._access_log is None:
+            return
+        when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+        line = (
+            f'{req.method} {req.target} {req.version}' if req is not None else "-"
+        )
+        # The target was checked for control characters by the parser; still,
+        # never let a log line break in two.
+        line = line.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+        self._log_lines.append(f'{conn.peer} - - [{when}] "{line}" {reply.status} {reply.length}')
+        if len(self._log_lines) == 1:
+            asyncio.get_running_loop().call_soon(self._flush_log)
+
+    def _flush_log(self) -> None:
+        if self._log_lines and self._access_log is not None:
+            self._access_log("\n".join(self._log_lines))
+            self._log_lines.clear()
+
+
+def stderr_log(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,110 @@
+"""``--workers N``: N server processes sharing one port through SO_REUSEPORT.
+
+The parent reserves the address (bound, never listening, so the kernel never
+hands it a connection), forks the workers, forwards SIGINT/SIGTERM to them,
+restarts a worker that dies unexpectedly, and exits 0 once all have stopped.
+Each worker is the ordinary single-process server with its own event loop
+and caches; the kernel spreads new connections across their listen queues.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import sys
+import time
+
+import click
+
+from staticsrv.config import Config
+
+RESTART_WINDOW = 10.0  # seconds
+RESTART_LIMIT = 10  # crashes within the window before the supervisor gives up
+STOP_GRACE = 10.0
+
+
+def run_workers(config: Config, shown_root: str) -> int:
+    from staticsrv.cli import run
+    from staticsrv.server import BindError, bind, bound_url
+
+    if not hasattr(socket, "SO_REUSEPORT"):
+        click.echo("staticsrv: error: --workers needs SO_REUSEPORT (Linux, BSD, macOS)", err=True)
+        return 1
+    try:
+        reserve = bind(config.host, config.port, reuse_port=True, listen=False)
+    except BindError as exc:
+        click.echo(f"staticsrv: error: {exc}", err=True)
+        return 1
+    port = reserve.getsockname()[1]
+    config = dataclasses.replace(config, port=port)
+    url = bound_url(reserve)
+    click.echo(f"Serving {shown_root} at {url} with {config.workers} workers (Ctrl+C to stop)")
+    sys.stdout.flush()
+
+    stopping = False
+    children: dict[int, int] = {}
+
+    def spawn(index: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            # The child: default signal dispositions, the parent's socket closed.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            reserve.close()
+            status = 1
+            try:
+                status = run(config, shown_root, announce=False)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(status)
+        children[pid] = index
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    for index in range(config.workers):
+        spawn(index)
+
+    crashes: list[float] = []
+    deadline: float | None = None
+    while children:
+        if stopping and deadline is None:
+            deadline = time.monotonic() + STOP_GRACE
+        try:
+            if deadline is not None:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+                if pid == 0:
+                    if time.monotonic() > deadline:
+                        for left in children:
+                            os.kill(left, signal.SIGKILL)
+                    time.sleep(0.05)
+                    continue
+            else:
+                pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        index = children.pop(pid, None)
+        if index is None or stopping:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        click.echo(f"staticsrv: worker {index} (pid {pid}) exited with {code}; restarting", err=True)
+        now = time.monotonic()
+        crashes = [t for t in crashes if now - t < RESTART_WINDOW] + [now]
+        if len(crashes) > RESTART_LIMIT:
+            click.echo("staticsrv: error: workers keep crashing; stopping", err=True)
+            on_signal(signal.SIGTERM, None)
+            continue
+        spawn(index)
+    reserve.close()
+    return 0

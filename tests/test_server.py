@@ -1,0 +1,462 @@
+"""End-to-end: the real server on port 0, spoken to over real sockets."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.client import Conn, build, get, raw
+from tests.conftest import Running, ServeFactory
+
+# ---------------------------------------------------------------- files
+
+
+def test_serves_a_file_with_type_length_and_required_fields(srv: Running) -> None:
+    resp = get(srv.addr, "/hello.txt")
+    assert resp.status == 200
+    assert resp.body == b"hello world\n"
+    assert resp.header("content-type") == "text/plain; charset=utf-8"
+    assert resp.header("content-length") == "12"
+    assert resp.header(
+        "date",
+    ) is not None and resp.header("date").endswith("GMT")  # type: ignore[union-attr]
+    assert (resp.header("server") or "").startswith("staticsrv/")
+
+
+def test_root_serves_index_html(srv: Running) -> None:
+    resp = get(srv.addr, "/")
+    assert resp.status == 200
+    assert resp.body == b"<h1>home</h1>\n"
+    assert resp.header("content-type") == "text/html; charset=utf-8"
+
+
+def test_head_has_get_headers_and_no_body(srv: Running) -> None:
+    full = get(srv.addr, "/style.css")
+    with Conn(srv.addr) as conn:
+        head = conn.request("/style.css", method="HEAD")
+        # The connection must still be in sync: a second request works.
+        again = conn.request("/hello.txt")
+    assert head.status == 200
+    assert head.body == b""
+    assert head.header("content-length") == str(len(full.body))
+    assert head.header("content-type") == full.header("content-type")
+    assert again.body == b"hello world\n"
+
+
+def test_empty_file(srv: Running) -> None:
+    resp = get(srv.addr, "/empty.txt")
+    assert resp.status == 200
+    assert resp.header("content-length") == "0"
+    assert resp.body == b""
+
+
+def test_big_file_is_byte_exact_through_sendfile(srv: Running) -> None:
+    expected = (srv.root / "big.bin").read_bytes()
+    assert len(expected) > srv.server.config.cache_file_max
+    with Conn(srv.addr) as conn:
+        resp = conn.request("/big.bin")
+        small = conn.request("/hello.txt")  # framing intact after sendfile
+    assert resp.status == 200
+    assert hashlib.sha256(resp.body).digest() == hashlib.sha256(expected).digest()
+    assert small.body == b"hello world\n"
+
+
+def test_unicode_and_space_names(srv: Running) -> None:
+    (srv.root / "café ünï.txt").write_text("unicode\n")
+    resp = get(srv.addr, "/caf%C3%A9%20%C3%BCn%C3%AF.txt")
+    assert resp.status == 200
+    assert resp.body == b"unicode\n"
+
+
+def test_query_string_is_ignored_for_files(srv: Running) -> None:
+    resp = get(srv.addr, "/hello.txt?v=123")
+    assert resp.status == 200
+    assert resp.body == b"hello world\n"
+
+
+def test_edit_is_visible_on_the_very_next_request(srv: Running) -> None:
+    path = srv.root / "hello.txt"
+    first = get(srv.addr, "/hello.txt")
+    path.write_text("changed content!\n")
+    second = get(srv.addr, "/hello.txt")
+    assert first.body == b"hello world\n"
+    assert second.body == b"changed content!\n"
+    assert first.header("etag") != second.header("etag")
+
+
+def test_new_and_deleted_files_are_seen_at_once(srv: Running) -> None:
+    assert get(srv.addr, "/new.txt").status == 404
+    (srv.root / "new.txt").write_text("new\n")
+    assert get(srv.addr, "/new.txt").body == b"new\n"
+    (srv.root / "new.txt").unlink()
+    assert get(srv.addr, "/new.txt").status == 404
+
+
+def test_rename_into_place_serves_the_new_file_whole(srv: Running) -> None:
+    assert get(srv.addr, "/style.css").status == 200
+    tmp = srv.root / "style.css.tmp"
+    tmp.write_text("p { margin: 0 }\n")
+    os.replace(tmp, srv.root / "style.css")
+    assert get(srv.addr, "/style.css").body == b"p { margin: 0 }\n"
+
+
+# ---------------------------------------------------------------- 404 and errors
+
+
+def test_missing_file_is_404_with_the_sites_not_found_page(srv: Running) -> None:
+    resp = get(srv.addr, "/nope.html")
+    assert resp.status == 404
+    assert resp.body == b"<h1>custom 404</h1>\n"
+    assert resp.header("content-type") == "text/html; charset=utf-8"
+
+
+def test_404_html_is_used_when_there_is_no_not_found_html(srv: Running) -> None:
+    (srv.root / "not_found.html").unlink()
+    (srv.root / "404.html").write_text("gh pages 404\n")
+    resp = get(srv.addr, "/nope")
+    assert resp.status == 404
+    assert resp.body == b"gh pages 404\n"
+
+
+def test_builtin_404_page_when_the_site_has_none(srv: Running) -> None:
+    (srv.root / "not_found.html").unlink()
+    resp = get(srv.addr, "/nope")
+    assert resp.status == 404
+    assert b"404" in resp.body
+    assert str(srv.root).encode() not in resp.body
+
+
+def test_404_keeps_the_connection_alive(srv: Running) -> None:
+    with Conn(srv.addr) as conn:
+        assert conn.request("/missing").status == 404
+        assert conn.request("/hello.txt").status == 200
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "TRACE", "CONNECTX"])
+def test_other_methods_are_405_with_allow(srv: Running, method: str) -> None:
+    resp = get(srv.addr, "/hello.txt", method=method)
+    assert resp.status == 405
+    assert resp.header("allow") == "GET, HEAD, OPTIONS"
+
+
+def test_options_is_204_with_allow(srv: Running) -> None:
+    resp = get(srv.addr, "/hello.txt", method="OPTIONS")
+    assert resp.status == 204
+    assert resp.header("allow") == "GET, HEAD, OPTIONS"
+    resp = get(srv.addr, "*", method="OPTIONS")
+    assert resp.status == 204
+
+
+def test_post_with_small_body_keeps_connection_in_sync(srv: Running) -> None:
+    with Conn(srv.addr) as conn:
+        conn.send(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+        assert conn.read_response().status == 405
+        assert conn.request("/hello.txt").body == b"hello world\n"
+
+
+def test_get_with_body_is_discarded_not_taken_as_next_request(srv: Running) -> None:
+    body = b"GET /.env HTTP/1.1\r\nHost: a\r\n\r\n"
+    with Conn(srv.addr) as conn:
+        conn.send(
+            b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body)
+            + body
+            + build("/hello.txt")
+        )
+        first = conn.read_response()
+        second = conn.read_response()
+    assert first.body == second.body == b"hello world\n"
+
+
+def test_chunked_get_body_is_answered_then_closed(srv: Running) -> None:
+    resp, closed = raw(
+        srv.addr,
+        b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\nGET /.env HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    assert resp is not None and resp.status == 200
+    assert closed
+
+
+# ---------------------------------------------------------------- connection management
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(srv: Running) -> None:
+    with Conn(srv.addr) as conn:
+        for _ in range(20):
+            assert conn.request("/hello.txt").body == b"hello world\n"
+
+
+def test_pipelined_requests_are_answered_in_order(srv: Running) -> None:
+    with Conn(srv.addr) as conn:
+        conn.send(build("/hello.txt") + build("/missing") + build("/sub/a.txt") + build("/"))
+        got = [conn.read_response() for _ in range(4)]
+    assert [r.status for r in got] == [200, 404, 200, 200]
+    assert got[2].body == b"a\n"
+    assert got[3].body == b"<h1>home</h1>\n"
+
+
+def test_connection_close_is_honoured(srv: Running) -> None:
+    resp, closed = raw(srv.addr, build("/hello.txt", headers={"Connection": "close"}))
+    assert resp is not None and resp.status == 200
+    assert resp.header("connection") == "close"
+    assert closed
+
+
+def test_http10_closes_unless_keep_alive_is_asked(srv: Running) -> None:
+    resp, closed = raw(srv.addr, b"GET /hello.txt HTTP/1.0\r\n\r\n")
+    assert resp is not None and resp.status == 200 and closed
+    with Conn(srv.addr) as conn:
+        conn.send(b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        first = conn.read_response()
+        assert first.header("connection") == "keep-alive"
+        conn.send(b"GET /hello.txt HTTP/1.0\r\n\r\n")
+        assert conn.read_response().status == 200
+        assert conn.closed_by_server()
+
+
+def test_request_dribbled_one_byte_at_a_time(srv: Running) -> None:
+    with Conn(srv.addr) as conn:
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for byte in build("/hello.txt"):
+            conn.send(bytes([byte]))
+        assert conn.read_response().body == b"hello world\n"
+
+
+def test_client_disconnect_mid_transfer_does_not_hurt_the_server(srv: Running) -> None:
+    for _ in range(5):
+        sock = socket.create_connection(srv.addr)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(build("/big.bin"))
+        sock.recv(1000)
+        # RST instead of FIN: the server's sendfile meets a reset connection.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()
+    assert get(srv.addr, "/hello.txt").body == b"hello world\n"
+
+
+def test_garbage_bytes_get_400_and_server_survives(srv: Running) -> None:
+    resp, closed = raw(srv.addr, os.urandom(64).replace(b"\n", b"x") + b"\r\n\r\n")
+    assert resp is not None and resp.status == 400
+    assert closed
+    assert get(srv.addr, "/hello.txt").status == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GET / HTTP/1.1\r\n\r\n", 400),  # HTTP/1.1 without Host
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n", 400),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+        (b"GET /\r\n", 400),  # HTTP/0.9
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"a" * 17000 + b"\r\n\r\n", 431),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X: y\r\n" * 101 + b"\r\n", 431),
+    ],
+    ids=[
+        "missing-host",
+        "two-hosts",
+        "obs-fold",
+        "space-before-colon",
+        "bare-cr",
+        "cl-and-te",
+        "conflicting-cl",
+        "negative-cl",
+        "http2-version",
+        "http2-preface",
+        "http09",
+        "long-request-line",
+        "huge-head",
+        "too-many-headers",
+    ],
+)
+def test_malformed_requests_get_4xx_and_close(srv: Running, data: bytes, status: int) -> None:
+    resp, closed = raw(srv.addr, data)
+    assert resp is not None
+    assert resp.status == status
+    assert closed
+
+
+# ---------------------------------------------------------------- path safety
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/../../../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/..%2f..%2fetc/passwd",
+        "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+        "/sub/..%5c..%5cetc/passwd",
+        "/.%2e/.%2e/etc/passwd",
+        "/%c0%ae%c0%ae/etc/passwd",
+        "/hello.txt%00.html",
+        "//etc/passwd",
+        "/%252e%252e/etc/passwd",
+    ],
+)
+def test_traversal_attempts_never_leave_the_root(srv: Running, target: str) -> None:
+    resp = get(srv.addr, target)
+    assert resp.status in (400, 404)
+    assert b"root:" not in resp.body
+
+
+def test_symlink_out_of_root_is_404_and_inside_works(srv: Running, tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("top secret\n")
+    os.symlink(outside, srv.root / "leak.txt")
+    os.symlink(tmp_path, srv.root / "leakdir")
+    os.symlink(srv.root / "hello.txt", srv.root / "alias.txt")
+    assert get(srv.addr, "/leak.txt").status == 404
+    assert get(srv.addr, "/leakdir/secret.txt").status == 404
+    assert get(srv.addr, "/alias.txt").body == b"hello world\n"
+    listing = get(srv.addr, "/").body  # index.html exists; check the listing of sub/ instead
+    assert b"top secret" not in listing
+
+
+def test_symlink_swapped_after_first_request_is_checked_again(srv: Running, tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("top secret\n")
+    link = srv.root / "swap.txt"
+    os.symlink(srv.root / "hello.txt", link)
+    assert get(srv.addr, "/swap.txt").status == 200
+    link.unlink()
+    os.symlink(outside, link)
+    assert get(srv.addr, "/swap.txt").status == 404
+
+
+def test_symlink_to_a_dotfile_is_hidden(srv: Running) -> None:
+    os.symlink(srv.root / ".env", srv.root / "env.txt")
+    assert get(srv.addr, "/env.txt").status == 404
+
+
+def test_fifo_is_404_and_does_not_block(srv: Running) -> None:
+    os.mkfifo(srv.root / "pipe")
+    assert get(srv.addr, "/pipe").status == 404
+    assert get(srv.addr, "/hello.txt").status == 200
+
+
+def test_unix_socket_is_404(srv: Running) -> None:
+    path = srv.root / "s.sock"
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(path))
+        assert stat.S_ISSOCK(os.stat(path).st_mode)
+        assert get(srv.addr, "/s.sock").status == 404
+    finally:
+        sock.close()
+
+
+def test_device_via_symlink_is_404(srv: Running) -> None:
+    os.symlink("/dev/zero", srv.root / "zero")
+    assert get(srv.addr, "/zero").status == 404
+
+
+def test_dotfiles_are_hidden_by_default(srv: Running) -> None:
+    assert get(srv.addr, "/.env").status == 404
+    assert get(srv.addr, "/.git/config").status == 404
+    assert get(srv.addr, "/%2eenv").status == 404
+    assert get(srv.addr, "/.well-known/security.txt").status == 200
+
+
+def test_dotfiles_served_when_asked(serve: ServeFactory) -> None:
+    running = serve(dotfiles=True)
+    assert get(running.addr, "/.env").body == b"SECRET=1\n"
+
+
+def test_unreadable_file_is_403(srv: Running) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    path = srv.root / "locked.txt"
+    path.write_text("x")
+    path.chmod(0)
+    assert get(srv.addr, "/locked.txt").status == 403
+
+
+def test_overlong_name_is_404(srv: Running) -> None:
+    assert get(srv.addr, "/" + "a" * 300).status == 404
+    assert get(srv.addr, "/" + "/".join(["b" * 200] * 30)).status in (404, 414)
+
+
+def test_invalid_utf8_is_400_not_500(srv: Running) -> None:
+    assert get(srv.addr, "/%ff%fe").status == 400
+
+
+def test_no_response_leaks_the_filesystem_path(srv: Running) -> None:
+    for target in ("/nope", "/%ff", "/sub", "/sub/"):
+        resp = get(srv.addr, target)
+        assert str(srv.root).encode() not in resp.raw_head + resp.body
+
+
+# ---------------------------------------------------------------- directories
+
+
+def test_directory_without_slash_redirects_keeping_query(srv: Running) -> None:
+    resp = get(srv.addr, "/sub?x=1")
+    assert resp.status == 301
+    assert resp.header("location") == "/sub/?x=1"
+
+
+@pytest.mark.parametrize("target", ["//sub", "/%2fsub", "/%5csub", "//%2fsub"])
+def test_redirect_is_never_protocol_relative(srv: Running, target: str) -> None:
+    (srv.root / "sub").exists()
+    resp = get(srv.addr, target)
+    if resp.status == 301:
+        location = resp.header("location") or ""
+        assert location.startswith("/")
+        assert not location.startswith("//")
+        assert not location.startswith("/\\")
+
+
+def test_directory_with_index_serves_it(srv: Running) -> None:
+    assert get(srv.addr, "/withindex/").body == b"<p>inner index</p>\n"
+
+
+def test_listing_is_sorted_escaped_and_hides_dotfiles(srv: Running) -> None:
+    (srv.root / "sub" / ".hidden").write_text("x")
+    resp = get(srv.addr, "/sub/")
+    assert resp.status == 200
+    assert resp.header("content-type") == "text/html; charset=utf-8"
+    body = resp.body.decode()
+    assert "b file &amp; &lt;x&gt;.txt" in body
+    assert "<x>" not in body
+    assert 'href="./b%20file%20&amp;%20%3Cx%3E.txt"' in body
+    assert ".hidden" not in body
+    assert body.index("nested/") < body.index("a.txt") < body.index("b file")
+
+
+def test_listing_shows_a_new_file_at_once(srv: Running) -> None:
+    assert b"fresh.txt" not in get(srv.addr, "/sub/").body
+    (srv.root / "sub" / "fresh.txt").write_text("x")
+    assert b"fresh.txt" in get(srv.addr, "/sub/").body
+
+
+def test_no_listing_gives_404(serve: ServeFactory) -> None:
+    running = serve(listing=False)
+    assert get(running.addr, "/sub/").status == 404
+    assert get(running.addr, "/withindex/").status == 200
+
+
+def test_access_log_has_one_line_per_request(srv: Running) -> None:
+    get(srv.addr, "/hello.txt")
+    get(srv.addr, "/missing")
+    # Lines are written once per loop iteration; serving one more request
+    # guarantees the loop has iterated past the first two.
+    get(srv.addr, "/")
+    lines = "\n".join(srv.log)
+    assert '"GET /hello.txt HTTP/1.1" 200 12' in lines
+    assert '"GET /missing HTTP/1.1" 404' in lines
