@@ -18,6 +18,8 @@ import click
 from staticsrv import __version__
 from staticsrv.config import Config, Timeouts
 
+_DEFAULT_TIMEOUTS = Timeouts()
+
 EXIT_USAGE = 2
 
 
@@ -26,9 +28,7 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def _positive(
-    _ctx: click.Context, param: click.Parameter, value: float | None
-) -> float | None:
+def _positive(_ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     if value is not None and value <= 0:
         raise click.BadParameter("must be greater than 0", param=param)
     return value
@@ -37,27 +37,77 @@ def _positive(
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("root_arg", metavar="[ROOT]", required=False, type=click.Path())
 @click.option("--root", "root_opt", type=click.Path(), help="Folder to serve (default: .).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 for the LAN.")
-@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8080, show_default=True,
-              help="Port to listen on; 0 picks a free one.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 for the LAN."
+)
+@click.option(
+    "--port",
+    "-p",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one.",
+)
 @click.option("--no-listing", is_flag=True, help="Answer 404 for folders without index.html.")
-@click.option("--dotfiles", is_flag=True, help="Serve and list dotfiles such as .env (hidden by default).")
-@click.option("--cache", "max_age", type=click.IntRange(0), default=None, metavar="SECONDS",
-              help="Send Cache-Control: max-age=SECONDS (default: no-cache, always revalidate).")
+@click.option(
+    "--dotfiles", is_flag=True, help="Serve and list dotfiles such as .env (hidden by default)."
+)
+@click.option(
+    "--cache",
+    "max_age",
+    type=click.IntRange(0),
+    default=None,
+    metavar="SECONDS",
+    help="Send Cache-Control: max-age=SECONDS (default: no-cache, always revalidate).",
+)
 @click.option("--no-cache", "no_store", is_flag=True, help="Send Cache-Control: no-store.")
 @click.option("--no-compress", is_flag=True, help="Do not gzip text responses on the fly.")
-@click.option("--workers", "-w", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Processes sharing the port (SO_REUSEPORT).")
-@click.option("--loop", type=click.Choice(["auto", "asyncio", "uvloop"]), default="auto",
-              show_default=True, help="Event loop; auto uses uvloop when installed.")
-@click.option("--max-connections", type=click.IntRange(1), default=1024, show_default=True,
-              help="Open connections at once; more wait in the listen backlog.")
-@click.option("--head-timeout", type=float, default=Timeouts.head, show_default=True,
-              callback=_positive, help="Seconds to receive a whole request head.")
-@click.option("--keepalive-timeout", type=float, default=Timeouts.keepalive, show_default=True,
-              callback=_positive, help="Seconds an idle connection stays open.")
-@click.option("--send-timeout", type=float, default=Timeouts.send, show_default=True,
-              callback=_positive, help="Seconds a client may stop reading before it is dropped.")
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes sharing the port (SO_REUSEPORT).",
+)
+@click.option(
+    "--loop",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default="auto",
+    show_default=True,
+    help="Event loop; auto uses uvloop when installed.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=1024,
+    show_default=True,
+    help="Open connections at once; more wait in the listen backlog.",
+)
+@click.option(
+    "--head-timeout",
+    type=float,
+    default=_DEFAULT_TIMEOUTS.head,
+    show_default=True,
+    callback=_positive,
+    help="Seconds to receive a whole request head.",
+)
+@click.option(
+    "--keepalive-timeout",
+    type=float,
+    default=_DEFAULT_TIMEOUTS.keepalive,
+    show_default=True,
+    callback=_positive,
+    help="Seconds an idle connection stays open.",
+)
+@click.option(
+    "--send-timeout",
+    type=float,
+    default=_DEFAULT_TIMEOUTS.send,
+    show_default=True,
+    callback=_positive,
+    help="Seconds a client may stop reading before it is dropped.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No access log.")
 @click.version_option(__version__, "--version", "-V", prog_name="staticsrv")
 def command(
@@ -140,8 +190,18 @@ def loop_runner(choice: str) -> Callable[[Coroutine[Any, Any, int]], int]:
     return asyncio.run
 
 
-def run(config: Config, shown_root: str, *, announce: bool = True) -> int:
-    """Bind, serve until SIGINT/SIGTERM, return the exit status."""
+def run(
+    config: Config,
+    shown_root: str,
+    *,
+    announce: bool = True,
+    on_ready: Callable[[], None] | None = None,
+) -> int:
+    """Bind, serve until SIGINT/SIGTERM, return the exit status.
+
+    ``on_ready`` runs once the socket listens (the worker supervisor waits
+    for it before announcing the URL).
+    """
     from staticsrv.server import BindError, Server, bind, bound_url, stderr_log
 
     try:
@@ -152,6 +212,8 @@ def run(config: Config, shown_root: str, *, announce: bool = True) -> int:
     if announce:
         click.echo(f"Serving {shown_root} at {bound_url(lsock)} (Ctrl+C to stop)")
         sys.stdout.flush()
+    if on_ready is not None:
+        on_ready()
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

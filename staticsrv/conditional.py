@@ -174,10 +174,10 @@ def if_range_allows_range(if_range: str | None, etag: str, last_modified: int) -
     if if_range is None:
         return True
     v = if_range.strip(" \t")
-    # §13.1.5: an entity-tag is told apart from a date by its DQUOTE (or W/).
+    # §13.1.5: an entity-tag is told apart from a date by its DQUOTE.  Our tag
+    # is strong, so plain equality is the strong comparison; a W/ tag is not a
+    # date either and so falls through to a failed parse: weak never matches.
     if v.startswith('"'):
         return v == etag
-    if v.startswith("W/"):
-        return False
     date = parse_http_date(v)
     return date is not None and date == last_modified

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from staticsrv.conditional import Outcome, evaluate_preconditions, if_range_allows_range
 from staticsrv.negotiate import choose_encoding
-from staticsrv.ranges import UNSATISFIABLE, ByteRange, parse_range
+from staticsrv.ranges import ByteRange, Unsatisfiable, parse_range
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,6 @@ def plan_file(
     ranges = parse_range(range_header, variant.size)
     if ranges is None:
         return Plan(200, variant)
-    if ranges is UNSATISFIABLE:
+    if isinstance(ranges, Unsatisfiable):
         return Plan(416, variant)
-    assert not isinstance(ranges, type(UNSATISFIABLE))
     return Plan(206, variant, tuple(ranges))

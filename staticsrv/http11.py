@@ -465,8 +465,8 @@ class ReceiveBuffer:
         A ParseError is returned as soon as the outcome is certain: request
         line too long (414), head too large (431), or a first line that is
         not ``method SP target SP HTTP-version`` (400, or 505 for another
-        version).  The buffer is left untouched on error: the connection is
-        about to be closed.
+        version).  Nothing is consumed on error: the connection is about to
+        be closed.
         """
         data = self._data
         # RFC 9112 §2.2: ignore empty lines received before the request line.

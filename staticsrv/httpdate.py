@@ -91,7 +91,15 @@ def _epoch(year: int, month: int, day: int, clock: tuple[int, int, int]) -> int 
     if day < 1 or day > last:
         return None
     hh, mm, ss = clock
-    return calendar.timegm((year, month, day, hh, mm, ss, 0, 0, 0))
+    # Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's
+    # days_from_civil).  Unlike calendar.timegm it needs no datetime object,
+    # so the year 0000, which 4DIGIT allows, does not raise.
+    y = year - 1 if month <= 2 else year
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return days * 86400 + hh * 3600 + mm * 60 + ss
 
 
 def _rfc850_year(yy: int, now: float | None) -> int:

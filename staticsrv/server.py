@@ -28,13 +28,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from staticsrv import pages, responses
+from staticsrv.conditional import make_etag
 from staticsrv.config import Config
 from staticsrv.fileplan import Plan, Variant, plan_file
 from staticsrv.http11 import ParseError, ReceiveBuffer, Request, parse_head
 from staticsrv.httpdate import format_http_date
 from staticsrv.mime import guess_type
 from staticsrv.negotiate import is_compressible
-from staticsrv.conditional import make_etag
 from staticsrv.ranges import content_range, multipart_layout, new_boundary
 from staticsrv.reader import FileChanged, FileKey, Reader, open_regular
 from staticsrv.resolver import (
@@ -516,7 +516,9 @@ class Server:
                 *fields,
             ],
         )
-        meta = _FileMeta(key, content_type, compressible, etag, last_modified, tuple(fields), prefix)
+        meta = _FileMeta(
+            key, content_type, compressible, etag, last_modified, tuple(fields), prefix
+        )
         if len(self._metas) >= 8192:
             self._metas.clear()
         self._metas[f.path] = meta
@@ -661,7 +663,7 @@ class Server:
             if head_only:
                 return Reply(206, head)
             parts: list[bytes | tuple[int, int]] = []
-            for part_head, r in layout.parts:
+            for part_head, r in layout.parts():
                 parts.append(part_head)
                 parts.append((r.start, r.length))
             parts.append(layout.closing)
@@ -700,7 +702,9 @@ class Server:
                         ],
                     )
                     body = b"" if req.method == "HEAD" else await self._read(meta.key)
-                    return Reply(404, head + self._http_date() + self._tail(req), body, length=len(body))
+                    return Reply(
+                        404, head + self._http_date() + self._tail(req), body, length=len(body)
+                    )
             except (FileChanged, OSError):
                 pass  # fall back to the built-in page
         return self._error(404, req=req)
@@ -782,9 +786,7 @@ class Server:
         if self._access_log is None:
             return
         when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
-        line = (
-            f'{req.method} {req.target} {req.version}' if req is not None else "-"
-        )
+        line = f"{req.method} {req.target} {req.version}" if req is not None else "-"
         # The target was checked for control characters by the parser; still,
         # never let a log line break in two.
         line = line.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")

@@ -9,8 +9,10 @@ and caches; the kernel spreads new connections across their listen queues.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import select
 import signal
 import socket
 import sys
@@ -40,8 +42,9 @@ def run_workers(config: Config, shown_root: str) -> int:
     port = reserve.getsockname()[1]
     config = dataclasses.replace(config, port=port)
     url = bound_url(reserve)
-    click.echo(f"Serving {shown_root} at {url} with {config.workers} workers (Ctrl+C to stop)")
-    sys.stdout.flush()
+    # Each worker writes one byte here once it listens; the URL is printed
+    # only when all do, so a client that reads it can connect at once.
+    ready_r, ready_w = os.pipe()
 
     stopping = False
     children: dict[int, int] = {}
@@ -53,9 +56,15 @@ def run_workers(config: Config, shown_root: str) -> int:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             reserve.close()
+            os.close(ready_r)
             status = 1
+
+            def ready() -> None:
+                os.write(ready_w, b"!")
+                os.close(ready_w)
+
             try:
-                status = run(config, shown_root, announce=False)
+                status = run(config, shown_root, announce=False, on_ready=ready)
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -66,15 +75,21 @@ def run_workers(config: Config, shown_root: str) -> int:
         nonlocal stopping
         stopping = True
         for pid in list(children):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     for index in range(config.workers):
         spawn(index)
+    if not _wait_ready(ready_r, config.workers, children):
+        click.echo("staticsrv: error: workers failed to start", err=True)
+        on_signal(signal.SIGTERM, None)
+        _reap(children)
+        return 1
+    os.close(ready_r)
+    click.echo(f"Serving {shown_root} at {url} with {config.workers} workers (Ctrl+C to stop)")
+    sys.stdout.flush()
 
     crashes: list[float] = []
     deadline: float | None = None
@@ -94,11 +109,13 @@ def run_workers(config: Config, shown_root: str) -> int:
                 pid, status = os.waitpid(-1, 0)
         except ChildProcessError:
             break
-        index = children.pop(pid, None)
-        if index is None or stopping:
+        index = children.pop(pid, -1)
+        if index < 0 or stopping:
             continue
         code = os.waitstatus_to_exitcode(status)
-        click.echo(f"staticsrv: worker {index} (pid {pid}) exited with {code}; restarting", err=True)
+        click.echo(
+            f"staticsrv: worker {index} (pid {pid}) exited with {code}; restarting", err=True
+        )
         now = time.monotonic()
         crashes = [t for t in crashes if now - t < RESTART_WINDOW] + [now]
         if len(crashes) > RESTART_LIMIT:
@@ -108,3 +125,26 @@ def run_workers(config: Config, shown_root: str) -> int:
         spawn(index)
     reserve.close()
     return 0
+
+
+def _wait_ready(fd: int, count: int, children: dict[int, int]) -> bool:
+    """Wait until ``count`` workers report that they listen, or one dies first."""
+    got = 0
+    deadline = time.monotonic() + 30
+    while got < count and time.monotonic() < deadline:
+        readable, _, _ = select.select([fd], [], [], 0.1)
+        if readable:
+            got += len(os.read(fd, count - got))
+            continue
+        pid, _ = os.waitpid(-1, os.WNOHANG)
+        if pid != 0:
+            children.pop(pid, None)
+            return False
+    return got >= count
+
+
+def _reap(children: dict[int, int]) -> None:
+    for pid in list(children):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        children.pop(pid, None)

@@ -76,9 +76,7 @@ FAILED = Outcome.PRECONDITION_FAILED
         pytest.param(
             "PUT", {"if-match": f"{ETAG}, *"}, FAILED, id="if_match_star_inside_list_is_malformed"
         ),
-        pytest.param(
-            "PUT", {"if-match": ""}, FAILED, id="if_match_empty_value_matches_nothing"
-        ),
+        pytest.param("PUT", {"if-match": ""}, FAILED, id="if_match_empty_value_matches_nothing"),
         # Step 2: If-Unmodified-Since, only without If-Match.
         pytest.param(
             "PUT",
@@ -150,9 +148,7 @@ FAILED = Outcome.PRECONDITION_FAILED
             PROCEED,
             id="if_none_match_lowercase_w_prefix_is_malformed_rfc9110_8_8_3",
         ),
-        pytest.param(
-            "GET", {"if-none-match": "*"}, NOT_MODIFIED, id="if_none_match_star_get_304"
-        ),
+        pytest.param("GET", {"if-none-match": "*"}, NOT_MODIFIED, id="if_none_match_star_get_304"),
         pytest.param(
             "PUT",
             {"if-none-match": "*"},
@@ -308,9 +304,7 @@ def test_entity_tag_list_parsing(header: str, etag: str, expected: Outcome) -> N
         pytest.param(ETAG, True, id="if_range_etag_strong_match_rfc9110_13_1_5"),
         pytest.param(f" {ETAG}\t", True, id="if_range_etag_surrounding_ows"),
         pytest.param(OTHER, False, id="if_range_etag_mismatch_sends_full_200"),
-        pytest.param(
-            f"W/{ETAG}", False, id="if_range_weak_etag_never_matches_rfc9110_13_1_5"
-        ),
+        pytest.param(f"W/{ETAG}", False, id="if_range_weak_etag_never_matches_rfc9110_13_1_5"),
         pytest.param(f"{ETAG}, {OTHER}", False, id="if_range_takes_a_single_etag"),
         pytest.param(ETAG[:-1], False, id="if_range_unterminated_etag"),
         pytest.param(LM_DATE, True, id="if_range_date_exact_match_rfc9110_13_1_5"),
@@ -340,7 +334,12 @@ def test_make_etag(args: tuple[int, int, int] | tuple[int, int, int, str], expec
 
 def test_make_etag_changes_with_every_component() -> None:
     base = make_etag(1, 2, 3)
-    variants = {make_etag(9, 2, 3), make_etag(1, 9, 3), make_etag(1, 2, 9), make_etag(1, 2, 3, "gz")}
+    variants = {
+        make_etag(9, 2, 3),
+        make_etag(1, 9, 3),
+        make_etag(1, 2, 9),
+        make_etag(1, 2, 3, "gz"),
+    }
     assert base not in variants
     assert len(variants) == 4
 

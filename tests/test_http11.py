@@ -67,7 +67,7 @@ def assert_parses(raw: bytes, expected: Request, limits: Limits = LIMITS) -> Non
         ([raw], b""),
         (bytewise(raw), b""),
         ([raw + NEXT], NEXT),
-        (bytewise(raw) + [NEXT], NEXT),
+        ([*bytewise(raw), NEXT], NEXT),
     ]:
         buf = ReceiveBuffer(limits)
         decided: list[tuple[int, bytes | ParseError]] = []
@@ -740,14 +740,15 @@ def test_extract_discards_a_body_then_next_request_follows() -> None:
 
 
 def test_extract_resets_the_search_after_a_premature_extract_head() -> None:
+    body = b"x" * 60
     buf = ReceiveBuffer(LIMITS)
-    buf.feed(b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody")
+    buf.feed(b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 60\r\n\r\n" + body)
     assert isinstance(buf.extract_head(), bytes)
     # Looking for a head among the body bytes finds nothing yet ...
     assert buf.extract_head() is None
-    assert buf.extract(4) == b"body"
+    assert buf.extract(60) == body
     buf.feed(b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
-    # ... and does not disturb finding the next real head.
+    # ... and the search for the next head, shorter than the body, starts over.
     assert buf.extract_head() == b"GET /b HTTP/1.1\r\nHost: h\r\n"
 
 

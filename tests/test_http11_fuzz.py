@@ -3,6 +3,8 @@ bytes are split across reads never changes the outcome."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -121,7 +123,7 @@ def decide(chunks: list[bytes], limits: Limits) -> Request | ParseError | None:
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
-    return [data[a:b] for a, b in zip(points, points[1:], strict=False)]
+    return [data[a:b] for a, b in pairwise(points)]
 
 
 def assert_split_invariant(data: bytes, cuts: list[int], limits: Limits) -> None:

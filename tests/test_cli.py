@@ -1,0 +1,182 @@
+"""The command line, run as a real subprocess: start-up line, errors, signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.client import get
+
+URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)/")
+
+
+def staticsrv(*args: str, cwd: str | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "staticsrv", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+    )
+
+
+def run_fail(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "staticsrv", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def start(*args: str) -> tuple[subprocess.Popen[str], int, str]:
+    """Start the server and read the bound port from its first line (no sleeps)."""
+    proc = staticsrv(*args)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = URL_RE.search(line)
+    assert match, f"unexpected start-up line: {line!r}"
+    return proc, int(match.group(1)), line
+
+
+def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, str]:
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=15)
+    return proc.returncode, err
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / "index.html").write_text("<p>cli</p>\n")
+    yield tmp_path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serves_prints_url_logs_and_stops_cleanly(root: Path, sig: int) -> None:
+    proc, port, line = start("--root", str(root), "--port", "0")
+    assert line.startswith(f"Serving {root} at http://127.0.0.1:{port}/")
+    assert "Ctrl+C" in line
+    assert get(("127.0.0.1", port), "/").body == b"<p>cli</p>\n"
+    code, err = stop(proc, sig)
+    assert code == 0
+    assert "Traceback" not in err
+    assert '"GET / HTTP/1.1" 200 11' in err
+
+
+def test_root_as_positional_argument_and_quiet(root: Path) -> None:
+    proc, port, _ = start(str(root), "--port", "0", "-q")
+    assert get(("127.0.0.1", port), "/").status == 200
+    code, err = stop(proc)
+    assert code == 0
+    assert err == ""
+
+
+def test_default_root_is_the_current_folder(root: Path) -> None:
+    proc = staticsrv("--port", "0", "-q", cwd=str(root))
+    assert proc.stdout is not None
+    match = URL_RE.search(proc.stdout.readline())
+    assert match
+    assert get(("127.0.0.1", int(match.group(1))), "/").body == b"<p>cli</p>\n"
+    assert stop(proc)[0] == 0
+
+
+def test_binds_loopback_by_default(root: Path) -> None:
+    proc, port, line = start(str(root), "--port", "0", "-q")
+    try:
+        assert "127.0.0.1" in line
+        # Not reachable on another local address: the socket is bound to loopback only.
+        with socket.socket() as probe:
+            probe.settimeout(2)
+            assert probe.connect_ex(("127.0.0.2", port)) != 0
+    finally:
+        stop(proc)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["/definitely/not/here"], "does not exist"),
+        (["--port", "70000"], "--port"),
+        (["--port", "abc"], "--port"),
+        (["--bogus"], "--bogus"),
+        (["--loop", "tokio"], "--loop"),
+        (["--head-timeout", "0"], "greater than 0"),
+        (["--cache", "10", "--no-cache"], "exclude each other"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_nonzero_exit(args: list[str], message: str) -> None:
+    result = run_fail(*args)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("staticsrv: error:")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_root_that_is_a_file_is_refused(root: Path) -> None:
+    result = run_fail(str(root / "index.html"))
+    assert result.returncode != 0
+    assert (
+        result.stderr.strip() == f"staticsrv: error: root '{root / 'index.html'}' is not a folder"
+    )
+
+
+def test_busy_port_is_one_clear_line(root: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_fail(str(root), "--port", str(port))
+    assert result.returncode != 0
+    assert result.stderr.strip() == f"staticsrv: error: port {port} on 127.0.0.1 is already in use"
+
+
+def test_version_and_help() -> None:
+    version = run_fail("--version")
+    assert version.returncode == 0
+    assert re.fullmatch(r"staticsrv, version \d+\.\d+\.\d+\n", version.stdout)
+    helptext = run_fail("--help")
+    assert helptext.returncode == 0
+    for option in ("--root", "--host", "--port", "--no-listing", "--quiet", "--version"):
+        assert option in helptext.stdout
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="needs SO_REUSEPORT")
+def test_two_workers_share_the_port_and_stop_together(root: Path) -> None:
+    proc, port, line = start(str(root), "--port", "0", "-q", "--workers", "2")
+    assert "2 workers" in line
+    for _ in range(20):
+        assert get(("127.0.0.1", port), "/").body == b"<p>cli</p>\n"
+    code, err = stop(proc)
+    assert code == 0
+    assert "Traceback" not in err
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="needs SO_REUSEPORT")
+def test_a_crashed_worker_is_restarted(root: Path) -> None:
+    proc, port, _ = start(str(root), "--port", "0", "-q", "--workers", "2")
+    try:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 2
+        os.kill(int(children[0]), signal.SIGKILL)
+        assert proc.stderr is not None
+        notice = proc.stderr.readline()
+        assert "restarting" in notice
+        for _ in range(20):
+            assert get(("127.0.0.1", port), "/").status == 200
+        after = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(after) == 2
+        assert children[0] not in after
+    finally:
+        code, _ = stop(proc)
+    assert code == 0
