@@ -129,14 +129,18 @@ class _FileMeta:
     prefix_200: bytes  # full head prefix of a 200 of the identity representation
 
 
+# Connection phases: what a deadline means and what a timeout may say.
+IDLE, HEAD, BUSY = 0, 1, 2
+
+
 class _Conn:
-    __slots__ = ("deadline", "idle", "peer", "sock", "task", "timed_out")
+    __slots__ = ("deadline", "peer", "phase", "sock", "task", "timed_out")
 
     def __init__(self, sock: socket.socket, peer: str) -> None:
         self.sock = sock
         self.peer = peer
         self.deadline = 0.0
-        self.idle = True
+        self.phase = IDLE
         self.timed_out = False
         self.task: asyncio.Task[None] | None = None
 
@@ -179,7 +183,7 @@ class Server:
             # Idle keep-alive connections are closed at once; requests in
             # flight get a grace period to finish (RFC 9112 §9.6).
             for conn in list(self._conns):
-                if conn.idle and conn.task is not None:
+                if conn.phase == IDLE and conn.task is not None:
                     conn.task.cancel()
             tasks = [c.task for c in self._conns if c.task is not None]
             if tasks:
@@ -243,7 +247,7 @@ class Server:
         try:
             await self._serve_conn(conn)
         except asyncio.CancelledError:
-            if conn.timed_out and not conn.idle:
+            if conn.timed_out and conn.phase == HEAD:
                 # RFC 9110 §15.5.9: tell a client whose request stalled why we
                 # close.  Best effort, never blocking.
                 with contextlib.suppress(OSError):
@@ -287,23 +291,24 @@ class Server:
                     out.clear()
                 if self._stopping:
                     return
-                if buf:
-                    conn.idle = False
-                else:
-                    conn.idle = True
+                if not buf:
+                    conn.phase = IDLE
                     conn.deadline = loop.time() + self._t.keepalive
+                elif conn.phase != HEAD:
+                    conn.phase = HEAD  # a pipelined head arrived in part
+                    conn.deadline = loop.time() + self._t.head
                 data = await loop.sock_recv(sock, RECV_SIZE)
                 if not data:
                     return
-                if conn.idle:
+                if conn.phase == IDLE:
                     # The head deadline starts with the first byte and is not
                     # extended by later ones: trickling cannot keep it open.
-                    conn.idle = False
+                    conn.phase = HEAD
                     conn.deadline = loop.time() + self._t.head
                 buf.feed(data)
                 continue
 
-            conn.idle = False
+            conn.phase = BUSY
             req: Request | ParseError = (
                 item if isinstance(item, ParseError) else parse_head(item, self._limits)
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.parser
 import gzip
 import os
 import time
@@ -178,17 +177,32 @@ def test_invalid_range_is_ignored_with_200(srv: Running, data_file: Path, spec: 
 
 
 def parse_multipart(resp: Response) -> list[tuple[str, str, bytes]]:
-    """Parse a multipart/byteranges body into (content-type, content-range, data) parts."""
+    """Parse a multipart/byteranges body (RFC 9110 §14.6, RFC 2046 §5.1) into
+    (content-type, content-range, data) parts, using each part's Content-Range
+    to know its length, and check the framing around them is exact."""
     ctype = resp.header("content-type") or ""
-    assert ctype.startswith("multipart/byteranges; boundary=")
-    message = email.parser.BytesParser().parsebytes(
-        b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + resp.body
-    )
-    parts = []
-    for part in message.get_payload():  # type: ignore[union-attr]
-        payload = part.get_payload(decode=True)
-        parts.append((part["Content-Type"], part["Content-Range"], payload))
-    return parts
+    prefix = "multipart/byteranges; boundary="
+    assert ctype.startswith(prefix)
+    delimiter = b"\r\n--" + ctype[len(prefix) :].strip('"').encode()
+    body = resp.body
+    parts: list[tuple[str, str, bytes]] = []
+    pos = 0
+    while True:
+        assert body.startswith(delimiter, pos), body[pos : pos + 80]
+        pos += len(delimiter)
+        if body.startswith(b"--\r\n", pos):
+            assert pos + 4 == len(body), "bytes after the closing delimiter"
+            return parts
+        assert body.startswith(b"\r\n", pos)
+        end = body.index(b"\r\n\r\n", pos)
+        fields = dict(
+            line.split(": ", 1) for line in body[pos + 2 : end].decode("latin-1").split("\r\n")
+        )
+        first, last = fields["Content-Range"].split(" ")[1].split("/")[0].split("-")
+        length = int(last) - int(first) + 1
+        pos = end + 4
+        parts.append((fields["Content-Type"], fields["Content-Range"], body[pos : pos + length]))
+        pos += length
 
 
 def test_multiple_ranges_are_multipart_byteranges(srv: Running, data_file: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from staticsrv import reader
 from tests.client import Conn, build, get, raw
 from tests.conftest import Running, ServeFactory
 
@@ -378,13 +379,23 @@ def test_dotfiles_served_when_asked(serve: ServeFactory) -> None:
     assert get(running.addr, "/.env").body == b"SECRET=1\n"
 
 
-def test_unreadable_file_is_403(srv: Running) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
+def test_unreadable_file_is_403(srv: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     path = srv.root / "locked.txt"
     path.write_text("x")
     path.chmod(0)
-    assert get(srv.addr, "/locked.txt").status == 403
+    if os.geteuid() == 0:
+        # root reads every file: make open(2) answer as it would for a user.
+        real_open = os.open
+
+        def deny(name: str, flags: int, mode: int = 0o777) -> int:
+            if str(name).endswith("locked.txt"):
+                raise PermissionError(13, "Permission denied", name)
+            return real_open(name, flags, mode)
+
+        monkeypatch.setattr(reader.os, "open", deny)
+    resp = get(srv.addr, "/locked.txt")
+    assert resp.status == 403
+    assert b"locked" not in resp.body
 
 
 def test_overlong_name_is_404(srv: Running) -> None:
