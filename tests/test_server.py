@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv import reader
 from tests.client import Conn, build, get, raw
 from tests.conftest import Running, ServeFactory
 
@@ -392,7 +391,7 @@ def test_unreadable_file_is_403(srv: Running, monkeypatch: pytest.MonkeyPatch) -
                 raise PermissionError(13, "Permission denied", name)
             return real_open(name, flags, mode)
 
-        monkeypatch.setattr(reader.os, "open", deny)
+        monkeypatch.setattr(os, "open", deny)
     resp = get(srv.addr, "/locked.txt")
     assert resp.status == 403
     assert b"locked" not in resp.body
