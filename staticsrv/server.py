@@ -127,6 +127,9 @@ class _FileMeta:
     last_modified: int
     fields: tuple[tuple[str, str], ...]  # validators and caching fields shared by 200/206/304
     prefix_200: bytes  # full head prefix of a 200 of the identity representation
+    # Heads built on first use, so that a 304 or a 404 costs no more than a 200.
+    prefix_304: bytes = b""
+    prefix_404: bytes = b""
 
 
 # Connection phases: what a deadline means and what a timeout may say.
@@ -614,7 +617,11 @@ class Server:
         if plan.status == 304:
             # RFC 9110 §15.4.5: a 304 carries the validators and caching fields
             # a 200 would have, and no body.
-            return Reply(304, responses.head_prefix(304, common) + tail)
+            if variant.coding is not None:
+                return Reply(304, responses.head_prefix(304, common) + tail)
+            if not meta.prefix_304:
+                meta.prefix_304 = responses.head_prefix(304, common)
+            return Reply(304, meta.prefix_304 + tail)
         if plan.status == 412:
             head = responses.head_prefix(412, [("Content-Length", "0")])
             return Reply(412, head + tail)
@@ -698,18 +705,18 @@ class Server:
             try:
                 meta = self._meta(page)
                 if meta.key.size <= self.config.cache_file_max:
-                    head = responses.head_prefix(
-                        404,
-                        [
-                            ("Content-Type", meta.content_type),
-                            ("Content-Length", str(meta.key.size)),
-                            ("Cache-Control", "no-cache"),
-                        ],
-                    )
+                    if not meta.prefix_404:
+                        meta.prefix_404 = responses.head_prefix(
+                            404,
+                            [
+                                ("Content-Type", meta.content_type),
+                                ("Content-Length", str(meta.key.size)),
+                                ("Cache-Control", "no-cache"),
+                            ],
+                        )
                     body = b"" if req.method == "HEAD" else await self._read(meta.key)
-                    return Reply(
-                        404, head + self._http_date() + self._tail(req), body, length=len(body)
-                    )
+                    head = meta.prefix_404 + self._http_date() + self._tail(req)
+                    return Reply(404, head, body, length=len(body))
             except (FileChanged, OSError):
                 pass  # fall back to the built-in page
         return self._error(404, req=req)
