@@ -165,6 +165,7 @@ class Server:
         self._targets: dict[str, Target | TargetError] = {}
         self._listings: dict[tuple[str, int, int], tuple[float, bytes]] = {}
         self._cache_control = config.cache_control
+        self._loop_sendfile = True  # until the loop says it has no native sock_sendfile
         self._limits = config.limits
         self._t = config.timeouts
 
@@ -396,10 +397,11 @@ class Server:
         self, sock: socket.socket, fobj: io.FileIO, offset: int, count: int
     ) -> int:
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.sock_sendfile(sock, fobj, offset, count, fallback=False)
-        except (NotImplementedError, asyncio.SendfileNotAvailableError):
-            pass
+        if self._loop_sendfile:
+            try:
+                return await loop.sock_sendfile(sock, fobj, offset, count, fallback=False)
+            except (NotImplementedError, asyncio.SendfileNotAvailableError):
+                self._loop_sendfile = False  # ask once per process, not per chunk
         # Loops without native sock_sendfile (uvloop): zero-copy by hand,
         # waiting for writability between partial sends.
         if hasattr(os, "sendfile"):

@@ -180,3 +180,21 @@ def test_a_crashed_worker_is_restarted(root: Path) -> None:
     finally:
         code, _ = stop(proc)
     assert code == 0
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_each_loop_sends_large_files_and_ranges_byte_exact(root: Path, loop: str) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    data = os.urandom(3 * 1024 * 1024 + 17)  # above the cache threshold: sendfile
+    (root / "big.bin").write_bytes(data)
+    proc, port, _ = start(str(root), "--port", "0", "-q", "--loop", loop)
+    try:
+        full = get(("127.0.0.1", port), "/big.bin")
+        part = get(("127.0.0.1", port), "/big.bin", headers={"Range": "bytes=1000-2999999"})
+    finally:
+        code, _ = stop(proc)
+    assert full.body == data
+    assert part.status == 206
+    assert part.body == data[1000:3000000]
+    assert code == 0
