@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import io
 import logging
 import os
@@ -53,6 +54,7 @@ RECV_SIZE = 65536
 SENDFILE_CHUNK = 512 * 1024  # progress unit for the send deadline during sendfile
 LISTEN_BACKLOG = 1024  # bursts of new connections wait in the kernel, not refused
 SWEEP_INTERVAL = 0.25
+PARSE_CACHE_HEAD_MAX = 2048  # heads up to this size share parses (see Server.__init__)
 GZIP_MIN = 1024  # below this gzip saves too little to be worth a Vary'd variant
 # Precompressed sidecars, in the server's order of preference (RFC 9110 §8.4.1).
 SIDECARS: tuple[tuple[str, str], ...] = (("br", ".br"), ("zstd", ".zst"), ("gzip", ".gz"))
@@ -165,6 +167,10 @@ class Server:
         self._targets: dict[str, Target | TargetError] = {}
         self._listings: dict[tuple[str, int, int], tuple[float, bytes]] = {}
         self._cache_control = config.cache_control
+        # Keep-alive clients repeat the very same head (browsers per resource,
+        # load generators always): parse_head is pure and Request immutable,
+        # so identical bytes can share one parse.  Bounded in entries and size.
+        self._parse_cached = functools.lru_cache(maxsize=512)(parse_head)
         self._loop_sendfile = True  # until the loop says it has no native sock_sendfile
         self._limits = config.limits
         self._t = config.timeouts
@@ -313,9 +319,12 @@ class Server:
                 continue
 
             conn.phase = BUSY
-            req: Request | ParseError = (
-                item if isinstance(item, ParseError) else parse_head(item, self._limits)
-            )
+            if isinstance(item, ParseError):
+                req: Request | ParseError = item
+            elif len(item) <= PARSE_CACHE_HEAD_MAX:
+                req = self._parse_cached(item, self._limits)
+            else:
+                req = parse_head(item, self._limits)
             if isinstance(req, ParseError):
                 reply = self._error(req.status, close=True, reason=req.reason)
                 self._log(conn, None, reply)

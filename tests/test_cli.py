@@ -63,10 +63,12 @@ def root(tmp_path: Path) -> Iterator[Path]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serves_prints_url_logs_and_stops_cleanly(root: Path, sig: int) -> None:
     proc, port, line = start("--root", str(root), "--port", "0")
-    assert line.startswith(f"Serving {root} at http://127.0.0.1:{port}/")
-    assert "Ctrl+C" in line
-    assert get(("127.0.0.1", port), "/").body == b"<p>cli</p>\n"
-    code, err = stop(proc, sig)
+    try:
+        assert line.startswith(f"Serving {root} at http://127.0.0.1:{port}/")
+        assert "Ctrl+C" in line
+        assert get(("127.0.0.1", port), "/").body == b"<p>cli</p>\n"
+    finally:
+        code, err = stop(proc, sig)
     assert code == 0
     assert "Traceback" not in err
     assert '"GET / HTTP/1.1" 200 11' in err
@@ -154,10 +156,12 @@ def test_version_and_help() -> None:
 @pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="needs SO_REUSEPORT")
 def test_two_workers_share_the_port_and_stop_together(root: Path) -> None:
     proc, port, line = start(str(root), "--port", "0", "-q", "--workers", "2")
-    assert "2 workers" in line
-    for _ in range(20):
-        assert get(("127.0.0.1", port), "/").body == b"<p>cli</p>\n"
-    code, err = stop(proc)
+    try:
+        assert "2 workers" in line
+        for _ in range(20):
+            assert get(("127.0.0.1", port), "/").body == b"<p>cli</p>\n"
+    finally:
+        code, err = stop(proc)
     assert code == 0
     assert "Traceback" not in err
 
