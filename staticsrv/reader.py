@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiofile import async_open
+from aiofile import AIOFile
 from async_lru import alru_cache
 
 
@@ -61,13 +61,16 @@ def open_regular(key: FileKey) -> int:
 
 
 async def _read_body(key: FileKey) -> bytes:
-    # Opening through open_regular first keeps the FIFO and swap checks in one
-    # place; aiofile then reads without blocking the event loop.
-    os.close(open_regular(key))
-    async with async_open(key.path, "rb") as afp:
-        data: bytes = await afp.read(key.size + 1)
-    if len(data) != key.size:
-        # Raised, not returned, so async-lru does not cache a torn read.
+    # Read through the descriptor open_regular checked, never by path again:
+    # a rename-into-place between the check and a second open would pair
+    # another version's bytes with this key (and its ETag).
+    fobj = open(open_regular(key), "rb", buffering=0, closefd=True)  # noqa: SIM115
+    with fobj:
+        data: bytes = await AIOFile.from_fp(fobj).read_bytes(key.size + 1, 0)
+        st = os.fstat(fobj.fileno())
+    if len(data) != key.size or (st.st_size, st.st_mtime_ns) != (key.size, key.mtime_ns):
+        # Written to while we read (an in-place save): raised, not returned,
+        # so async-lru does not cache a torn read.
         raise FileChanged(key.path)
     return data
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import functools
-import io
 import logging
 import os
 import socket
 import stat
 import sys
+import termios
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -51,7 +52,6 @@ from staticsrv.target import Target, TargetError, decode_target, directory_redir
 log = logging.getLogger("staticsrv")
 
 RECV_SIZE = 65536
-SENDFILE_CHUNK = 512 * 1024  # progress unit for the send deadline during sendfile
 LISTEN_BACKLOG = 1024  # bursts of new connections wait in the kernel, not refused
 SWEEP_INTERVAL = 0.25
 PARSE_CACHE_HEAD_MAX = 2048  # heads up to this size share parses (see Server.__init__)
@@ -59,7 +59,32 @@ GZIP_MIN = 1024  # below this gzip saves too little to be worth a Vary'd variant
 # Precompressed sidecars, in the server's order of preference (RFC 9110 §8.4.1).
 SIDECARS: tuple[tuple[str, str], ...] = (("br", ".br"), ("zstd", ".zst"), ("gzip", ".gz"))
 _ACCEPT_ERRNOS_TRANSIENT = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EINTR})
-_ACCEPT_ERRNOS_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+# Out of descriptors or kernel memory: a passing shortage, not a fault of the
+# request.  accept(2) backs off; a request that needs a descriptor gets a 503.
+_TIOCOUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
+_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+# sendfile(2) refuses this pair of descriptors (a file system or platform
+# without it): send the bytes with pread + send instead.
+_SENDFILE_UNSUPPORTED = frozenset(
+    {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK, errno.EOVERFLOW}
+)
+
+
+def _unacked(sock: socket.socket) -> int:
+    """Bytes written to ``sock`` that the peer has not acknowledged yet, or -1.
+
+    The kernel's send buffer hides a slow reader: we may wait seconds for
+    writability while the client steadily drains megabytes already queued.
+    The queue shrinking is the client's progress (Linux SIOCOUTQ).
+    """
+    if _TIOCOUTQ is None:
+        return -1
+    try:
+        out = fcntl.ioctl(sock.fileno(), _TIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return -1
+    queued: int = int.from_bytes(out, sys.byteorder, signed=True)
+    return queued
 
 
 class BindError(Exception):
@@ -110,9 +135,11 @@ class Reply:
     status: int
     head: bytes
     body: bytes = b""
-    # For bodies sent from disk: the file and the pieces to send, in order:
-    # bytes go out as they are, (offset, count) pairs come from the file.
-    file: FileKey | None = None
+    # For bodies sent from disk: the file, already open (so the head is only
+    # sent once the body is sure to be there, and a rename-into-place cannot
+    # swap the version under us), and the pieces to send, in order: bytes go
+    # out as they are, (offset, count) pairs come from the file.
+    fd: int = -1
     parts: list[bytes | tuple[int, int]] = field(default_factory=list)
     length: int = 0  # body bytes, for the access log
     close: bool = False
@@ -139,7 +166,7 @@ IDLE, HEAD, BUSY = 0, 1, 2
 
 
 class _Conn:
-    __slots__ = ("deadline", "peer", "phase", "sock", "task", "timed_out")
+    __slots__ = ("deadline", "peer", "phase", "queued", "sock", "task", "timed_out")
 
     def __init__(self, sock: socket.socket, peer: str) -> None:
         self.sock = sock
@@ -147,6 +174,9 @@ class _Conn:
         self.deadline = 0.0
         self.phase = IDLE
         self.timed_out = False
+        # While a sendfile waits for writability: the unacknowledged bytes
+        # then (see _unacked); -1 when not waiting or not known.
+        self.queued = -1
         self.task: asyncio.Task[None] | None = None
 
 
@@ -171,7 +201,7 @@ class Server:
         # load generators always): parse_head is pure and Request immutable,
         # so identical bytes can share one parse.  Bounded in entries and size.
         self._parse_cached = functools.lru_cache(maxsize=512)(parse_head)
-        self._loop_sendfile = True  # until the loop says it has no native sock_sendfile
+        self._sendfile_ok = hasattr(os, "sendfile")  # until sendfile(2) refuses a file
         self._limits = config.limits
         self._t = config.timeouts
 
@@ -222,7 +252,7 @@ class Server:
             try:
                 sock, addr = await loop.sock_accept(lsock)
             except OSError as exc:
-                if exc.errno in _ACCEPT_ERRNOS_RESOURCES:
+                if exc.errno in _RESOURCE_ERRNOS:
                     # Out of descriptors: keep serving the open connections and
                     # retry with a growing pause instead of spinning at 100 % CPU.
                     backoff = min(max(backoff * 2, 0.01), 0.5)
@@ -248,6 +278,11 @@ class Server:
             await asyncio.sleep(SWEEP_INTERVAL)
             now = loop.time()
             for conn in list(self._conns):
+                if conn.queued > 0 and 0 <= (left := _unacked(conn.sock)) < conn.queued:
+                    # The client took some of what the kernel holds for it:
+                    # slow, not stalled, so the send timeout counts from now.
+                    conn.queued = left
+                    conn.deadline = now + self._t.send
                 if conn.deadline < now and not conn.timed_out and conn.task is not None:
                     conn.timed_out = True
                     conn.task.cancel()
@@ -283,11 +318,17 @@ class Server:
         buf = ReceiveBuffer(self._limits)
         out: list[bytes] = []
         discard = 0  # bytes of a request body still to drop before the next head
+        body_deadline = 0.0
         while True:
             if discard:
                 discard -= len(buf.extract(discard))
                 if discard:
-                    conn.deadline = loop.time() + self._t.head
+                    if out:
+                        # Answer first: the client may wait for it before sending more.
+                        conn.deadline = loop.time() + self._t.send
+                        await loop.sock_sendall(sock, b"".join(out))
+                        out.clear()
+                    conn.deadline = body_deadline
                     data = await loop.sock_recv(sock, RECV_SIZE)
                     if not data:
                         return
@@ -344,22 +385,30 @@ class Server:
                 # of GET/HEAD; closing keeps the connection from desynchronising.
                 close = True
             elif req.body_length:
+                # The body to drop has the head's deadline, counted once from
+                # now: a body trickled byte by byte must not hold the
+                # connection any longer than a trickled head can.
                 discard = req.body_length
+                body_deadline = loop.time() + self._t.head
             if close:
                 reply.head = self._retail(reply.head)
             self._log(conn, req, reply)
-            if reply.file is None:
+            if reply.fd < 0:
                 out.append(reply.head + reply.body if reply.body else reply.head)
                 if sum(map(len, out)) > RECV_SIZE * 4:
                     conn.deadline = loop.time() + self._t.send
                     await loop.sock_sendall(sock, b"".join(out))
                     out.clear()
             else:
-                out.append(reply.head)
-                conn.deadline = loop.time() + self._t.send
-                await loop.sock_sendall(sock, b"".join(out))
-                out.clear()
-                if not await self._send_file(conn, reply):
+                try:
+                    out.append(reply.head)
+                    conn.deadline = loop.time() + self._t.send
+                    await loop.sock_sendall(sock, b"".join(out))
+                    out.clear()
+                    complete = await self._send_file(conn, reply)
+                finally:
+                    os.close(reply.fd)
+                if not complete:
                     return  # the file shrank under us: the framing is broken, close
             if close:
                 if out:
@@ -379,49 +428,58 @@ class Server:
 
     async def _send_file(self, conn: _Conn, reply: Reply) -> bool:
         """Send the on-disk parts of a reply; False if the file ended early."""
-        assert reply.file is not None
         loop = asyncio.get_running_loop()
-        try:
-            fd = open_regular(reply.file)
-        except (OSError, FileChanged):
-            return False
-        with open(fd, "rb", buffering=0, closefd=True) as fobj:
-            for part in reply.parts:
-                if isinstance(part, bytes):
-                    conn.deadline = loop.time() + self._t.send
-                    await loop.sock_sendall(conn.sock, part)
-                    continue
-                offset, count = part
-                while count > 0:
-                    conn.deadline = loop.time() + self._t.send
-                    chunk = min(count, SENDFILE_CHUNK)
-                    sent = await self._sendfile_chunk(conn.sock, fobj, offset, chunk)
-                    if sent <= 0:
-                        return False
-                    offset += sent
-                    count -= sent
+        for part in reply.parts:
+            if isinstance(part, bytes):
+                conn.deadline = loop.time() + self._t.send
+                await loop.sock_sendall(conn.sock, part)
+            elif not await self._sendfile(conn, reply.fd, *part):
+                return False
         return True
 
-    async def _sendfile_chunk(
-        self, sock: socket.socket, fobj: io.FileIO, offset: int, count: int
-    ) -> int:
+    async def _sendfile(self, conn: _Conn, fd: int, offset: int, count: int) -> bool:
+        """Send ``count`` bytes of ``fd`` from ``offset``, zero-copy where possible.
+
+        This is the loop asyncio's own ``sock_sendfile`` runs (sendfile(2)
+        until EAGAIN, then wait for writability), written out here because
+        ``sock_sendfile`` reports nothing until the whole count is out: the
+        send deadline must move on every call that makes progress, so a
+        client that keeps reading, however slowly, is never taken for a
+        stalled one, while one that stops is dropped after ``--send-timeout``.
+        uvloop has no native ``sock_sendfile`` at all, so this also keeps
+        zero-copy there.  Returns False if the file ended before ``count``.
+        """
         loop = asyncio.get_running_loop()
-        if self._loop_sendfile:
+        sock = conn.sock
+        end = offset + count
+        while offset < end and self._sendfile_ok:
+            conn.deadline = loop.time() + self._t.send
             try:
-                return await loop.sock_sendfile(sock, fobj, offset, count, fallback=False)
-            except (NotImplementedError, asyncio.SendfileNotAvailableError):
-                self._loop_sendfile = False  # ask once per process, not per chunk
-        # Loops without native sock_sendfile (uvloop): zero-copy by hand,
-        # waiting for writability between partial sends.
-        if hasattr(os, "sendfile"):
-            while True:
+                sent = os.sendfile(sock.fileno(), fd, offset, end - offset)
+            except BlockingIOError:
+                conn.queued = _unacked(sock)
                 try:
-                    return os.sendfile(sock.fileno(), fobj.fileno(), offset, count)
-                except BlockingIOError:
                     await self._writable(sock)
-        data = os.pread(fobj.fileno(), count, offset)
-        await loop.sock_sendall(sock, data)
-        return len(data)
+                finally:
+                    conn.queued = -1
+                continue
+            except OSError as exc:
+                if exc.errno not in _SENDFILE_UNSUPPORTED:
+                    raise
+                self._sendfile_ok = False  # ask once per process, not per file
+                break
+            if sent == 0:
+                return False  # EOF: the file was truncated under us
+            offset += sent
+        # Fallback: read and send in pieces (aiohttp's web_fileresponse does the same).
+        while offset < end:
+            conn.deadline = loop.time() + self._t.send
+            data = os.pread(fd, min(end - offset, RECV_SIZE * 4), offset)
+            if not data:
+                return False
+            await loop.sock_sendall(sock, data)
+            offset += len(data)
+        return True
 
     @staticmethod
     async def _writable(sock: socket.socket) -> None:
@@ -498,6 +556,12 @@ class Server:
                 continue
             except PermissionError:
                 return self._error(403, req=req)
+            except OSError as exc:
+                if exc.errno not in _RESOURCE_ERRNOS:
+                    raise
+                break  # out of descriptors: say so, and when to come back
+        # RFC 9110 §15.6.4: a passing condition (a file churning under
+        # renames, no descriptor left), with a hint of when to retry.
         return self._error(503, req=req, extra=(("Retry-After", "1"),))
 
     def _meta(self, f: File) -> _FileMeta:
@@ -607,7 +671,19 @@ class Server:
         if small:
             body = await self._read(key)
             return Reply(status, head, body, length=len(body))
-        return Reply(status, head, file=key, parts=[(0, key.size)], length=key.size)
+        return self._disk_reply(status, head, key, [(0, key.size)], key.size)
+
+    @staticmethod
+    def _disk_reply(
+        status: int, head: bytes, key: FileKey, parts: list[bytes | tuple[int, int]], length: int
+    ) -> Reply:
+        """A reply whose body comes from disk, with the file opened now.
+
+        Opening before the head is sent means a failure (out of descriptors,
+        the file replaced or gone) still gets a whole answer (503, or a retry
+        of the lookup) instead of a 200 head with no body after it.
+        """
+        return Reply(status, head, fd=open_regular(key), parts=parts, length=length)
 
     async def _read(self, key: FileKey) -> bytes:
         try:
@@ -673,7 +749,7 @@ class Server:
                     data = body if body is not None else await self._read(body_key)
                     piece = data[r.start : r.end + 1]
                     return Reply(206, head, piece, length=len(piece))
-                return Reply(206, head, file=body_key, parts=[(r.start, r.length)], length=r.length)
+                return self._disk_reply(206, head, body_key, [(r.start, r.length)], r.length)
             layout = multipart_layout(list(ranges), size, meta.content_type, new_boundary())
             fields = [
                 ("Content-Type", layout.content_type),
@@ -696,7 +772,7 @@ class Server:
                     p if isinstance(p, bytes) else data[p[0] : p[0] + p[1]] for p in parts
                 )
                 return Reply(206, head, joined, length=len(joined))
-            return Reply(206, head, file=body_key, parts=parts, length=layout.total_length)
+            return self._disk_reply(206, head, body_key, parts, layout.total_length)
 
         fields = [
             ("Content-Type", meta.content_type),

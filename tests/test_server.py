@@ -66,6 +66,20 @@ def test_big_file_is_byte_exact_through_sendfile(srv: Running) -> None:
     assert small.body == b"hello world\n"
 
 
+def test_big_file_is_byte_exact_where_sendfile_is_refused(srv: Running) -> None:
+    """A file system without sendfile(2) (EINVAL and friends) falls back to
+    reading and sending pieces: same bytes, same framing."""
+    expected = (srv.root / "big.bin").read_bytes()
+    srv.server._sendfile_ok = False  # what the first refusal sets
+    with Conn(srv.addr) as conn:
+        whole = conn.request("/big.bin")
+        part = conn.request("/big.bin", headers={"Range": "bytes=1000-299999"})
+        small = conn.request("/hello.txt")
+    assert whole.status == 200 and whole.body == expected
+    assert part.status == 206 and part.body == expected[1000:300000]
+    assert small.body == b"hello world\n"
+
+
 def test_unicode_and_space_names(srv: Running) -> None:
     (srv.root / "café ünï.txt").write_text("unicode\n")
     resp = get(srv.addr, "/caf%C3%A9%20%C3%BCn%C3%AF.txt")

@@ -1,0 +1,1 @@
+"""Load, overload, attack and fault tests against the real server in a subprocess."""
