@@ -1,0 +1,707 @@
+#!/usr/bin/env python3
+"""Run the shared side-by-side benchmark with staticsrv in three configurations.
+
+The harness (``../shared/bench/bench.py`` relative to the repository root, or
+``--bench PATH``) starts staticsrv beside its peer servers in ONE interleaved
+run.  This script adds three staticsrv configurations to it:
+
+* ``staticsrv``         -- ``python -m staticsrv ... --loop asyncio`` (one process)
+* ``staticsrv-uvloop``  -- the same with ``--loop uvloop``
+* ``staticsrv-2w``      -- ``--loop uvloop --workers 2``
+
+then reads the harness's raw JSON and writes ``benchmarks/RESULTS.md``: the
+harness's Markdown report (machine-specific paths removed) followed by a
+short "Headline ratios" section computed from the raw per-round numbers.
+
+    .venv/bin/python benchmarks/run.py                      # normal run (10 s, 1 round)
+    .venv/bin/python benchmarks/run.py --rounds 1 --duration 5
+    .venv/bin/python benchmarks/run.py --quick --only small-c64,large
+    .venv/bin/python benchmarks/run.py --report-only        # re-render from the last JSON
+
+Options this script does not know are passed to the harness unchanged
+(for example ``--warmup 0`` or ``--conns 32``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_REL = Path("..") / "shared" / "bench" / "bench.py"  # relative to the repository root
+DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
+DEFAULT_JSON = REPO / "benchmarks" / "out" / "results.json"
+
+SUBJECT = "staticsrv"
+UVLOOP = "staticsrv-uvloop"
+TWO_WORKERS = "staticsrv-2w"
+CONFIGS: tuple[tuple[str, str], ...] = (
+    (SUBJECT, "--loop asyncio"),
+    (UVLOOP, "--loop uvloop"),
+    (TWO_WORKERS, "--loop uvloop --workers 2"),
+)
+CONFIG_ABOUT: dict[str, str] = {
+    SUBJECT: "default asyncio loop, 1 process",
+    UVLOOP: "uvloop, 1 process",
+    TWO_WORKERS: "uvloop, 2 worker processes",
+}
+
+HEADLINE_TITLE = "## Headline ratios"
+
+
+def log(msg: str) -> None:
+    print(f"run.py: {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def venv_python() -> str:
+    """The project's venv python (not resolved: the symlink is what makes it the venv)."""
+    candidate = REPO / ".venv" / "bin" / "python"
+    if os.access(candidate, os.X_OK):
+        return str(candidate)
+    return sys.executable
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    p = argparse.ArgumentParser(
+        prog="benchmarks/run.py",
+        description="Benchmark staticsrv (asyncio, uvloop, 2 workers) beside the peer servers "
+        "with the shared harness and write benchmarks/RESULTS.md.",
+        epilog="Unknown options are passed to bench.py unchanged.",
+    )
+    p.add_argument(
+        "--bench",
+        type=Path,
+        default=None,
+        help=f"the harness (default: {BENCH_REL} relative to the repository root)",
+    )
+    p.add_argument("--quick", action="store_true", help="smoke run (passed to the harness)")
+    p.add_argument("--rounds", type=int, help="interleaved rounds, median reported")
+    p.add_argument("--duration", type=int, help="measured seconds per scenario and server")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="SCENARIO[,...]",
+        help="run only these scenarios (repeatable)",
+    )
+    p.add_argument(
+        "--pin",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="SERVER_CPUS:CLIENT_CPUS",
+        help="pin servers and the load tool to different CPUs (passed to the harness)",
+    )
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown report path")
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="raw JSON path")
+    p.add_argument(
+        "--python",
+        default=None,
+        help="python that runs staticsrv (default: the project's .venv/bin/python)",
+    )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="do not run the harness: rebuild the report from the existing JSON and raw Markdown",
+    )
+    args, extra = p.parse_known_args(list(argv))
+    if args.rounds is not None and args.rounds < 1:
+        p.error("--rounds must be >= 1")
+    if args.duration is not None and args.duration < 1:
+        p.error("--duration must be >= 1")
+    return args, extra
+
+
+def bench_path(args: argparse.Namespace) -> Path:
+    if args.bench is not None:
+        return Path(os.path.abspath(args.bench))  # --bench is relative to the caller's cwd
+    return REPO / BENCH_REL
+
+
+def raw_md_path(json_path: Path) -> Path:
+    """Where the harness's own (unscrubbed) Markdown is kept, beside the JSON."""
+    return json_path.with_name(json_path.stem + ".harness.md")
+
+
+def harness_argv(args: argparse.Namespace, extra: list[str], python: str, bench: Path) -> list[str]:
+    # Relative to the repository root when possible, so the harness records a
+    # portable command line (it runs with the repository root as cwd).
+    shown_bench = os.path.relpath(bench, REPO) if bench.is_absolute() else str(bench)
+    argv = [sys.executable, shown_bench]
+    for name, flags in CONFIGS:
+        cmd = f"{shlex.quote(python)} -m staticsrv --root {{root}} --port {{port}} -q {flags}"
+        argv += ["--server", f"{name}={cmd}"]
+    if args.quick:
+        argv.append("--quick")
+    if args.rounds is not None:
+        argv += ["--rounds", str(args.rounds)]
+    if args.duration is not None:
+        argv += ["--duration", str(args.duration)]
+    for item in args.only:
+        argv += ["--only", item]
+    if args.pin is not None:
+        argv.append(f"--pin={args.pin}" if args.pin else "--pin")
+    argv += ["--json", _shown(args.json), "--md", _shown(raw_md_path(args.json))]
+    return argv + extra
+
+
+def _shown(path: Path) -> str:
+    """A path as passed to the harness (cwd = repository root): relative when inside it."""
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def run_harness(argv: list[str]) -> int:
+    """Run bench.py in the foreground; Ctrl-C reaches it too, and it prints a partial report."""
+    log("running: " + shlex.join(argv))
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL)
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    old_term = signal.signal(signal.SIGTERM, forward)
+    old_hup = signal.signal(signal.SIGHUP, forward)
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                # The harness got the same SIGINT (same process group): it stops
+                # its servers and writes the partial report; wait for that.
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGHUP, old_hup)
+
+
+# --------------------------------------------------------------------------- path scrubbing
+
+
+@dataclass
+class Scrubber:
+    """Replaces machine-specific absolute paths with portable names."""
+
+    rules: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+
+    def literal(self, path: str | None, repl: str) -> None:
+        if path and len(path) > 1:
+            self.rules.append((re.compile(re.escape(path.rstrip("/")) + r"(?![\w.-])"), repl))
+
+    def prefix(self, path: str | None, repl: str) -> None:
+        if path and len(path) > 1:
+            self.rules.append((re.compile(re.escape(path.rstrip("/")) + r"(?=/)"), repl))
+
+    def __call__(self, text: str) -> str:
+        for pattern, repl in self.rules:
+            text = pattern.sub(repl, text)
+        return text
+
+
+def make_scrubber(python: str, bench: Path, report: dict[str, Any] | None) -> Scrubber:
+    s = Scrubber()
+    tmp = tempfile.gettempdir().rstrip("/")
+    # The harness's scratch dir (fixture under site/, per-server configs under servers/).
+    s.rules.append((re.compile(re.escape(tmp) + r"/staticsrv-bench-[A-Za-z0-9_]+"), "$WORKDIR"))
+    # Interpreters: the staticsrv one (and the harness's own, which runs http.server).
+    for exe in {python, sys.executable, os.path.abspath(python)}:
+        s.literal(exe, "python")
+    peer_python = None
+    if report is not None:
+        peer_python = report.get("meta", {}).get("options", {}).get("peer_python")
+    if isinstance(peer_python, str) and peer_python not in (python, sys.executable):
+        s.literal(peer_python, "$PEER_PYTHON")
+    peers_dir = os.environ.get("BENCH_PEERS_DIR", os.path.expanduser("~/.cache/bench-peers"))
+    s.prefix(peers_dir, "$BENCH_PEERS")
+    bench_abs = os.path.abspath(REPO / bench) if not bench.is_absolute() else str(bench)
+    s.literal(bench_abs, "bench.py")
+    s.literal(os.path.realpath(bench_abs), "bench.py")
+    s.prefix(str(REPO), ".")
+    s.literal(str(REPO), ".")
+    s.prefix(str(REPO.parent), "..")
+    s.prefix(os.path.expanduser("~"), "~")
+    s.prefix(tmp, "$TMPDIR")
+    return s
+
+
+LEFTOVER_PATH = re.compile(r"(?<![\w.~$])/(?:tmp|root|home|work|Users|private|var/folders)/\S*")
+
+
+# --------------------------------------------------------------------------- source state
+
+
+def source_state() -> dict[str, str]:
+    """Which staticsrv code was measured: git commit, dirty flag, digest of staticsrv/*.py.
+
+    Other people may edit the package while a run is going on; comparing the
+    digest before and after the run shows whether the numbers mix two versions.
+    Only read-only git commands are used.
+    """
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "staticsrv").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    state = {"digest": digest.hexdigest()[:12], "commit": "?", "dirty": "?"}
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        status = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "staticsrv"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return state
+    state["commit"] = head.stdout.strip()
+    state["dirty"] = "yes" if status.stdout.strip() else "no"
+    return state
+
+
+def source_path(json_path: Path) -> Path:
+    return json_path.with_name(json_path.stem + ".source.json")
+
+
+def describe_source(src: dict[str, Any] | None) -> str:
+    if not src or "before" not in src:
+        return "staticsrv source: unknown (no record of the run's source state)."
+    b: dict[str, str] = src["before"]
+    text = f"staticsrv source: git commit `{b.get('commit', '?')}`"
+    if b.get("dirty") == "yes":
+        text += " plus uncommitted changes in `staticsrv/`"
+    text += f" (digest of `staticsrv/*.py`: `{b.get('digest', '?')}`)."
+    a: dict[str, str] | None = src.get("after")
+    if a and a.get("digest") != b.get("digest"):
+        text += (
+            f" ⚠ `staticsrv/` changed during the run (digest `{b.get('digest')}` → "
+            f"`{a.get('digest')}`): early and late scenarios may have measured different code."
+        )
+    return text
+
+
+# --------------------------------------------------------------------------- raw numbers
+
+
+@dataclass(frozen=True)
+class Value:
+    value: float | None
+    flags: tuple[str, ...] = ()
+    why: str = ""  # why there is no value
+    client_cpu_pct: float | None = None
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flags)
+
+
+def _median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def scenario_value(report: dict[str, Any], scenario: str, server: str, metric: str) -> Value:
+    """Median over the measured rounds of one raw number (rps, mbps, cpu_us_per_req, ...)."""
+    servers: dict[str, Any] = report.get("servers", {})
+    info = servers.get(server)
+    if info is None:
+        return Value(None, why="not in this run")
+    if not info.get("ran"):
+        return Value(None, why=str(info.get("skip_reason", "not run")))
+    if scenario not in report.get("scenarios", {}):
+        return Value(None, why=f"scenario {scenario} not run")
+    rounds: list[dict[str, Any]] = report.get("results", {}).get(scenario, {}).get(server, [])
+    flags: list[str] = []
+    for r in rounds:
+        for f in r.get("flags", []):
+            if f not in flags:
+                flags.append(str(f))
+    done = [r for r in rounds if not r.get("skipped")]
+    if not done:
+        why = str(rounds[0].get("skipped", "not run")) if rounds else "not run"
+        return Value(None, tuple(flags), why=why)
+    vals = [float(r[metric]) for r in done if isinstance(r.get(metric), int | float)]
+    ccpu = [float(r["client_cpu_pct"]) for r in done if isinstance(r.get("client_cpu_pct"), float)]
+    return Value(_median(vals), tuple(flags), client_cpu_pct=_median(ccpu))
+
+
+def server_value(report: dict[str, Any], server: str, key: str) -> Value:
+    info = report.get("servers", {}).get(server)
+    if info is None:
+        return Value(None, why="not in this run")
+    if not info.get("ran"):
+        return Value(None, why=str(info.get("skip_reason", "not run")))
+    v = info.get(key)
+    return Value(float(v) if isinstance(v, int | float) else None, why="not measured")
+
+
+# --------------------------------------------------------------------------- headline section
+
+
+def f_num(x: float | None, nd: int = 0) -> str:
+    return "—" if x is None else f"{x:,.{nd}f}"
+
+
+def f_ratio(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.2f}" if x >= 0.095 else f"{x:.3f}"
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    unit: str
+    a: Value
+    b: Value
+    fmt: Callable[[float | None], str]
+    lower_is_better: bool = False
+
+
+def _notes(a: Value, a_name: str, b: Value, b_name: str, unit: str) -> str:
+    out: list[str] = []
+    for v, name in ((a, a_name), (b, b_name)):
+        if v.value is None:
+            out.append(f"{name}: {v.why}")
+        if v.flags:
+            out.append(f"⚠ {name}: " + "; ".join(v.flags))
+        if v.client_cpu_pct is not None and v.client_cpu_pct >= 90 and unit != "MB/s":
+            out.append(f"{name}: client-bound (wrk {v.client_cpu_pct:.0f} % CPU)")
+    return "; ".join(out)
+
+
+def headline(report: dict[str, Any], scrub: Scrubber, src: dict[str, Any] | None = None) -> str:
+    meta: dict[str, Any] = report.get("meta", {})
+    opts: dict[str, Any] = meta.get("options", {})
+
+    def sv(scen: str, srv: str, metric: str = "rps") -> Value:
+        return scenario_value(report, scen, srv, metric)
+
+    def mib(x: float | None) -> str:
+        return "—" if x is None else f"{x / 1024:,.1f} MiB"
+
+    def ms(x: float | None) -> str:
+        return "—" if x is None else f"{x * 1000:,.0f} ms"
+
+    def rps(x: float | None) -> str:
+        return f_num(x)
+
+    def mbps(x: float | None) -> str:
+        return f_num(x)
+
+    rows: list[tuple[str, str, str, Row]] = []  # (a name, b name, label, row)
+
+    def add(
+        a_name: str,
+        b_name: str,
+        label: str,
+        unit: str,
+        a: Value,
+        b: Value,
+        fmt: Callable[[float | None], str],
+        lower: bool = False,
+    ) -> None:
+        rows.append((a_name, b_name, label, Row(label, unit, a, b, fmt, lower)))
+
+    small = "small-c64"
+    for peer, shown in (
+        ("aiohttp", "aiohttp"),
+        ("uvicorn+starlette", "uvicorn+starlette"),
+        ("http.server", "http.server"),
+        ("nginx", "nginx (1 worker)"),
+        ("caddy", "caddy"),
+    ):
+        add(
+            SUBJECT,
+            peer,
+            f"staticsrv / {shown}, small-c64",
+            "req/s",
+            sv(small, SUBJECT),
+            sv(small, peer),
+            rps,
+        )
+    add(
+        UVLOOP,
+        "nginx",
+        "staticsrv-uvloop / nginx (1 worker), small-c64",
+        "req/s",
+        sv(small, UVLOOP),
+        sv(small, "nginx"),
+        rps,
+    )
+    add(
+        TWO_WORKERS,
+        "caddy",
+        "staticsrv-2w / caddy, small-c64",
+        "req/s",
+        sv(small, TWO_WORKERS),
+        sv(small, "caddy"),
+        rps,
+    )
+    add(
+        SUBJECT,
+        "nginx",
+        "staticsrv / nginx (1 worker), large",
+        "MB/s",
+        sv("large", SUBJECT, "mbps"),
+        sv("large", "nginx", "mbps"),
+        mbps,
+    )
+    add(
+        SUBJECT,
+        "nginx",
+        "staticsrv / nginx (1 worker), listing",
+        "req/s",
+        sv("listing", SUBJECT),
+        sv("listing", "nginx"),
+        rps,
+    )
+    add(
+        SUBJECT,
+        SUBJECT,
+        "staticsrv 304 (conditional) / its own 200 (small-c64)",
+        "req/s",
+        sv("conditional", SUBJECT),
+        sv(small, SUBJECT),
+        rps,
+    )
+    add(
+        SUBJECT,
+        SUBJECT,
+        "staticsrv 404 (not-found) / its own 200 (small-c64)",
+        "req/s",
+        sv("not-found", SUBJECT),
+        sv(small, SUBJECT),
+        rps,
+    )
+    for peer in ("nginx", "aiohttp"):
+        add(
+            SUBJECT,
+            peer,
+            f"staticsrv / {peer}, idle RSS",
+            "RSS",
+            server_value(report, SUBJECT, "idle_rss_kib"),
+            server_value(report, peer, "idle_rss_kib"),
+            mib,
+            True,
+        )
+    for peer in ("nginx", "aiohttp"):
+        add(
+            SUBJECT,
+            peer,
+            f"staticsrv / {peer}, startup time",
+            "startup",
+            server_value(report, SUBJECT, "startup_s"),
+            server_value(report, peer, "startup_s"),
+            ms,
+            True,
+        )
+
+    L: list[str] = [HEADLINE_TITLE, ""]
+    L.append(
+        "Computed by `benchmarks/run.py` from the harness's raw JSON (median of the measured "
+        f"rounds; {opts.get('rounds', '?')} round(s) of {opts.get('duration', '?')} s, "
+        f"{'pinned' if opts.get('pin') else 'unpinned'}, {meta.get('date_utc', '?')}). "
+        "Throughput ratios: > 1 means the first-named server is faster. Memory and startup "
+        "ratios: < 1 means staticsrv is smaller / quicker. ⚠ marks a number the harness "
+        "flagged as suspect (reasons in the last column)."
+    )
+    L.append("")
+    L.append(describe_source(src))
+    L.append("")
+    L.append("| comparison | unit | first | second | ratio | notes |")
+    L.append("|---|---|---:|---:|---:|---|")
+    for a_name, b_name, label, row in rows:
+        ratio = row.a.value / row.b.value if row.a.value is not None and row.b.value else None
+        flag = " ⚠" if row.a.flagged or row.b.flagged else ""
+        note = _notes(row.a, a_name, row.b, b_name, row.unit)
+        if row.lower_is_better:
+            note = "lower is better" + ("; " + note if note else "")
+        cells = [
+            label,
+            row.unit,
+            row.fmt(row.a.value) + (" ⚠" if row.a.flagged else ""),
+            row.fmt(row.b.value) + (" ⚠" if row.b.flagged else ""),
+            f_ratio(ratio) + flag,
+            note.replace("|", "\\|"),
+        ]
+        L.append("| " + " | ".join(cells) + " |")
+    L.append("")
+
+    # The three configurations at a glance.
+    L.append("### staticsrv configurations")
+    L.append("")
+    L.append(
+        "| config | small-c64 req/s | CPU µs/req | client CPU % | 304 / 200 | 404 / 200 "
+        "| large MB/s | idle RSS | idle PSS | procs | startup |"
+    )
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, _flags in CONFIGS:
+        s = sv(small, name)
+        cpu = sv(small, name, "cpu_us_per_req")
+        c304 = sv("conditional", name)
+        c404 = sv("not-found", name)
+        large = sv("large", name, "mbps")
+        info = report.get("servers", {}).get(name, {})
+
+        def rel(x: Value, base: Value = s) -> str:
+            if x.value is None or not base.value:
+                return "—"
+            return f_ratio(x.value / base.value) + (" ⚠" if x.flagged or base.flagged else "")
+
+        cells = [
+            f"`{name}` ({CONFIG_ABOUT[name]})",
+            f_num(s.value) + (" ⚠" if s.flagged else ""),
+            f_num(cpu.value, 1),
+            f_num(s.client_cpu_pct),
+            rel(c304),
+            rel(c404),
+            f_num(large.value) + (" ⚠" if large.flagged else ""),
+            mib(server_value(report, name, "idle_rss_kib").value),
+            mib(server_value(report, name, "idle_pss_kib").value),
+            str(info.get("procs") or "—"),
+            ms(server_value(report, name, "startup_s").value),
+        ]
+        L.append("| " + " | ".join(cells) + " |")
+    L.append("")
+
+    # Every ⚠ on a staticsrv configuration, scenario by scenario.
+    problems: list[str] = []
+    for scen in report.get("scenarios", {}):
+        for name, _flags in CONFIGS:
+            v = sv(scen, name)
+            if v.flags:
+                problems.append(f"- ⚠ `{name}` / {scen}: " + "; ".join(v.flags))
+            elif v.value is None and name in report.get("servers", {}):
+                problems.append(f"- `{name}` / {scen}: no number ({v.why})")
+    if problems:
+        L.append("Problems with staticsrv rows:")
+        L.append("")
+        L += problems
+    else:
+        L.append("No staticsrv row was flagged ⚠ in any scenario.")
+    L.append("")
+    L.append(
+        "Note: the harness's own ratio tables above compare `staticsrv` with every other "
+        'server, including `staticsrv-uvloop` and `staticsrv-2w`; its "best peer" can '
+        "therefore be another staticsrv configuration."
+    )
+    L.append("")
+    return scrub("\n".join(L))
+
+
+# --------------------------------------------------------------------------- report
+
+
+def build_results(
+    report: dict[str, Any] | None,
+    harness_md: str | None,
+    scrub: Scrubber,
+    rc: int | None,
+    src: dict[str, Any] | None = None,
+) -> str:
+    parts: list[str] = [
+        "<!-- generated by benchmarks/run.py (`make bench`); do not edit by hand -->",
+        "",
+    ]
+    if report is not None:
+        parts.append(
+            f'_The headline ratios are at the end (section "{HEADLINE_TITLE[3:]}"). '
+            "Paths are shown relative: `python` is the project's venv interpreter, `$WORKDIR` "
+            "the harness's temporary directory (fixture in `$WORKDIR/site`)._"
+        )
+        parts.append("")
+    if harness_md:
+        parts.append(scrub(harness_md).rstrip("\n"))
+        parts.append("")
+    elif rc is not None:
+        parts.append(
+            f"# Static-file server benchmark\n\nThe harness exited with status {rc} "
+            "and wrote no Markdown report.\n"
+        )
+    if report is not None:
+        parts.append(headline(report, scrub, src))
+    else:
+        parts.append(f"{HEADLINE_TITLE}\n\nNo JSON results were produced, so no ratios.\n")
+    text = "\n".join(parts).rstrip("\n") + "\n"
+    leftovers = sorted(set(LEFTOVER_PATH.findall(text)))
+    if leftovers:
+        log("scrubbing leftover absolute paths: " + ", ".join(leftovers[:5]))
+        text = LEFTOVER_PATH.sub("…", text)
+    return text
+
+
+def load_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log(f"cannot read {path}: {exc}")
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def main(argv: Sequence[str]) -> int:
+    args, extra = parse_args(argv)
+    bench = bench_path(args)
+    python = args.python or venv_python()
+    args.json = Path(os.path.abspath(args.json))
+    args.out = Path(os.path.abspath(args.out))
+    rc: int | None = None
+    if not args.report_only:
+        if not bench.is_file():
+            log(f"harness not found: {bench} (use --bench PATH)")
+            return 2
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (args.json, raw_md_path(args.json), source_path(args.json)):
+            stale.unlink(missing_ok=True)
+        before = source_state()
+        rc = run_harness(harness_argv(args, extra, python, bench))
+        src_record = {"before": before, "after": source_state()}
+        source_path(args.json).write_text(json.dumps(src_record, indent=1) + "\n")
+        if src_record["after"] != before:
+            log("warning: staticsrv/ changed while the benchmark ran")
+        if rc != 0:
+            log(f"the harness exited with status {rc}")
+    report = load_json(args.json)
+    try:
+        harness_md: str | None = raw_md_path(args.json).read_text()
+    except OSError:
+        harness_md = None
+    src: dict[str, Any] | None = None
+    if source_path(args.json).is_file():
+        try:
+            src = json.loads(source_path(args.json).read_text())
+        except ValueError:
+            src = None
+    scrub = make_scrubber(python, bench, report)
+    text = build_results(report, harness_md, scrub, rc, src)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    log(f"wrote {os.path.relpath(args.out, REPO)}")
+    if report is None:
+        return rc or 1
+    return rc or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
