@@ -94,9 +94,15 @@ class Resolver:
         self.dotfiles = dotfiles
         # path -> (st_dev, st_ino) for which realpath said "inside the root".
         self._inside: dict[str, tuple[int, int]] = {}
+        self._not_found_paths = tuple(
+            os.path.join(self.root, name) for name in ("not_found.html", "404.html")
+        )
 
     def full_path(self, relpath: str) -> str:
-        return os.path.join(self.root, relpath) if relpath else self.root
+        # Plain concatenation: segments never hold "/" and are never empty,
+        # so this is os.path.join without its work (and can never jump to an
+        # absolute path the way join does for a segment starting with "/").
+        return self._prefix + relpath if relpath else self.root
 
     def is_inside(self, path: str, st: os.stat_result) -> bool:
         """True if ``path`` (already stat'ed as ``st``) really lies under the root."""
@@ -146,8 +152,8 @@ class Resolver:
 
     def not_found_page(self) -> File | None:
         """The site's own 404 page: ``not_found.html``, else ``404.html`` (GitHub Pages)."""
-        for name in ("not_found.html", "404.html"):
-            found = self.regular_file(os.path.join(self.root, name))
+        for path in self._not_found_paths:
+            found = self.regular_file(path)
             if isinstance(found, File):
                 return found
         return None

@@ -59,12 +59,18 @@ def date_line(http_date: str) -> bytes:
 
 
 def head_prefix(status: int, fields: Iterable[tuple[str, str]]) -> bytes:
-    """Status line, Server and the given fields, without Date and the tail.
+    """Status line, Server and the given fields, without Date and the tail."""
+    status_line = f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}\r\nServer: {SERVER}\r\n"
+    return status_line.encode("latin-1") + field_lines(fields)
+
+
+def field_lines(fields: Iterable[tuple[str, str]]) -> bytes:
+    """``name: value`` lines.
 
     Field values come from the server itself (never raw client input), but
     any CR or LF is still refused here so a response can never be split.
     """
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}\r\nServer: {SERVER}\r\n"]
+    lines = []
     for name, value in fields:
         if "\r" in value or "\n" in value:
             raise ValueError(f"line break in the {name} field")

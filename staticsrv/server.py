@@ -159,6 +159,11 @@ class _FileMeta:
     # Heads built on first use, so that a 304 or a 404 costs no more than a 200.
     prefix_304: bytes = b""
     prefix_404: bytes = b""
+    # The body of a small file, as the LRU reader returned it (the same bytes
+    # object, so no extra copy): a repeated request is answered without the
+    # async cache's key hashing and coroutine frames.  The meta is only used
+    # while a fresh stat matches ``key``, so these bytes are never stale.
+    body: bytes | None = None
 
 
 # Connection phases: what a deadline means and what a timeout may say.
@@ -194,13 +199,22 @@ class Server:
         self._date = ""
         self._date_line = b""
         self._metas: dict[str, _FileMeta] = {}
+        # Bytes held by metas' bodies, kept within the reader's own budget.
+        self._meta_bytes = 0
+        self._meta_budget = config.cache_file_max * config.cache_entries
+        # Raw target -> meta of the small file a plain GET of it last got
+        # (see _hot_reply).  Filled only from a full resolution.
+        self._hot: dict[str, _FileMeta] = {}
+        self._errors: dict[tuple[int, str], tuple[bytes, bytes]] = {}
         self._targets: dict[str, Target | TargetError] = {}
         self._listings: dict[tuple[str, int, int], tuple[float, bytes]] = {}
         self._cache_control = config.cache_control
         # Keep-alive clients repeat the very same head (browsers per resource,
         # load generators always): parse_head is pure and Request immutable,
         # so identical bytes can share one parse.  Bounded in entries and size.
-        self._parse_cached = functools.lru_cache(maxsize=512)(parse_head)
+        self._parse_cached = functools.lru_cache(maxsize=512)(
+            functools.partial(parse_head, limits=config.limits)
+        )
         self._sendfile_ok = hasattr(os, "sendfile")  # until sendfile(2) refuses a file
         self._limits = config.limits
         self._t = config.timeouts
@@ -363,7 +377,7 @@ class Server:
             if isinstance(item, ParseError):
                 req: Request | ParseError = item
             elif len(item) <= PARSE_CACHE_HEAD_MAX:
-                req = self._parse_cached(item, self._limits)
+                req = self._parse_cached(item)
             else:
                 req = parse_head(item, self._limits)
             if isinstance(req, ParseError):
@@ -530,6 +544,11 @@ class Server:
         if method not in ("GET", "HEAD"):
             # RFC 9110 §15.5.6: 405 must carry Allow.
             return self._error(405, req=req, extra=(("Allow", responses.ALLOW),))
+        hot = self._hot.get(req.target)
+        if hot is not None:
+            reply = self._hot_reply(req, hot)
+            if reply is not None:
+                return reply
         target = self._target(req.target)
         if isinstance(target, TargetError):
             if target.status == 404:
@@ -552,7 +571,7 @@ class Server:
                 return await self._not_found(req)
             except FileChanged as exc:
                 # Changed between stat and read (an editor saving): look again.
-                self._metas.pop(str(exc), None)
+                self._forget_meta(str(exc))
                 continue
             except PermissionError:
                 return self._error(403, req=req)
@@ -602,10 +621,81 @@ class Server:
         meta = _FileMeta(
             key, content_type, compressible, etag, last_modified, tuple(fields), prefix
         )
-        if len(self._metas) >= 8192:
-            self._metas.clear()
+        if f.path in self._metas:
+            self._forget_meta(f.path)
+        elif len(self._metas) >= 8192:
+            self._forget_metas()
         self._metas[f.path] = meta
         return meta
+
+    def _forget_meta(self, path: str) -> None:
+        old = self._metas.pop(path, None)
+        if old is not None and old.body is not None:
+            self._meta_bytes -= len(old.body)
+
+    def _forget_metas(self) -> None:
+        # Wholesale, like the other bounded maps here: rare, and the LRU
+        # reader still holds the hot bodies, so refilling costs no disk read.
+        self._metas.clear()
+        self._hot.clear()
+        self._meta_bytes = 0
+
+    async def _body(self, meta: _FileMeta) -> bytes:
+        """The whole body of a small file version, read once through the LRU reader."""
+        body = meta.body
+        if body is None:
+            body = await self._read(meta.key)
+            if self._meta_bytes + len(body) > self._meta_budget:
+                self._forget_metas()
+                self._metas[meta.key.path] = meta
+            meta.body = body
+            self._meta_bytes += len(body)
+        return body
+
+    @staticmethod
+    def _plain(req: Request, meta: _FileMeta) -> bool:
+        """No validators, ranges or encodings in play: the common 200."""
+        headers = req.headers
+        return not (
+            "if-none-match" in headers
+            or "if-modified-since" in headers
+            or "if-match" in headers
+            or "if-unmodified-since" in headers
+            or "range" in headers
+            or (meta.compressible and "accept-encoding" in headers)
+        )
+
+    def _hot_reply(self, req: Request, meta: _FileMeta) -> Reply | None:
+        """A plain GET or HEAD of a small file answered before, from one stat.
+
+        ``_hot`` maps a raw target to the file a full resolution found for it.
+        One ``stat`` of that path must still reach the very same version
+        (device, inode, size, mtime): the same test by which the resolver
+        reuses its realpath verdict and ``_meta`` its heads, so this answer
+        is exactly the one the full path would give.  Anything else (an
+        edit, a rename, a new index.html, conditional headers) goes the full
+        way and refills the entry.
+        """
+        body = meta.body
+        if body is None or not self._plain(req, meta):
+            return None
+        try:
+            st = os.stat(meta.key.path)
+        except OSError:
+            return None
+        k = meta.key
+        if not (
+            st.st_mtime_ns == k.mtime_ns
+            and st.st_size == k.size
+            and st.st_ino == k.ino
+            and st.st_dev == k.dev
+            and self._metas.get(k.path) is meta
+        ):
+            return None
+        head = meta.prefix_200 + self._http_date() + self._tail(req)
+        if req.method == "HEAD":
+            return Reply(200, head)
+        return Reply(200, head, body, length=k.size)
 
     def _variants(self, meta: _FileMeta, req: Request) -> list[Variant]:
         """Encoded variants that exist for this file, best first."""
@@ -637,16 +727,15 @@ class Server:
         small = key.size <= self.config.cache_file_max
         # Fast path: no validators, ranges or encodings in play (most requests
         # from benchmarks and many from scripts).
-        if status == 200 and not (
-            "if-none-match" in headers
-            or "if-modified-since" in headers
-            or "if-match" in headers
-            or "if-unmodified-since" in headers
-            or "range" in headers
-            or (meta.compressible and "accept-encoding" in headers)
-        ):
+        if status == 200 and self._plain(req, meta):
             head = meta.prefix_200 + self._http_date() + self._tail(req)
-            return await self._body_reply(200, head, key, head_only, small)
+            if not small:
+                return await self._body_reply(200, head, key, head_only, small)
+            body = await self._body(meta)
+            if len(self._hot) >= 4096:
+                self._hot.clear()
+            self._hot[req.target] = meta
+            return Reply(200, head, b"" if head_only else body, length=0 if head_only else key.size)
 
         identity = Variant(None, meta.etag, None, key.size)
         if status != 200:
@@ -801,7 +890,7 @@ class Server:
                                 ("Cache-Control", "no-cache"),
                             ],
                         )
-                    body = b"" if req.method == "HEAD" else await self._read(meta.key)
+                    body = b"" if req.method == "HEAD" else await self._body(meta)
                     head = meta.prefix_404 + self._http_date() + self._tail(req)
                     return Reply(404, head, body, length=len(body))
             except (FileChanged, OSError):
@@ -870,13 +959,19 @@ class Server:
         reason: str = "",
         extra: Iterable[tuple[str, str]] = (),
     ) -> Reply:
-        body = pages.error_page(status, reason or responses.REASONS.get(status, ""))
-        fields = [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            *extra,
-        ]
-        head = responses.head_prefix(status, fields) + self._http_date() + self._tail(req, close)
+        cached = self._errors.get((status, reason))
+        if cached is None:
+            body = pages.error_page(status, reason or responses.REASONS.get(status, ""))
+            fields = [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+            ]
+            # Reasons are the parser's and decoder's fixed texts: a small set.
+            cached = self._errors[(status, reason)] = (responses.head_prefix(status, fields), body)
+        prefix, body = cached
+        if extra:
+            prefix += responses.field_lines(extra)
+        head = prefix + self._http_date() + self._tail(req, close)
         if req is not None and req.method == "HEAD":
             body = b""
         return Reply(status, head, body, length=len(body), close=close or req is None)

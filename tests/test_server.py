@@ -111,6 +111,42 @@ def test_new_and_deleted_files_are_seen_at_once(srv: Running) -> None:
     assert get(srv.addr, "/new.txt").status == 404
 
 
+def test_a_file_served_before_is_checked_again_on_every_request(srv: Running) -> None:
+    """Repeated requests take a shorter path; it still notices each change."""
+    for _ in range(3):
+        assert get(srv.addr, "/").body == b"<h1>home</h1>\n"
+    (srv.root / "index.html").unlink()
+    listing = get(srv.addr, "/")
+    assert listing.status == 200 and b"hello.txt" in listing.body
+    (srv.root / "index.html").write_text("<h1>new home</h1>\n")
+    assert get(srv.addr, "/").body == b"<h1>new home</h1>\n"
+    (srv.root / "hello.txt").unlink()
+    (srv.root / "hello.txt").mkdir()
+    assert get(srv.addr, "/hello.txt").status == 301
+    (srv.root / "hello.txt").rmdir()
+    (srv.root / "hello.txt").symlink_to(srv.root / ".env")
+    assert get(srv.addr, "/hello.txt").status == 404
+
+
+def test_bodies_held_for_repeated_requests_stay_within_the_cache_budget(
+    serve: ServeFactory, tmp_path: Path
+) -> None:
+    root = tmp_path / "many"
+    root.mkdir()
+    bodies = {f"/f{i}.txt": bytes([65 + i]) * 1000 for i in range(12)}
+    for name, body in bodies.items():
+        (root / name[1:]).write_bytes(body)
+    running = serve(root, cache_file_max=1024, cache_entries=4)
+    budget = 1024 * 4
+    held = []
+    for _ in range(2):
+        for name, body in bodies.items():
+            assert get(running.addr, name).body == body
+            held.append(running.server._meta_bytes)
+    assert max(held) <= budget
+    assert min(held) > 0
+
+
 def test_rename_into_place_serves_the_new_file_whole(srv: Running) -> None:
     assert get(srv.addr, "/style.css").status == 200
     tmp = srv.root / "style.css.tmp"

@@ -442,7 +442,11 @@ def test_decode_target_property(target: str, dotfiles: bool) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    segments=st.lists(st.text(st.characters(exclude_characters="/"), min_size=1), max_size=5),
+    # Surrogates are left out: no decoded URL holds one (see test_quote_segment_surrogates).
+    segments=st.lists(
+        st.text(st.characters(exclude_characters="/", exclude_categories=("Cs",)), min_size=1),
+        max_size=5,
+    ),
     trailing=st.booleans(),
 )
 def test_quote_then_decode_round_trips(segments: list[str], trailing: bool) -> None:
