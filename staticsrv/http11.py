@@ -182,7 +182,11 @@ def _parse_request_line(line: bytes) -> tuple[str, str, str, str | None] | Parse
         and version[6:7] == b"."
         and version[7:8].isdigit()
     ):
-        return _E_VERSION_UNSUPPORTED
+        if version[5:6] != b"1":
+            return _E_VERSION_UNSUPPORTED
+        # RFC 9110 §2.5: a higher minor version of a major version we
+        # implement is processed as the highest minor we conform to.
+        version_str = _HTTP11
     else:
         return _E_VERSION
     if not method or method.translate(None, _TCHAR):

@@ -183,18 +183,23 @@ def parse_range(
         return [ByteRange(start, end)]
     # §14.6 lets a server coalesce overlapping ranges "regardless of the order
     # in which the corresponding range-spec appeared"; we also merge adjacent
-    # ones (a-b, b+1-c) since two parts would only add a part head.
-    satisfiable.sort()
-    merged: list[ByteRange] = []
-    cur_start, cur_end = satisfiable[0]
-    for start, end in satisfiable[1:]:
+    # ones (a-b, b+1-c) since two parts would only add a part head.  Parts are
+    # then sent in the order they were asked for (§15.3.7.2 SHOULD), a merged
+    # part where the first of its members stood.
+    order = sorted(range(len(satisfiable)), key=satisfiable.__getitem__)
+    merged: list[tuple[int, int, int]] = []  # (first request position, start, end)
+    first, (cur_start, cur_end) = order[0], satisfiable[order[0]]
+    for i in order[1:]:
+        start, end = satisfiable[i]
         if start <= cur_end + 1:
             cur_end = max(cur_end, end)
+            first = min(first, i)
         else:
-            merged.append(ByteRange(cur_start, cur_end))
-            cur_start, cur_end = start, end
-    merged.append(ByteRange(cur_start, cur_end))
-    return merged
+            merged.append((first, cur_start, cur_end))
+            first, cur_start, cur_end = i, start, end
+    merged.append((first, cur_start, cur_end))
+    merged.sort()
+    return [ByteRange(start, end) for _, start, end in merged]
 
 
 def content_range(r: ByteRange, size: int) -> str:

@@ -38,6 +38,16 @@ REASONS: dict[int, str] = {
 }
 
 ALLOW = "GET, HEAD, OPTIONS"
+# Methods a client may reasonably send to a file: refused with 405 and Allow
+# (RFC 9110 §15.5.6, "known by the origin server").  Anything else is not
+# recognised at all and gets 501 (RFC 9110 §9.1, §15.6.2).  The registered
+# methods of RFC 9110 §9.3, PATCH (RFC 5789) and WebDAV's (RFC 4918).
+KNOWN_METHODS = frozenset(
+    {
+        "POST", "PUT", "DELETE", "CONNECT", "TRACE", "PATCH",
+        "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+    }
+)  # fmt: skip
 
 # RFC 9112 §9.3 / §9.6: HTTP/1.1 connections persist unless "close" is sent;
 # an HTTP/1.0 client must be told explicitly that the connection stays open.

@@ -47,13 +47,23 @@ from staticsrv.resolver import (
     Redirect,
     Resolver,
 )
-from staticsrv.target import Target, TargetError, decode_target, directory_redirect
+from staticsrv.target import (
+    Target,
+    TargetError,
+    decode_target,
+    directory_redirect,
+    is_servable_name,
+)
 
 log = logging.getLogger("staticsrv")
 
 RECV_SIZE = 65536
 LISTEN_BACKLOG = 1024  # bursts of new connections wait in the kernel, not refused
 SWEEP_INTERVAL = 0.25
+# Lingering close (RFC 9112 §9.6): how long, and how much, to keep reading
+# from a client we close on while it may still be sending.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1024 * 1024
 PARSE_CACHE_HEAD_MAX = 2048  # heads up to this size share parses (see Server.__init__)
 GZIP_MIN = 1024  # below this gzip saves too little to be worth a Vary'd variant
 # Precompressed sidecars, in the server's order of preference (RFC 9110 §8.4.1).
@@ -386,6 +396,7 @@ class Server:
                 out.append(reply.head + reply.body)
                 conn.deadline = loop.time() + self._t.send
                 await loop.sock_sendall(sock, b"".join(out))
+                await self._linger(conn)
                 return
 
             try:
@@ -394,7 +405,8 @@ class Server:
                 log.error("error answering %s\n%s", req.target, traceback.format_exc())
                 reply = self._error(500, close=True)
             close = reply.close or not req.keep_alive or self._stopping
-            if req.chunked or req.body_length > self._limits.max_discard_body:
+            unread = req.chunked or req.body_length > self._limits.max_discard_body
+            if unread:
                 # RFC 9112 §9.6 / §6.3: we do not read large or chunked bodies
                 # of GET/HEAD; closing keeps the connection from desynchronising.
                 close = True
@@ -428,7 +440,29 @@ class Server:
                 if out:
                     conn.deadline = loop.time() + self._t.send
                     await loop.sock_sendall(sock, b"".join(out))
+                if unread:
+                    await self._linger(conn)
                 return
+
+    async def _linger(self, conn: _Conn) -> None:
+        """Half-close, then drop what the client still sends, within bounds.
+
+        Closing a socket with unread input makes the kernel answer with a
+        reset, which can destroy the response we just wrote before the client
+        has read it (RFC 9112 §9.6, "lingering close"; nginx does the same).
+        The connection counts as idle meanwhile: shutdown does not wait for it.
+        """
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_WR)
+        conn.phase = IDLE
+        conn.deadline = loop.time() + LINGER_SECONDS
+        left = LINGER_BYTES
+        while left > 0:
+            data = await loop.sock_recv(conn.sock, RECV_SIZE)
+            if not data:
+                return
+            left -= len(data)
 
     @staticmethod
     def _retail(head: bytes) -> bytes:
@@ -542,6 +576,8 @@ class Server:
             head = responses.head_prefix(204, (("Allow", responses.ALLOW),))
             return Reply(204, head + self._http_date() + self._tail(req))
         if method not in ("GET", "HEAD"):
+            if method not in responses.KNOWN_METHODS:
+                return self._error(501, req=req)
             # RFC 9110 §15.5.6: 405 must carry Allow.
             return self._error(405, req=req, extra=(("Allow", responses.ALLOW),))
         hot = self._hot.get(req.target)
@@ -601,7 +637,12 @@ class Server:
         etag = make_etag(st.st_ino, st.st_size, st.st_mtime_ns)
         last_modified = int(st.st_mtime)
         fields: list[tuple[str, str]] = [
-            ("Last-Modified", format_http_date(last_modified)),
+            # RFC 9110 §8.8.2.1: never a Last-Modified later than the Date (a
+            # skewed clock, an archive's future timestamps): the message's
+            # date takes its place.  Preconditions keep comparing the real
+            # mtime, so a date we sent can never earn a false 304 for a file
+            # edited within that second: it gets 200, and the ETag a 304.
+            ("Last-Modified", format_http_date(min(last_modified, int(time.time())))),
             ("Cache-Control", self._cache_control),
         ]
         if compressible:
@@ -925,6 +966,8 @@ class Server:
             for entry in it:
                 if not self.config.dotfiles and entry.name.startswith("."):
                     continue
+                if not is_servable_name(entry.name):
+                    continue  # no request could fetch it: no dead link
                 try:
                     st = entry.stat()
                 except OSError:

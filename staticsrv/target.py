@@ -250,6 +250,21 @@ def quote_segments(segments: Sequence[str], trailing_slash: bool) -> str:
     return path
 
 
+def is_servable_name(name: str) -> bool:
+    """Whether a request can name this directory entry.
+
+    True when the link a listing would build for ``name`` decodes back to it.
+    Names that are not UTF-8 (``os.scandir`` hands them over
+    surrogate-escaped), hold control characters or a ``..`` part are refused
+    by :func:`decode_target`, so a listing leaves them out rather than show
+    a link that could only answer 400.
+    """
+    if not name or "/" in name:
+        return False
+    found = decode_target(quote_segments((name,), trailing_slash=False), dotfiles=True)
+    return isinstance(found, Target) and found.segments == (name,)
+
+
 def directory_redirect(t: Target) -> str:
     """The ``Location`` value redirecting ``/dir`` to ``/dir/``.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.httpdate import format_http_date
+from staticsrv.httpdate import format_http_date, parse_http_date
 from tests.client import Conn, Response, get
 from tests.conftest import Running, ServeFactory
 
@@ -111,6 +111,25 @@ def test_if_modified_since_invalid_or_future_date_is_ignored(srv: Running, data_
     assert get(srv.addr, "/data.txt", headers={"If-Modified-Since": "yesterday"}).status == 200
     future = format_http_date(time.time() + 86400)
     assert get(srv.addr, "/data.txt", headers={"If-Modified-Since": future}).status == 200
+
+
+def test_future_mtime_never_gives_a_last_modified_after_the_date_rfc9110_8_8_2_1(
+    srv: Running, data_file: Path
+) -> None:
+    future = time.time() + 30 * 86400  # an archive's timestamps, a skewed clock
+    os.utime(data_file, (future, future))
+    resp = get(srv.addr, "/data.txt")
+    lm, date = resp.header("last-modified"), resp.header("date")
+    assert lm is not None and date is not None
+    lm_at, date_at = parse_http_date(lm), parse_http_date(date)
+    assert lm_at is not None and date_at is not None
+    assert lm_at <= date_at
+    # That date is not the file's: it never earns a 304 (the file may change
+    # again within the second), while the ETag still does.
+    assert get(srv.addr, "/data.txt", headers={"If-Modified-Since": lm}).status == 200
+    etag = resp.header("etag")
+    assert etag is not None
+    assert get(srv.addr, "/data.txt", headers={"If-None-Match": etag}).status == 304
 
 
 def test_if_match_mismatch_is_412_and_match_is_200(srv: Running, data_file: Path) -> None:

@@ -341,9 +341,15 @@ def test_malformed_request_line_rejected_rfc9112_3(line: bytes) -> None:
     assert_rejected(line + b"\r\nHost: example.com\r\n\r\n", 400)
 
 
-@pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/0.9", b"HTTP/1.2", b"HTTP/3.0"])
+@pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/0.9", b"HTTP/3.0", b"HTTP/9.9"])
 def test_unsupported_version_is_505_rfc9110_15_6_6(version: bytes) -> None:
     assert_rejected(b"GET / " + version + b"\r\nHost: example.com\r\n\r\n", 505)
+
+
+@pytest.mark.parametrize("version", [b"HTTP/1.2", b"HTTP/1.9"])
+def test_higher_minor_version_is_processed_as_http11_rfc9110_2_5(version: bytes) -> None:
+    raw = b"GET / " + version + b"\r\nHost: example.com\r\n\r\n"
+    assert_parses(raw, request())
 
 
 def test_http2_preface_is_505_rfc9113_3_4() -> None:

@@ -100,8 +100,21 @@ def as_tuples(result: list[ByteRange] | Unsatisfiable | None) -> Expected:
         pytest.param("bytes=0-10,5-20", 1000, [(0, 20)], id="overlapping_ranges_coalesced"),
         pytest.param("bytes=0-1,2-3", 1000, [(0, 3)], id="adjacent_ranges_coalesced"),
         pytest.param("bytes=0-1,3-4", 1000, [(0, 1), (3, 4)], id="one_byte_gap_kept_apart"),
-        pytest.param("bytes=500-599,0-9", 1000, [(0, 9), (500, 599)], id="ranges_sorted_ascending"),
-        pytest.param("bytes=-100,0-99", 1000, [(0, 99), (900, 999)], id="suffix_and_prefix_sorted"),
+        pytest.param(
+            "bytes=500-599,0-9",
+            1000,
+            [(500, 599), (0, 9)],
+            id="parts_in_request_order_rfc9110_15_3_7_2",
+        ),
+        pytest.param(
+            "bytes=-100,0-99", 1000, [(900, 999), (0, 99)], id="suffix_then_prefix_in_request_order"
+        ),
+        pytest.param(
+            "bytes=900-999,0-1,5-10,2-3",
+            1000,
+            [(900, 999), (0, 3), (5, 10)],
+            id="merged_part_stands_where_its_first_member_was",
+        ),
         pytest.param("bytes=10-20,12-15", 1000, [(10, 20)], id="contained_range_coalesced"),
         # Huge numerals (RFC 9110 §14.1.2: anticipate large decimal numerals).
         pytest.param(

@@ -187,11 +187,18 @@ def test_404_keeps_the_connection_alive(srv: Running) -> None:
         assert conn.request("/hello.txt").status == 200
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "TRACE", "CONNECTX"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "TRACE", "PROPFIND"])
 def test_other_methods_are_405_with_allow(srv: Running, method: str) -> None:
     resp = get(srv.addr, "/hello.txt", method=method)
     assert resp.status == 405
     assert resp.header("allow") == "GET, HEAD, OPTIONS"
+
+
+@pytest.mark.parametrize("method", ["CONNECTX", "get", "BREW"])
+def test_unrecognised_methods_are_501_rfc9110_9_1(srv: Running, method: str) -> None:
+    with Conn(srv.addr) as conn:
+        assert conn.request("/hello.txt", method=method).status == 501
+        assert conn.request("/hello.txt").body == b"hello world\n"  # still in sync
 
 
 def test_options_is_204_with_allow(srv: Running) -> None:
@@ -230,6 +237,26 @@ def test_chunked_get_body_is_answered_then_closed(srv: Running) -> None:
     )
     assert resp is not None and resp.status == 200
     assert closed
+
+
+def test_large_get_body_is_drained_after_the_answer_not_reset_rfc9112_9_6(srv: Running) -> None:
+    """Lingering close: the server answers, half-closes and reads on, so the
+    client can finish sending and still read the answer (no RST)."""
+    body = b"x" * 500_000  # over the 64 KiB a GET body may have to stay open
+    sock = socket.create_connection(srv.addr, timeout=10)
+    try:
+        sock.sendall(
+            b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        sock.sendall(body)  # raises ECONNRESET if the server closed with unread input
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    finally:
+        sock.close()
+    assert received.startswith(b"HTTP/1.1 200 ")
+    assert b"\r\nConnection: close\r\n" in received
+    assert received.endswith(b"\r\n\r\nhello world\n")
 
 
 # ---------------------------------------------------------------- connection management
@@ -497,6 +524,18 @@ def test_listing_is_sorted_escaped_and_hides_dotfiles(srv: Running) -> None:
     assert 'href="./b%20file%20&amp;%20%3Cx%3E.txt"' in body
     assert ".hidden" not in body
     assert body.index("nested/") < body.index("a.txt") < body.index("b file")
+
+
+def test_listing_leaves_out_names_no_request_can_fetch(srv: Running) -> None:
+    sub = os.fsencode(srv.root / "sub")
+    for name in (b"\xff\xfe.txt", b"line\nbreak.txt"):
+        with open(os.path.join(sub, name), "wb") as f:
+            f.write(b"x")
+    body = get(srv.addr, "/sub/").body
+    assert b"%FF" not in body and b"break.txt" not in body
+    assert b"a.txt" in body
+    # Such a name really cannot be fetched: the listing showed no dead link.
+    assert get(srv.addr, "/sub/%FF%FE.txt").status == 400
 
 
 def test_listing_shows_a_new_file_at_once(srv: Running) -> None:

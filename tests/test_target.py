@@ -14,6 +14,7 @@ from staticsrv.target import (
     decode_target,
     directory_redirect,
     is_hidden,
+    is_servable_name,
     quote_segment,
     quote_segments,
 )
@@ -467,3 +468,24 @@ def test_quote_then_decode_round_trips(segments: list[str], trailing: bool) -> N
     else:
         assert isinstance(result, TargetError)
         assert result.status == 400
+
+
+@pytest.mark.parametrize(
+    ("name", "servable"),
+    [
+        ("a.txt", True),
+        ("b file & <x>.txt", True),
+        ("café.txt", True),
+        ("back\\slash", True),
+        ("%2e%2e", True),  # a literal name with percent signs
+        (".env", True),  # dotfiles are the resolver's decision, not this one's
+        ("\udcff\udcfe.txt", False),  # bytes FF FE: not UTF-8
+        ("new\nline", False),
+        ("tab\there", False),
+        ("..\\x", False),
+        ("..", False),
+        ("", False),
+    ],
+)
+def test_is_servable_name(name: str, servable: bool) -> None:
+    assert is_servable_name(name) is servable
