@@ -80,6 +80,17 @@ _SENDFILE_UNSUPPORTED = frozenset(
 )
 
 
+def _missing(path: str) -> bool:
+    """True if nothing is at ``path`` (what makes the resolver answer 404 first)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno in (errno.ENOENT, errno.ENOTDIR)
+    except ValueError:
+        return False
+    return False
+
+
 def _unacked(sock: socket.socket) -> int:
     """Bytes written to ``sock`` that the peer has not acknowledged yet, or -1.
 
@@ -212,9 +223,10 @@ class Server:
         # Bytes held by metas' bodies, kept within the reader's own budget.
         self._meta_bytes = 0
         self._meta_budget = config.cache_file_max * config.cache_entries
-        # Raw target -> meta of the small file a plain GET of it last got
-        # (see _hot_reply).  Filled only from a full resolution.
-        self._hot: dict[str, _FileMeta] = {}
+        # Raw target -> meta of the small file a GET of it last got, or the
+        # path that was missing (see _hot_reply and _respond).  Filled only
+        # from a full resolution, and every use checks it with a fresh stat.
+        self._hot: dict[str, _FileMeta | str] = {}
         self._errors: dict[tuple[int, str], tuple[bytes, bytes]] = {}
         self._targets: dict[str, Target | TargetError] = {}
         self._listings: dict[tuple[str, int, int], tuple[float, bytes]] = {}
@@ -582,9 +594,15 @@ class Server:
             return self._error(405, req=req, extra=(("Allow", responses.ALLOW),))
         hot = self._hot.get(req.target)
         if hot is not None:
-            reply = self._hot_reply(req, hot)
-            if reply is not None:
-                return reply
+            if isinstance(hot, str):
+                # Missing last time: if a stat still finds nothing there, the
+                # full resolution would start with that same stat and stop.
+                if _missing(hot):
+                    return await self._not_found(req)
+            else:
+                reply = self._hot_reply(req, hot)
+                if reply is not None:
+                    return reply
         target = self._target(req.target)
         if isinstance(target, TargetError):
             if target.status == 404:
@@ -604,6 +622,7 @@ class Server:
                 if isinstance(outcome, Forbidden):
                     return self._error(403, req=req)
                 assert isinstance(outcome, NotFound)
+                self._remember(req.target, self.resolver.full_path(target.relpath))
                 return await self._not_found(req)
             except FileChanged as exc:
                 # Changed between stat and read (an editor saving): look again.
@@ -706,19 +725,38 @@ class Server:
             or (meta.compressible and "accept-encoding" in headers)
         )
 
+    def _remember(self, raw_target: str, found: _FileMeta | str) -> None:
+        if len(self._hot) >= 4096:
+            self._hot.clear()  # bounded: a scan of random URLs cannot grow it
+        self._hot[raw_target] = found
+
     def _hot_reply(self, req: Request, meta: _FileMeta) -> Reply | None:
-        """A plain GET or HEAD of a small file answered before, from one stat.
+        """A GET or HEAD of a small file answered before, from one stat.
 
         ``_hot`` maps a raw target to the file a full resolution found for it.
         One ``stat`` of that path must still reach the very same version
         (device, inode, size, mtime): the same test by which the resolver
         reuses its realpath verdict and ``_meta`` its heads, so this answer
-        is exactly the one the full path would give.  Anything else (an
-        edit, a rename, a new index.html, conditional headers) goes the full
-        way and refills the entry.
+        is exactly the one the full path would give.  Handled here: the plain
+        200, and the 304 for an If-None-Match that is this version's ETag
+        (RFC 9110 §13.2.2: If-Modified-Since is then not looked at, and a
+        304 is decided before any Range).  Anything else (an edit, a rename,
+        a new index.html, other preconditions, encodings) goes the full way.
         """
+        headers = req.headers
         body = meta.body
-        if body is None or not self._plain(req, meta):
+        inm = headers.get("if-none-match")
+        if (
+            body is None
+            or "if-match" in headers
+            or "if-unmodified-since" in headers
+            or (meta.compressible and "accept-encoding" in headers)
+        ):
+            return None
+        if inm is None:
+            if "if-modified-since" in headers or "range" in headers:
+                return None
+        elif inm != meta.etag or not meta.prefix_304:
             return None
         try:
             st = os.stat(meta.key.path)
@@ -733,10 +771,12 @@ class Server:
             and self._metas.get(k.path) is meta
         ):
             return None
-        head = meta.prefix_200 + self._http_date() + self._tail(req)
+        tail = self._http_date() + self._tail(req)
+        if inm is not None:
+            return Reply(304, meta.prefix_304 + tail)
         if req.method == "HEAD":
-            return Reply(200, head)
-        return Reply(200, head, body, length=k.size)
+            return Reply(200, meta.prefix_200 + tail)
+        return Reply(200, meta.prefix_200 + tail, body, length=k.size)
 
     def _variants(self, meta: _FileMeta, req: Request) -> list[Variant]:
         """Encoded variants that exist for this file, best first."""
@@ -773,9 +813,7 @@ class Server:
             if not small:
                 return await self._body_reply(200, head, key, head_only, small)
             body = await self._body(meta)
-            if len(self._hot) >= 4096:
-                self._hot.clear()
-            self._hot[req.target] = meta
+            self._remember(req.target, meta)
             return Reply(200, head, b"" if head_only else body, length=0 if head_only else key.size)
 
         identity = Variant(None, meta.etag, None, key.size)

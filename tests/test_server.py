@@ -128,6 +128,37 @@ def test_a_file_served_before_is_checked_again_on_every_request(srv: Running) ->
     assert get(srv.addr, "/hello.txt").status == 404
 
 
+def test_repeated_if_none_match_is_304_until_the_file_changes(srv: Running) -> None:
+    path = srv.root / "hello.txt"
+    etag = get(srv.addr, "/hello.txt").header("etag")
+    assert etag is not None
+    for _ in range(3):
+        resp = get(srv.addr, "/hello.txt", headers={"If-None-Match": etag})
+        assert (resp.status, resp.body, resp.header("etag")) == (304, b"", etag)
+    path.write_text("hello again\n")
+    resp = get(srv.addr, "/hello.txt", headers={"If-None-Match": etag})
+    assert (resp.status, resp.body) == (200, b"hello again\n")
+    assert resp.header("etag") != etag
+    # Other preconditions beside it still count (RFC 9110 §13.2.2).
+    assert get(srv.addr, "/hello.txt", headers={"If-None-Match": etag}).status == 200
+    both = {"If-None-Match": resp.header("etag") or "", "If-Match": '"other"'}
+    assert get(srv.addr, "/hello.txt", headers=both).status == 412
+
+
+def test_a_missing_file_is_checked_again_on_every_request(srv: Running) -> None:
+    for _ in range(3):
+        assert get(srv.addr, "/later.txt").status == 404
+    (srv.root / "later.txt").write_text("here now\n")
+    assert get(srv.addr, "/later.txt").body == b"here now\n"
+    (srv.root / "later.txt").unlink()
+    assert get(srv.addr, "/later.txt").status == 404
+    (srv.root / "later.txt").mkdir()
+    assert get(srv.addr, "/later.txt").status == 301
+    (srv.root / "later.txt").rmdir()
+    os.mkfifo(srv.root / "later.txt")
+    assert get(srv.addr, "/later.txt").status == 404
+
+
 def test_bodies_held_for_repeated_requests_stay_within_the_cache_budget(
     serve: ServeFactory, tmp_path: Path
 ) -> None:
