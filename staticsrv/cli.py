@@ -7,6 +7,7 @@ traceback (click's own multi-line usage errors are folded into one line).
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import sys
@@ -28,10 +29,23 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def _positive(_ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and value <= 0:
-        raise click.BadParameter("must be greater than 0", param=param)
+MAX_SECONDS = 86400.0  # a day: any longer deadline is a typo, not a choice
+# RFC 9111 §1.2.2: caches treat larger delta-seconds as 2^31 anyway.
+MAX_AGE_LIMIT = 2**31
+
+
+def _seconds(_ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # float() takes "nan" and "inf", which would silently turn a deadline off.
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise click.BadParameter(f"must be greater than 0 and at most {MAX_SECONDS:g}")
     return value
+
+
+def _port(_ctx: click.Context, param: click.Parameter, value: str | int) -> int:
+    text = str(value)
+    if not (text.isdecimal() and 0 <= int(text) <= 65535):
+        raise click.BadParameter(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,8 +57,9 @@ def _positive(_ctx: click.Context, param: click.Parameter, value: float | None) 
 @click.option(
     "--port",
     "-p",
-    type=click.IntRange(0, 65535),
-    default=8080,
+    default="8080",
+    metavar="PORT",
+    callback=_port,
     show_default=True,
     help="Port to listen on; 0 picks a free one.",
 )
@@ -55,7 +70,7 @@ def _positive(_ctx: click.Context, param: click.Parameter, value: float | None) 
 @click.option(
     "--cache",
     "max_age",
-    type=click.IntRange(0),
+    type=click.IntRange(0, MAX_AGE_LIMIT),
     default=None,
     metavar="SECONDS",
     help="Send Cache-Control: max-age=SECONDS (default: no-cache, always revalidate).",
@@ -87,25 +102,28 @@ def _positive(_ctx: click.Context, param: click.Parameter, value: float | None) 
 @click.option(
     "--head-timeout",
     type=float,
+    metavar="SECONDS",
+    callback=_seconds,
     default=_DEFAULT_TIMEOUTS.head,
     show_default=True,
-    callback=_positive,
     help="Seconds to receive a whole request head.",
 )
 @click.option(
     "--keepalive-timeout",
     type=float,
+    metavar="SECONDS",
+    callback=_seconds,
     default=_DEFAULT_TIMEOUTS.keepalive,
     show_default=True,
-    callback=_positive,
     help="Seconds an idle connection stays open.",
 )
 @click.option(
     "--send-timeout",
     type=float,
+    metavar="SECONDS",
+    callback=_seconds,
     default=_DEFAULT_TIMEOUTS.send,
     show_default=True,
-    callback=_positive,
     help="Seconds a client may stop reading before it is dropped.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No access log.")
@@ -138,7 +156,7 @@ def command(
     """
     if root_arg is not None and root_opt is not None and root_arg != root_opt:
         _fail("give the root either as ROOT or as --root, not both")
-    root = root_opt or root_arg or "."
+    root = root_opt if root_opt is not None else root_arg if root_arg is not None else "."
     if not os.path.exists(root):
         _fail(f"root {root!r} does not exist")
     if not os.path.isdir(root):
@@ -164,7 +182,7 @@ def command(
         max_connections=max_connections,
         timeouts=Timeouts(head=head_timeout, keepalive=keepalive_timeout, send=send_timeout),
     )
-    shown = root if root_arg or root_opt else "."
+    shown = root
     if workers > 1:
         from staticsrv.workers import run_workers
 

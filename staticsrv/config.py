@@ -68,3 +68,12 @@ class Config:
         if self.max_age is None:
             return "no-cache"
         return f"public, max-age={self.max_age}"
+
+    @property
+    def generated_cache_control(self) -> str:
+        """For listings, redirects and error pages: never kept without asking.
+
+        A folder listing changes with the folder, and a cached 301 or 404
+        would outlive the very edit a developer is about to make.
+        """
+        return "no-store" if self.no_store else "no-cache"

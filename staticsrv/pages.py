@@ -155,7 +155,8 @@ def render_listing(segments: Sequence[str], entries: Iterable[ListingEntry]) -> 
             label += "/"
             size = "<td class=s>-</td>"
         else:
-            size = f'<td class=s title="{entry.size} bytes">{_human_size(entry.size)}</td>'
+            unit = "byte" if entry.size == 1 else "bytes"
+            size = f'<td class=s title="{entry.size} {unit}">{_human_size(entry.size)}</td>'
         out.append(f'<tr><td class=n><a href="{escape(href, quote=True)}">{label}</a></td>')
         out.append(size)
         out.append(f"<td class=m>{_when(entry.mtime)}</td></tr>\n")

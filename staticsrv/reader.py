@@ -46,13 +46,21 @@ def open_regular(key: FileKey) -> int:
     """Open ``key.path`` for reading and check it is still the same regular file.
 
     O_NONBLOCK means a FIFO swapped in after the stat can never block the event
-    loop in open(2); the fstat then refuses anything but the expected inode.
+    loop in open(2); the fstat then refuses anything but the expected version.
     Raises FileChanged, or OSError (PermissionError -> 403 for the caller).
     """
     fd = os.open(key.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (key.dev, key.ino):
+        # The whole identity, not just the inode: a file replaced by
+        # rename-into-place frees its inode, and the next file the editor
+        # writes may get that very number back with other bytes in it.
+        if not stat.S_ISREG(st.st_mode) or (
+            st.st_dev,
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+        ) != (key.dev, key.ino, key.size, key.mtime_ns):
             raise FileChanged(key.path)
     except BaseException:
         os.close(fd)
@@ -75,7 +83,7 @@ async def _read_body(key: FileKey) -> bytes:
     return data
 
 
-def _gzip(data: bytes) -> bytes:
+def gzip_body(data: bytes) -> bytes:
     # mtime=0 keeps the output byte-identical across runs, so the ETag of the
     # gzip representation stays stable for the same file version.
     return gzip.compress(data, compresslevel=6, mtime=0)
@@ -93,7 +101,7 @@ class Reader:
 
         data = await self.read(key)
         # Compression of a few hundred KiB takes milliseconds: off the loop.
-        return await asyncio.to_thread(_gzip, data)
+        return await asyncio.to_thread(gzip_body, data)
 
     async def gzipped(self, key: FileKey) -> bytes:
         """The gzip representation of a cached body, compressed once per file version."""

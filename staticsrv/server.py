@@ -36,9 +36,9 @@ from staticsrv.fileplan import Plan, Variant, plan_file
 from staticsrv.http11 import ParseError, ReceiveBuffer, Request, parse_head
 from staticsrv.httpdate import format_http_date
 from staticsrv.mime import guess_type
-from staticsrv.negotiate import is_compressible
+from staticsrv.negotiate import choose_encoding, is_compressible
 from staticsrv.ranges import content_range, multipart_layout, new_boundary
-from staticsrv.reader import FileChanged, FileKey, Reader, open_regular
+from staticsrv.reader import FileChanged, FileKey, Reader, gzip_body, open_regular
 from staticsrv.resolver import (
     File,
     Forbidden,
@@ -229,7 +229,8 @@ class Server:
         self._hot: dict[str, _FileMeta | str] = {}
         self._errors: dict[tuple[int, str], tuple[bytes, bytes]] = {}
         self._targets: dict[str, Target | TargetError] = {}
-        self._listings: dict[tuple[str, int, int], tuple[float, bytes]] = {}
+        # (path, inode, mtime_ns) -> (rendered at, HTML, its gzip once asked for)
+        self._listings: dict[tuple[str, int, int], tuple[float, bytes, bytes | None]] = {}
         self._cache_control = config.cache_control
         # Keep-alive clients repeat the very same head (browsers per resource,
         # load generators always): parse_head is pure and Request immutable,
@@ -966,7 +967,7 @@ class Server:
                             [
                                 ("Content-Type", meta.content_type),
                                 ("Content-Length", str(meta.key.size)),
-                                ("Cache-Control", "no-cache"),
+                                ("Cache-Control", self.config.generated_cache_control),
                             ],
                         )
                     body = b"" if req.method == "HEAD" else await self._body(meta)
@@ -984,17 +985,28 @@ class Server:
         # Entry sizes and times can change without the folder's mtime moving,
         # so a rendered listing is reused for one second at most.
         if cached is not None and now - cached[0] < 1.0:
-            body = cached[1]
+            rendered, body, gz = cached
         else:
+            rendered, gz = now, None
             body = await asyncio.to_thread(self._render_listing, found.path, target)
             if len(self._listings) >= 256:
                 self._listings.clear()
-            self._listings[cache_key] = (now, body)
+            self._listings[cache_key] = (rendered, body, gz)
         fields = [
             ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-cache"),
+            ("Cache-Control", self.config.generated_cache_control),
         ]
+        if self.config.compress and len(body) >= GZIP_MIN:
+            # A listing of a big folder is mostly repeated markup: gzip it
+            # like any other text (RFC 9110 §12.5.5: Vary either way).
+            fields.append(("Vary", "Accept-Encoding"))
+            if choose_encoding(req.headers.get("accept-encoding"), ("gzip",)) == "gzip":
+                if gz is None:
+                    gz = await asyncio.to_thread(gzip_body, body)
+                    self._listings[cache_key] = (rendered, body, gz)
+                body = gz
+                fields.append(("Content-Encoding", "gzip"))
+        fields.append(("Content-Length", str(len(body))))
         head = responses.head_prefix(200, fields) + self._http_date() + self._tail(req)
         return Reply(200, head, b"" if req.method == "HEAD" else body, length=len(body))
 
@@ -1046,6 +1058,7 @@ class Server:
             fields = [
                 ("Content-Type", "text/html; charset=utf-8"),
                 ("Content-Length", str(len(body))),
+                ("Cache-Control", self.config.generated_cache_control),
             ]
             # Reasons are the parser's and decoder's fixed texts: a small set.
             cached = self._errors[(status, reason)] = (responses.head_prefix(status, fields), body)
@@ -1062,9 +1075,10 @@ class Server:
             return
         when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
         line = f"{req.method} {req.target} {req.version}" if req is not None else "-"
-        # The target was checked for control characters by the parser; still,
-        # never let a log line break in two.
-        line = line.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+        # The target holds the raw bytes as latin-1 characters: back to those
+        # bytes, and anything outside printable ASCII shown as \xHH (as nginx
+        # does), so a log line can never break in two or garble UTF-8.
+        line = line.encode("latin-1", "backslashreplace").decode("ascii", "backslashreplace")
         self._log_lines.append(f'{conn.peer} - - [{when}] "{line}" {reply.status} {reply.length}')
         if len(self._log_lines) == 1:
             asyncio.get_running_loop().call_soon(self._flush_log)

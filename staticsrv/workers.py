@@ -35,11 +35,17 @@ def run_workers(config: Config, shown_root: str) -> int:
         click.echo("staticsrv: error: --workers needs SO_REUSEPORT (Linux, BSD, macOS)", err=True)
         return 1
     try:
-        reserve = bind(config.host, config.port, reuse_port=True, listen=False)
+        # SO_REUSEPORT lets any process of the same user join a port, so a
+        # second "staticsrv -w N" on it would silently take half the traffic.
+        # An exclusive bind first fails on a port anyone listens on; it is
+        # held until the shared reservation is made, so nothing slips between.
+        probe = bind(config.host, config.port, listen=False)
+        with probe:
+            port = probe.getsockname()[1]
+            reserve = bind(config.host, port, reuse_port=True, listen=False)
     except BindError as exc:
         click.echo(f"staticsrv: error: {exc}", err=True)
         return 1
-    port = reserve.getsockname()[1]
     config = dataclasses.replace(config, port=port)
     url = bound_url(reserve)
     # Each worker writes one byte here once it listens; the URL is printed

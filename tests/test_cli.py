@@ -112,6 +112,12 @@ def test_binds_loopback_by_default(root: Path) -> None:
         (["--bogus"], "--bogus"),
         (["--loop", "tokio"], "--loop"),
         (["--head-timeout", "0"], "greater than 0"),
+        (["--head-timeout", "nan"], "greater than 0"),
+        (["--send-timeout", "inf"], "at most 86400"),
+        (["--keepalive-timeout", "1e309"], "at most 86400"),
+        (["--cache", "99999999999999999999"], "--cache"),
+        (["--port", "abc"], "not a port number"),
+        (["--root", ""], "does not exist"),
         (["--cache", "10", "--no-cache"], "exclude each other"),
     ],
 )
@@ -164,6 +170,23 @@ def test_two_workers_share_the_port_and_stop_together(root: Path) -> None:
         code, err = stop(proc)
     assert code == 0
     assert "Traceback" not in err
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="needs SO_REUSEPORT")
+def test_workers_do_not_join_a_port_another_server_uses(root: Path) -> None:
+    """SO_REUSEPORT would let a second group share the port and split the traffic."""
+    proc, port, _ = start(str(root), "--port", "0", "-q", "--workers", "2")
+    try:
+        for args in (["--workers", "2"], []):
+            result = run_fail(str(root), "--port", str(port), *args)
+            assert result.returncode != 0
+            assert result.stderr.strip() == (
+                f"staticsrv: error: port {port} on 127.0.0.1 is already in use"
+            )
+        assert get(("127.0.0.1", port), "/").body == b"<p>cli</p>\n"
+    finally:
+        code, _ = stop(proc)
+    assert code == 0
 
 
 @pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="needs SO_REUSEPORT")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import socket
@@ -590,3 +591,36 @@ def test_access_log_has_one_line_per_request(srv: Running) -> None:
     lines = "\n".join(srv.log)
     assert '"GET /hello.txt HTTP/1.1" 200 12' in lines
     assert '"GET /missing HTTP/1.1" 404' in lines
+
+
+def test_access_log_shows_raw_non_ascii_bytes_escaped_once(srv: Running) -> None:
+    (srv.root / "café.txt").write_text("c\n")
+    with Conn(srv.addr) as conn:
+        conn.send("GET /café.txt HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+        assert conn.read_response().status == 200
+        conn.request("/")  # one more loop iteration: the line above is flushed
+    lines = "\n".join(srv.log)
+    assert '"GET /caf\\xc3\\xa9.txt HTTP/1.1" 200 2' in lines
+
+
+def test_a_big_listing_is_gzipped_when_accepted(srv: Running) -> None:
+    for i in range(60):
+        (srv.root / "sub" / f"file-{i:03}.txt").write_text("x")
+    plain = get(srv.addr, "/sub/")
+    packed = get(srv.addr, "/sub/", headers={"Accept-Encoding": "gzip"})
+    assert plain.header("content-encoding") is None
+    assert packed.header("content-encoding") == "gzip"
+    assert plain.header("vary") == packed.header("vary") == "Accept-Encoding"
+    assert gzip.decompress(packed.body) == plain.body
+    assert len(packed.body) < len(plain.body) // 3
+
+
+@pytest.mark.parametrize(("no_store", "policy"), [(False, "no-cache"), (True, "no-store")])
+def test_generated_answers_are_never_cached_without_asking(
+    serve: ServeFactory, site: Path, no_store: bool, policy: str
+) -> None:
+    """A cached 301, 404 or listing would outlive the edit a developer makes next."""
+    (site / "not_found.html").unlink()  # the built-in 404 page
+    running = serve(no_store=no_store)
+    for target in ("/sub", "/missing.txt", "/sub/", "/%00"):
+        assert get(running.addr, target).header("cache-control") == policy, target
