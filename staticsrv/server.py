@@ -58,6 +58,9 @@ from staticsrv.target import (
 log = logging.getLogger("staticsrv")
 
 RECV_SIZE = 65536
+# Without SIOCOUTQ (not Linux) the send deadline is renewed per piece of
+# this size; a client slower than SENDFILE_STEP / --send-timeout is dropped.
+SENDFILE_STEP = 512 * 1024
 LISTEN_BACKLOG = 1024  # bursts of new connections wait in the kernel, not refused
 SWEEP_INTERVAL = 0.25
 # Lingering close (RFC 9112 §9.6): how long, and how much, to keep reading
@@ -69,9 +72,9 @@ GZIP_MIN = 1024  # below this gzip saves too little to be worth a Vary'd variant
 # Precompressed sidecars, in the server's order of preference (RFC 9110 §8.4.1).
 SIDECARS: tuple[tuple[str, str], ...] = (("br", ".br"), ("zstd", ".zst"), ("gzip", ".gz"))
 _ACCEPT_ERRNOS_TRANSIENT = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EINTR})
+_TIOCOUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
 # Out of descriptors or kernel memory: a passing shortage, not a fault of the
 # request.  accept(2) backs off; a request that needs a descriptor gets a 503.
-_TIOCOUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 # sendfile(2) refuses this pair of descriptors (a file system or platform
 # without it): send the bytes with pread + send instead.
@@ -94,9 +97,10 @@ def _missing(path: str) -> bool:
 def _unacked(sock: socket.socket) -> int:
     """Bytes written to ``sock`` that the peer has not acknowledged yet, or -1.
 
-    The kernel's send buffer hides a slow reader: we may wait seconds for
-    writability while the client steadily drains megabytes already queued.
-    The queue shrinking is the client's progress (Linux SIOCOUTQ).
+    The kernel's send buffer hides a slow reader: a send may wait seconds
+    for writability while the client steadily drains what is queued.  This
+    queue (Linux SIOCOUTQ) moves whenever the client takes bytes or we add
+    more after it did, and stands still only while the client reads nothing.
     """
     if _TIOCOUTQ is None:
         return -1
@@ -200,8 +204,8 @@ class _Conn:
         self.deadline = 0.0
         self.phase = IDLE
         self.timed_out = False
-        # While a sendfile waits for writability: the unacknowledged bytes
-        # then (see _unacked); -1 when not waiting or not known.
+        # Unacknowledged bytes at the sweeper's last look (see _unacked);
+        # -1 when not known.
         self.queued = -1
         self.task: asyncio.Task[None] | None = None
 
@@ -238,6 +242,7 @@ class Server:
         self._parse_cached = functools.lru_cache(maxsize=512)(
             functools.partial(parse_head, limits=config.limits)
         )
+        self._loop_sendfile = True  # until the loop says it has no native sock_sendfile
         self._sendfile_ok = hasattr(os, "sendfile")  # until sendfile(2) refuses a file
         self._limits = config.limits
         self._t = config.timeouts
@@ -315,11 +320,15 @@ class Server:
             await asyncio.sleep(SWEEP_INTERVAL)
             now = loop.time()
             for conn in list(self._conns):
-                if conn.queued > 0 and 0 <= (left := _unacked(conn.sock)) < conn.queued:
-                    # The client took some of what the kernel holds for it:
-                    # slow, not stalled, so the send timeout counts from now.
-                    conn.queued = left
-                    conn.deadline = now + self._t.send
+                if conn.phase == BUSY and _TIOCOUTQ is not None:
+                    # A send in progress: if what the kernel holds for the
+                    # client moved since the last look, the client is slow,
+                    # not stalled, and the send timeout counts from now.
+                    queued = _unacked(conn.sock)
+                    if queued != conn.queued:
+                        if queued > 0 and conn.queued >= 0:
+                            conn.deadline = max(conn.deadline, now + self._t.send)
+                        conn.queued = queued
                 if conn.deadline < now and not conn.timed_out and conn.task is not None:
                     conn.timed_out = True
                     conn.task.cancel()
@@ -501,28 +510,45 @@ class Server:
     async def _sendfile(self, conn: _Conn, fd: int, offset: int, count: int) -> bool:
         """Send ``count`` bytes of ``fd`` from ``offset``, zero-copy where possible.
 
-        This is the loop asyncio's own ``sock_sendfile`` runs (sendfile(2)
-        until EAGAIN, then wait for writability), written out here because
-        ``sock_sendfile`` reports nothing until the whole count is out: the
-        send deadline must move on every call that makes progress, so a
-        client that keeps reading, however slowly, is never taken for a
-        stalled one, while one that stops is dropped after ``--send-timeout``.
-        uvloop has no native ``sock_sendfile`` at all, so this also keeps
-        zero-copy there.  Returns False if the file ended before ``count``.
+        ``loop.sock_sendfile`` where the loop has it natively (asyncio on
+        Unix: sendfile(2) until EAGAIN, then wait for writability); uvloop
+        has none, so the same loop is written out here.  The send deadline
+        is set once; the sweeper moves it while the client takes bytes (see
+        ``_unacked``), so a slow reader is never taken for a stalled one,
+        and one that stops reading is dropped after ``--send-timeout``.
+        Returns False if the file ended before ``count`` bytes.
         """
         loop = asyncio.get_running_loop()
         sock = conn.sock
+        conn.deadline = loop.time() + self._t.send
         end = offset + count
+        if self._loop_sendfile:
+            # Where the sweeper cannot see the client's progress (no
+            # SIOCOUTQ), send in pieces and renew the deadline after each.
+            step = count if _TIOCOUTQ is not None else SENDFILE_STEP
+            with open(fd, "rb", buffering=0, closefd=False) as fobj:
+                while offset < end:
+                    want = min(step, end - offset)
+                    conn.deadline = loop.time() + self._t.send
+                    try:
+                        sent = await loop.sock_sendfile(sock, fobj, offset, want, fallback=False)
+                    except NotImplementedError:
+                        self._loop_sendfile = False  # uvloop: ask once per process
+                        break
+                    except asyncio.SendfileNotAvailableError:
+                        # This piece's first sendfile(2) failed before a byte
+                        # went out; asyncio says so for any error, a client
+                        # already gone included.  The loop below meets the
+                        # real errno and acts on it.
+                        break
+                    if sent < want:
+                        return False  # EOF: the file was truncated under us
+                    offset += sent
         while offset < end and self._sendfile_ok:
-            conn.deadline = loop.time() + self._t.send
             try:
                 sent = os.sendfile(sock.fileno(), fd, offset, end - offset)
             except BlockingIOError:
-                conn.queued = _unacked(sock)
-                try:
-                    await self._writable(sock)
-                finally:
-                    conn.queued = -1
+                await self._writable(sock)
                 continue
             except OSError as exc:
                 if exc.errno not in _SENDFILE_UNSUPPORTED:
@@ -532,6 +558,7 @@ class Server:
             if sent == 0:
                 return False  # EOF: the file was truncated under us
             offset += sent
+            conn.deadline = loop.time() + self._t.send
         # Fallback: read and send in pieces (aiohttp's web_fileresponse does the same).
         while offset < end:
             conn.deadline = loop.time() + self._t.send

@@ -71,6 +71,7 @@ def test_big_file_is_byte_exact_where_sendfile_is_refused(srv: Running) -> None:
     """A file system without sendfile(2) (EINVAL and friends) falls back to
     reading and sending pieces: same bytes, same framing."""
     expected = (srv.root / "big.bin").read_bytes()
+    srv.server._loop_sendfile = False  # as on uvloop
     srv.server._sendfile_ok = False  # what the first refusal sets
     with Conn(srv.addr) as conn:
         whole = conn.request("/big.bin")
