@@ -57,18 +57,15 @@ import argparse
 import atexit
 import datetime as dt
 import errno
-import hashlib
 import importlib.util
 import os
 import platform
-import re
 import resource
 import selectors
 import shlex
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -78,8 +75,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-BENCH_REL = Path("..") / "shared" / "bench" / "bench.py"  # relative to the repository root
+import common
+from common import REPO, Scrubber
 
 HOST = "127.0.0.1"
 REQUEST = b"GET /small.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -95,16 +92,7 @@ FD_OVERHEAD = 64  # descriptors the script needs besides the N sockets
 MAX_HEAD = 64 * 1024
 
 
-def log(msg: str) -> None:
-    print(f"idle_conns.py: {msg}", file=sys.stderr, flush=True)
-
-
-def venv_python() -> str:
-    """The project's venv python (not resolved: the symlink is what makes it the venv)."""
-    candidate = REPO / ".venv" / "bin" / "python"
-    if os.access(candidate, os.X_OK):
-        return str(candidate)
-    return sys.executable
+log = common.make_log("idle_conns.py")
 
 
 # --------------------------------------------------------------------------- arguments
@@ -116,12 +104,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         description="RSS/PSS of staticsrv and its peers holding N idle keep-alive connections "
         "(127.0.0.1 only), reported as ratios.",
     )
-    p.add_argument(
-        "--bench",
-        type=Path,
-        default=None,
-        help=f"the harness (default: {BENCH_REL} relative to the repository root)",
-    )
+    common.add_bench_option(p)
     p.add_argument("--conns", type=int, default=1000, help="connections per server (default 1000)")
     p.add_argument(
         "--servers",
@@ -155,11 +138,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=60.0,
         help="RSS target for staticsrv with N connections (default 60)",
     )
-    p.add_argument(
-        "--python",
-        default=None,
-        help="python that runs staticsrv (default: the project's .venv/bin/python)",
-    )
+    common.add_python_option(p)
     p.add_argument("--peer-python", default=None, help="passed to the harness")
     p.add_argument(
         "--node-bin", action="append", default=[], metavar="DIR", help="passed to the harness"
@@ -186,12 +165,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if a.timeout <= 0 or a.hold < 0 or a.start_timeout <= 0:
         p.error("--timeout and --start-timeout must be > 0, --hold >= 0")
     return a
-
-
-def bench_path(args: argparse.Namespace) -> Path:
-    if args.bench is not None:
-        return Path(os.path.abspath(args.bench))  # --bench is relative to the caller's cwd
-    return REPO / BENCH_REL
 
 
 def load_bench(path: Path) -> Any:
@@ -635,76 +608,23 @@ def run_server(bench: Any, ctx: Any, spec: Any, args: argparse.Namespace, res: R
 # --------------------------------------------------------------------------- path scrubbing
 
 
-@dataclass
-class Scrubber:
-    """Replaces machine-specific absolute paths with portable names."""
-
-    rules: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
-
-    def literal(self, path: str | None, repl: str) -> None:
-        if path and len(path) > 1:
-            self.rules.append((re.compile(re.escape(path.rstrip("/")) + r"(?![\w.-])"), repl))
-
-    def prefix(self, path: str | None, repl: str) -> None:
-        if path and len(path) > 1:
-            self.rules.append((re.compile(re.escape(path.rstrip("/")) + r"(?=/)"), repl))
-
-    def __call__(self, text: str) -> str:
-        for pattern, repl in self.rules:
-            text = pattern.sub(repl, text)
-        return LEFTOVER_PATH.sub("...", text)
-
-
-LEFTOVER_PATH = re.compile(r"(?<![\w.~$])/(?:tmp|root|home|work|Users|private|var/folders)/\S*")
-
-
 def make_scrubber(bench: Any, python: str, bench_file: Path, workdir: Path, peer: str) -> Scrubber:
-    s = Scrubber()
+    s = Scrubber(leftover="...")
     s.prefix(str(workdir), "$WORKDIR")
     s.literal(str(workdir), "$WORKDIR")
-    for exe in {python, sys.executable, os.path.abspath(python)}:
-        s.literal(exe, "python")
-    if peer not in (python, sys.executable):
-        s.literal(peer, "$PEER_PYTHON")
-    s.prefix(str(bench.PEERS_DIR), "$BENCH_PEERS")
-    s.literal(str(bench_file), "bench.py")
-    s.literal(os.path.realpath(bench_file), "bench.py")
-    s.prefix(str(REPO), ".")
-    s.literal(str(REPO), ".")
-    s.prefix(str(REPO.parent), "..")
-    s.prefix(os.path.expanduser("~"), "~")
-    s.prefix(tempfile.gettempdir(), "$TMPDIR")
+    s.add_common_rules(python, peer, str(bench.PEERS_DIR), bench_file)
     return s
 
 
 # --------------------------------------------------------------------------- report
 
 
-def source_digest() -> str:
-    """Digest of staticsrv/*.py: others may edit the package while the run goes on."""
-    digest = hashlib.sha256()
-    for path in sorted((REPO / "staticsrv").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:12]
-
-
 def source_state() -> str:
     """Which staticsrv code was measured (read-only git commands)."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "staticsrv"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
+    git = common.git_source()
+    if git is None:
         return "unknown"
+    head, dirty = git
     return f"`{head}`" + (" plus uncommitted changes in `staticsrv/`" if dirty else "")
 
 
@@ -713,10 +633,7 @@ def mib(kib: float | None) -> str:
 
 
 def ratio(a: float, b: float) -> str:
-    if not b:
-        return "—"
-    x = a / b
-    return f"{x:.2f}" if x >= 0.095 else f"{x:.3f}"
+    return common.f_ratio(a / b) if b else "—"
 
 
 def secs(xs: list[float]) -> str:
@@ -1033,18 +950,16 @@ def select_specs(bench: Any, hargs: argparse.Namespace, wanted: str | None) -> l
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
-    bench_file = bench_path(args)
+    bench_file = common.bench_path(args)
     if not bench_file.is_file():
         log(f"harness not found: {bench_file} (use --bench PATH)")
         return 2
     bench: Any = load_bench(bench_file)
-    python = args.python or venv_python()
+    python = args.python or common.venv_python()
     nofile_soft, nofile_hard, nofile_note = raise_nofile(args.conns)
 
     hargv: list[str] = ["--start-timeout", str(args.start_timeout)]
-    for name, flags, _about in CONFIGS:
-        cmd = f"{shlex.quote(python)} -m staticsrv --root {{root}} --port {{port}} -q {flags}"
-        hargv += ["--server", f"{name}={cmd}"]
+    hargv += common.server_options(python, ((name, flags) for name, flags, _about in CONFIGS))
     if args.servers and "all" in args.servers.split(","):
         hargv += ["--servers", "all"]
     if args.peer_python:
@@ -1086,7 +1001,7 @@ def main(argv: Sequence[str]) -> int:
     )
     scrub = make_scrubber(bench, python, bench_file, workdir, peer_python)
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    src_before, digest_before = source_state(), source_digest()
+    src_before, digest_before = source_state(), common.source_digest()
     machine = machine_line()
     shown_bench = os.path.relpath(bench_file, REPO)
     command = shlex.join(["python", "benchmarks/idle_conns.py", *argv])
@@ -1126,7 +1041,7 @@ def main(argv: Sequence[str]) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     source = f"{src_before} (digest of `staticsrv/*.py`: `{digest_before}`)"
-    digest_after = source_digest()
+    digest_after = common.source_digest()
     if digest_after != digest_before:
         source += (
             f" ⚠ `staticsrv/` changed during the run (digest `{digest_before}` -> "

@@ -25,7 +25,6 @@ Options this script does not know are passed to the harness unchanged
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -36,13 +35,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-BENCH_REL = Path("..") / "shared" / "bench" / "bench.py"  # relative to the repository root
+import common
+from common import LEFTOVER_PATH, REPO, Scrubber, f_ratio
+
 DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
 DEFAULT_JSON = REPO / "benchmarks" / "out" / "results.json"
 
@@ -63,19 +63,10 @@ CONFIG_ABOUT: dict[str, str] = {
 HEADLINE_TITLE = "## Headline ratios"
 
 
-def log(msg: str) -> None:
-    print(f"run.py: {msg}", file=sys.stderr, flush=True)
+log = common.make_log("run.py")
 
 
 # --------------------------------------------------------------------------- arguments
-
-
-def venv_python() -> str:
-    """The project's venv python (not resolved: the symlink is what makes it the venv)."""
-    candidate = REPO / ".venv" / "bin" / "python"
-    if os.access(candidate, os.X_OK):
-        return str(candidate)
-    return sys.executable
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -85,12 +76,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         "with the shared harness and write benchmarks/RESULTS.md.",
         epilog="Unknown options are passed to bench.py unchanged.",
     )
-    p.add_argument(
-        "--bench",
-        type=Path,
-        default=None,
-        help=f"the harness (default: {BENCH_REL} relative to the repository root)",
-    )
+    common.add_bench_option(p)
     p.add_argument("--quick", action="store_true", help="smoke run (passed to the harness)")
     p.add_argument("--rounds", type=int, help="interleaved rounds, median reported")
     p.add_argument("--duration", type=int, help="measured seconds per scenario and server")
@@ -111,11 +97,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown report path")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="raw JSON path")
-    p.add_argument(
-        "--python",
-        default=None,
-        help="python that runs staticsrv (default: the project's .venv/bin/python)",
-    )
+    common.add_python_option(p)
     p.add_argument(
         "--report-only",
         action="store_true",
@@ -129,12 +111,6 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     return args, extra
 
 
-def bench_path(args: argparse.Namespace) -> Path:
-    if args.bench is not None:
-        return Path(os.path.abspath(args.bench))  # --bench is relative to the caller's cwd
-    return REPO / BENCH_REL
-
-
 def raw_md_path(json_path: Path) -> Path:
     """Where the harness's own (unscrubbed) Markdown is kept, beside the JSON."""
     return json_path.with_name(json_path.stem + ".harness.md")
@@ -144,10 +120,7 @@ def harness_argv(args: argparse.Namespace, extra: list[str], python: str, bench:
     # Relative to the repository root when possible, so the harness records a
     # portable command line (it runs with the repository root as cwd).
     shown_bench = os.path.relpath(bench, REPO) if bench.is_absolute() else str(bench)
-    argv = [sys.executable, shown_bench]
-    for name, flags in CONFIGS:
-        cmd = f"{shlex.quote(python)} -m staticsrv --root {{root}} --port {{port}} -q {flags}"
-        argv += ["--server", f"{name}={cmd}"]
+    argv = [sys.executable, shown_bench, *common.server_options(python, CONFIGS)]
     if args.quick:
         argv.append("--quick")
     if args.rounds is not None:
@@ -197,53 +170,18 @@ def run_harness(argv: list[str]) -> int:
 # --------------------------------------------------------------------------- path scrubbing
 
 
-@dataclass
-class Scrubber:
-    """Replaces machine-specific absolute paths with portable names."""
-
-    rules: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
-
-    def literal(self, path: str | None, repl: str) -> None:
-        if path and len(path) > 1:
-            self.rules.append((re.compile(re.escape(path.rstrip("/")) + r"(?![\w.-])"), repl))
-
-    def prefix(self, path: str | None, repl: str) -> None:
-        if path and len(path) > 1:
-            self.rules.append((re.compile(re.escape(path.rstrip("/")) + r"(?=/)"), repl))
-
-    def __call__(self, text: str) -> str:
-        for pattern, repl in self.rules:
-            text = pattern.sub(repl, text)
-        return text
-
-
 def make_scrubber(python: str, bench: Path, report: dict[str, Any] | None) -> Scrubber:
-    s = Scrubber()
+    s = Scrubber()  # leftover paths are replaced (and logged) by build_results
     tmp = tempfile.gettempdir().rstrip("/")
     # The harness's scratch dir (fixture under site/, per-server configs under servers/).
     s.rules.append((re.compile(re.escape(tmp) + r"/staticsrv-bench-[A-Za-z0-9_]+"), "$WORKDIR"))
-    # Interpreters: the staticsrv one (and the harness's own, which runs http.server).
-    for exe in {python, sys.executable, os.path.abspath(python)}:
-        s.literal(exe, "python")
     peer_python = None
     if report is not None:
         peer_python = report.get("meta", {}).get("options", {}).get("peer_python")
-    if isinstance(peer_python, str) and peer_python not in (python, sys.executable):
-        s.literal(peer_python, "$PEER_PYTHON")
     peers_dir = os.environ.get("BENCH_PEERS_DIR", os.path.expanduser("~/.cache/bench-peers"))
-    s.prefix(peers_dir, "$BENCH_PEERS")
-    bench_abs = os.path.abspath(REPO / bench) if not bench.is_absolute() else str(bench)
-    s.literal(bench_abs, "bench.py")
-    s.literal(os.path.realpath(bench_abs), "bench.py")
-    s.prefix(str(REPO), ".")
-    s.literal(str(REPO), ".")
-    s.prefix(str(REPO.parent), "..")
-    s.prefix(os.path.expanduser("~"), "~")
-    s.prefix(tmp, "$TMPDIR")
+    peer = peer_python if isinstance(peer_python, str) else None
+    s.add_common_rules(python, peer, peers_dir, bench)
     return s
-
-
-LEFTOVER_PATH = re.compile(r"(?<![\w.~$])/(?:tmp|root|home|work|Users|private|var/folders)/\S*")
 
 
 # --------------------------------------------------------------------------- source state
@@ -256,27 +194,11 @@ def source_state() -> dict[str, str]:
     digest before and after the run shows whether the numbers mix two versions.
     Only read-only git commands are used.
     """
-    digest = hashlib.sha256()
-    for path in sorted((REPO / "staticsrv").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    state = {"digest": digest.hexdigest()[:12], "commit": "?", "dirty": "?"}
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        status = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "staticsrv"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return state
-    state["commit"] = head.stdout.strip()
-    state["dirty"] = "yes" if status.stdout.strip() else "no"
+    state = {"digest": common.source_digest(), "commit": "?", "dirty": "?"}
+    git = common.git_source()
+    if git is not None:
+        state["commit"], dirty = git
+        state["dirty"] = "yes" if dirty else "no"
     return state
 
 
@@ -360,12 +282,6 @@ def server_value(report: dict[str, Any], server: str, key: str) -> Value:
 
 def f_num(x: float | None, nd: int = 0) -> str:
     return "—" if x is None else f"{x:,.{nd}f}"
-
-
-def f_ratio(x: float | None) -> str:
-    if x is None:
-        return "—"
-    return f"{x:.2f}" if x >= 0.095 else f"{x:.3f}"
 
 
 @dataclass(frozen=True)
@@ -662,8 +578,8 @@ def load_json(path: Path) -> dict[str, Any] | None:
 
 def main(argv: Sequence[str]) -> int:
     args, extra = parse_args(argv)
-    bench = bench_path(args)
-    python = args.python or venv_python()
+    bench = common.bench_path(args)
+    python = args.python or common.venv_python()
     args.json = Path(os.path.abspath(args.json))
     args.out = Path(os.path.abspath(args.out))
     rc: int | None = None
