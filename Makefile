@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 
-.PHONY: run test unit lint typecheck check bench clean
+.PHONY: run test unit lint typecheck bench bench-idle clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: lint typecheck unit  ## everything CI runs
 
 bench: $(STAMP)  ## side-by-side benchmark against the peers (needs ../shared/bench)
 	$(PY) benchmarks/run.py
+
+bench-idle: $(STAMP)  ## memory with 1,000 idle keep-alive connections, beside the peers
+	$(PY) benchmarks/idle_conns.py --md benchmarks/IDLE.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
