@@ -37,6 +37,20 @@ class FileKey:
     def of(cls, path: str, st: os.stat_result) -> FileKey:
         return cls(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
+    def matches(self, st: os.stat_result) -> bool:
+        """True if ``st`` describes this very version of the file.
+
+        The whole identity, not just the inode: a file replaced by
+        rename-into-place frees its inode, and the next file the editor
+        writes may get that very number back with other bytes in it.
+        """
+        return (
+            st.st_mtime_ns == self.mtime_ns
+            and st.st_size == self.size
+            and st.st_ino == self.ino
+            and st.st_dev == self.dev
+        )
+
 
 class FileChanged(Exception):
     """The file on disk no longer matches the identity it was requested under."""
@@ -52,15 +66,7 @@ def open_regular(key: FileKey) -> int:
     fd = os.open(key.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
-        # The whole identity, not just the inode: a file replaced by
-        # rename-into-place frees its inode, and the next file the editor
-        # writes may get that very number back with other bytes in it.
-        if not stat.S_ISREG(st.st_mode) or (
-            st.st_dev,
-            st.st_ino,
-            st.st_size,
-            st.st_mtime_ns,
-        ) != (key.dev, key.ino, key.size, key.mtime_ns):
+        if not stat.S_ISREG(st.st_mode) or not key.matches(st):
             raise FileChanged(key.path)
     except BaseException:
         os.close(fd)

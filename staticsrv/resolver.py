@@ -120,6 +120,10 @@ class Resolver:
         self._inside[path] = ident
         return True
 
+    def is_missing(self, path: str) -> bool:
+        """True if the stat that starts :meth:`resolve` finds nothing at ``path``."""
+        return _stat(path) is NOT_FOUND
+
     def regular_file(self, path: str) -> File | NotFound | Forbidden:
         """A regular file inside the root at ``path``, or why not."""
         st = _stat(path)

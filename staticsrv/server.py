@@ -83,17 +83,6 @@ _SENDFILE_UNSUPPORTED = frozenset(
 )
 
 
-def _missing(path: str) -> bool:
-    """True if nothing is at ``path`` (what makes the resolver answer 404 first)."""
-    try:
-        os.stat(path)
-    except OSError as exc:
-        return exc.errno in (errno.ENOENT, errno.ENOTDIR)
-    except ValueError:
-        return False
-    return False
-
-
 def _unacked(sock: socket.socket) -> int:
     """Bytes written to ``sock`` that the peer has not acknowledged yet, or -1.
 
@@ -625,7 +614,7 @@ class Server:
             if isinstance(hot, str):
                 # Missing last time: if a stat still finds nothing there, the
                 # full resolution would start with that same stat and stop.
-                if _missing(hot):
+                if self.resolver.is_missing(hot):
                     return await self._not_found(req)
             else:
                 reply = self._hot_reply(req, hot)
@@ -669,15 +658,8 @@ class Server:
     def _meta(self, f: File) -> _FileMeta:
         st = f.st
         meta = self._metas.get(f.path)
-        if meta is not None:
-            k = meta.key
-            if (
-                k.mtime_ns == st.st_mtime_ns
-                and k.size == st.st_size
-                and k.ino == st.st_ino
-                and k.dev == st.st_dev
-            ):
-                return meta
+        if meta is not None and meta.key.matches(st):
+            return meta
         key = FileKey.of(f.path, st)
         content_type = guess_type(f.path)
         compressible = is_compressible(content_type)
@@ -791,13 +773,7 @@ class Server:
         except OSError:
             return None
         k = meta.key
-        if not (
-            st.st_mtime_ns == k.mtime_ns
-            and st.st_size == k.size
-            and st.st_ino == k.ino
-            and st.st_dev == k.dev
-            and self._metas.get(k.path) is meta
-        ):
+        if not (k.matches(st) and self._metas.get(k.path) is meta):
             return None
         tail = self._http_date() + self._tail(req)
         if inm is not None:
