@@ -410,28 +410,21 @@ def headline(report: dict[str, Any], scrub: Scrubber, src: dict[str, Any] | None
         sv(small, SUBJECT),
         rps,
     )
-    for peer in ("nginx", "aiohttp"):
-        add(
-            SUBJECT,
-            peer,
-            f"staticsrv / {peer}, idle RSS",
-            "RSS",
-            server_value(report, SUBJECT, "idle_rss_kib"),
-            server_value(report, peer, "idle_rss_kib"),
-            mib,
-            True,
-        )
-    for peer in ("nginx", "aiohttp"):
-        add(
-            SUBJECT,
-            peer,
-            f"staticsrv / {peer}, startup time",
-            "startup",
-            server_value(report, SUBJECT, "startup_s"),
-            server_value(report, peer, "startup_s"),
-            ms,
-            True,
-        )
+    for what, unit, key, fmt in (
+        ("idle RSS", "RSS", "idle_rss_kib", mib),
+        ("startup time", "startup", "startup_s", ms),
+    ):
+        for peer in ("nginx", "aiohttp"):
+            add(
+                SUBJECT,
+                peer,
+                f"staticsrv / {peer}, {what}",
+                unit,
+                server_value(report, SUBJECT, key),
+                server_value(report, peer, key),
+                fmt,
+                True,
+            )
 
     L: list[str] = [HEADLINE_TITLE, ""]
     L.append(
