@@ -32,7 +32,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+import common
+from common import REPO, md_table, venv_python
+
 OUT_DIR = REPO / "benchmarks" / "out"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -40,13 +42,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 FRAME_RE = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
-def log(msg: str) -> None:
-    print(f"hotpath_profile.py: {msg}", file=sys.stderr, flush=True)
-
-
-def venv_python() -> str:
-    candidate = REPO / ".venv" / "bin" / "python"
-    return str(candidate) if os.access(candidate, os.X_OK) else sys.executable
+log = common.make_log("hotpath_profile.py")
 
 
 def short_file(path: str) -> str:
@@ -146,11 +142,11 @@ def summarize(stacks: Iterable[tuple[list[Frame], int]]) -> Summary:
 
 
 def table(title: str, counts: Counter[str], samples: int, top: int) -> list[str]:
-    out = [f"| # | {title} | samples | % of samples |", "|---:|---|---:|---:|"]
+    rows: list[list[str]] = []
     for i, (name, n) in enumerate(counts.most_common(top), 1):
         pct = 100 * n / samples if samples else 0.0
-        out.append(f"| {i} | `{name}` | {n:,} | {pct:.1f} |")
-    return out
+        rows.append([str(i), f"`{name}`", f"{n:,}", f"{pct:.1f}"])
+    return md_table(["#", title, "samples", "% of samples"], rows, "rlrr", escape=False)
 
 
 def render(summary: Summary, top: int, header: Sequence[str] = ()) -> str:

@@ -41,24 +41,12 @@ from types import FrameType
 from typing import Any
 
 import common
-from common import LEFTOVER_PATH, REPO, Scrubber, f_ratio
+from common import LEFTOVER_PATH, REPO, SUBJECT, TWO_WORKERS, UVLOOP, Scrubber, f_ratio, md_table
 
 DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
 DEFAULT_JSON = REPO / "benchmarks" / "out" / "results.json"
 
-SUBJECT = "staticsrv"
-UVLOOP = "staticsrv-uvloop"
-TWO_WORKERS = "staticsrv-2w"
-CONFIGS: tuple[tuple[str, str], ...] = (
-    (SUBJECT, "--loop asyncio"),
-    (UVLOOP, "--loop uvloop"),
-    (TWO_WORKERS, "--loop uvloop --workers 2"),
-)
-CONFIG_ABOUT: dict[str, str] = {
-    SUBJECT: "default asyncio loop, 1 process",
-    UVLOOP: "uvloop, 1 process",
-    TWO_WORKERS: "uvloop, 2 worker processes",
-}
+CONFIGS = tuple(common.CONFIGS[name] for name in (SUBJECT, UVLOOP, TWO_WORKERS))
 
 HEADLINE_TITLE = "## Headline ratios"
 
@@ -210,10 +198,9 @@ def describe_source(src: dict[str, Any] | None) -> str:
     if not src or "before" not in src:
         return "staticsrv source: unknown (no record of the run's source state)."
     b: dict[str, str] = src["before"]
-    text = f"staticsrv source: git commit `{b.get('commit', '?')}`"
-    if b.get("dirty") == "yes":
-        text += " plus uncommitted changes in `staticsrv/`"
-    text += f" (digest of `staticsrv/*.py`: `{b.get('digest', '?')}`)."
+    commit = f"`{b.get('commit', '?')}`"
+    code = common.describe_code(commit, b.get("dirty") == "yes", f"{b.get('digest', '?')}")
+    text = f"staticsrv source: git commit {code}."
     a: dict[str, str] | None = src.get("after")
     if a and a.get("digest") != b.get("digest"):
         text += (
@@ -438,8 +425,7 @@ def headline(report: dict[str, Any], scrub: Scrubber, src: dict[str, Any] | None
     L.append("")
     L.append(describe_source(src))
     L.append("")
-    L.append("| comparison | unit | first | second | ratio | notes |")
-    L.append("|---|---|---:|---:|---:|---|")
+    table: list[list[str]] = []
     for a_name, b_name, label, row in rows:
         ratio = row.a.value / row.b.value if row.a.value is not None and row.b.value else None
         flag = " ⚠" if row.a.flagged or row.b.flagged else ""
@@ -454,18 +440,17 @@ def headline(report: dict[str, Any], scrub: Scrubber, src: dict[str, Any] | None
             f_ratio(ratio) + flag,
             note.replace("|", "\\|"),
         ]
-        L.append("| " + " | ".join(cells) + " |")
+        table.append(cells)
+    header = ["comparison", "unit", "first", "second", "ratio", "notes"]
+    L += md_table(header, table, "llrrrl", escape=False)
     L.append("")
 
     # The three configurations at a glance.
     L.append("### staticsrv configurations")
     L.append("")
-    L.append(
-        "| config | small-c64 req/s | CPU µs/req | client CPU % | 304 / 200 | 404 / 200 "
-        "| large MB/s | idle RSS | idle PSS | procs | startup |"
-    )
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, _flags in CONFIGS:
+    table = []
+    for cfg in CONFIGS:
+        name = cfg.name
         s = sv(small, name)
         cpu = sv(small, name, "cpu_us_per_req")
         c304 = sv("conditional", name)
@@ -479,7 +464,7 @@ def headline(report: dict[str, Any], scrub: Scrubber, src: dict[str, Any] | None
             return f_ratio(x.value / base.value) + (" ⚠" if x.flagged or base.flagged else "")
 
         cells = [
-            f"`{name}` ({CONFIG_ABOUT[name]})",
+            f"`{name}` ({cfg.about})",
             f_num(s.value) + (" ⚠" if s.flagged else ""),
             f_num(cpu.value, 1),
             f_num(s.client_cpu_pct),
@@ -491,13 +476,16 @@ def headline(report: dict[str, Any], scrub: Scrubber, src: dict[str, Any] | None
             str(info.get("procs") or "—"),
             ms(server_value(report, name, "startup_s").value),
         ]
-        L.append("| " + " | ".join(cells) + " |")
+        table.append(cells)
+    header = ["config", "small-c64 req/s", "CPU µs/req", "client CPU %", "304 / 200", "404 / 200"]
+    header += ["large MB/s", "idle RSS", "idle PSS", "procs", "startup"]
+    L += md_table(header, table, "lrrrrrrrrrr", escape=False)
     L.append("")
 
     # Every ⚠ on a staticsrv configuration, scenario by scenario.
     problems: list[str] = []
     for scen in report.get("scenarios", {}):
-        for name, _flags in CONFIGS:
+        for name in (c.name for c in CONFIGS):
             v = sv(scen, name)
             if v.flags:
                 problems.append(f"- ⚠ `{name}` / {scen}: " + "; ".join(v.flags))

@@ -1,21 +1,32 @@
-"""The one frozen configuration object.
+"""The one frozen configuration, and the validation of every option.
 
-Only the CLI builds a :class:`Config`; every other module receives it (or the
-few fields it needs) as an argument, so there is a single source of truth for
-defaults and no option is declared twice.
+Owns: :class:`Config` and its defaults, and :func:`from_options`, which turns
+the user's options (the CLI's long names as keyword arguments) into a
+``Config`` or a ``ValueError`` whose text is the one line the CLI prints.
+The CLI and the embedding API both call it, so a default or a rule is
+written once.  May not touch: sockets, the event loop, files (beyond the
+existence checks on the root that validation needs).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import os
+from dataclasses import dataclass, field
 
 KIB = 1024
 MIB = 1024 * KIB
 
+MAX_SECONDS = 86400.0  # a day: any longer deadline is a typo, not a choice
+# RFC 9111 §1.2.2: caches treat larger delta-seconds as 2^31 anyway.
+MAX_AGE_LIMIT = 2**31
+MAX_WORKERS = 64
+LOOPS = ("auto", "asyncio", "uvloop")
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Protocol limits, all enforced by the pure parser and the server.
+    """Protocol limits, all enforced by the pure parser and the connection loop.
 
     The values follow what nginx and h11 use in practice; RFC 9112 §3 leaves
     the exact sizes to the server but asks for 414/431 when they are exceeded.
@@ -57,8 +68,8 @@ class Config:
     # larger ones are sent with sendfile(2) straight from the page cache.
     cache_file_max: int = 256 * KIB
     cache_entries: int = 256  # so the cache holds at most 64 MiB of bodies
-    limits: Limits = Limits()
-    timeouts: Timeouts = Timeouts()
+    limits: Limits = field(default_factory=Limits)
+    timeouts: Timeouts = field(default_factory=Timeouts)
 
     @property
     def cache_control(self) -> str:
@@ -77,3 +88,119 @@ class Config:
         would outlive the very edit a developer is about to make.
         """
         return "no-store" if self.no_store else "no-cache"
+
+    @property
+    def body_budget(self) -> int:
+        """Bytes of small bodies held in memory at most, by any one cache."""
+        return self.cache_file_max * self.cache_entries
+
+
+_TIMEOUTS = Timeouts()
+_DEFAULT = Config(root="")
+
+# The user's options: the CLI's long names (dashes as underscores) and their
+# defaults.  click shows these defaults in --help; the embedding API takes
+# the same names as keyword arguments.
+DEFAULTS: dict[str, object] = {
+    "host": _DEFAULT.host,
+    "port": _DEFAULT.port,
+    "no_listing": False,
+    "dotfiles": False,
+    "cache": None,
+    "no_cache": False,
+    "no_compress": False,
+    "workers": _DEFAULT.workers,
+    "loop": _DEFAULT.loop,
+    "max_connections": _DEFAULT.max_connections,
+    "head_timeout": _TIMEOUTS.head,
+    "keepalive_timeout": _TIMEOUTS.keepalive,
+    "send_timeout": _TIMEOUTS.send,
+    "quiet": False,
+}
+
+
+def _seconds(name: str, value: object) -> float:
+    # float() takes "nan" and "inf", which would silently turn a deadline off.
+    if isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_SECONDS:
+        return float(value)
+    raise ValueError(f"--{name}: must be greater than 0 and at most {MAX_SECONDS:g}")
+
+
+def check_port(value: object) -> int:
+    text = str(value)
+    if not (text.isdecimal() and 0 <= int(text) <= 65535):
+        raise ValueError(f"--port: {text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
+def check_root(root: str) -> str:
+    """The real path of a servable root folder, or ValueError saying what is wrong."""
+    if not root or not os.path.exists(root):
+        raise ValueError(f"root {root!r} does not exist")
+    if not os.path.isdir(root):
+        raise ValueError(f"root {root!r} is not a folder")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise ValueError(f"root {root!r} is not readable")
+    return os.path.realpath(root)
+
+
+def has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _int_in(name: str, value: object, low: int, high: int | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"--{name}: {value!r} is not a whole number")
+    if value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"--{name}: {value} is out of range ({bound})")
+    return value
+
+
+def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Config:
+    """Validate the user's options and build the one :class:`Config`.
+
+    Keyword names are the CLI's long option names with underscores; unknown
+    names, wrong values and contradictions raise ``ValueError`` with the
+    one-line message the CLI prints.
+    """
+    unknown = sorted(set(options) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown option {unknown[0]!r}")
+    o = {**DEFAULTS, **options}
+    cache = o["cache"]
+    if cache is not None:
+        cache = _int_in("cache", cache, 0, MAX_AGE_LIMIT)
+    if cache is not None and o["no_cache"]:
+        raise ValueError("--cache and --no-cache exclude each other")
+    loop = str(o["loop"])
+    if loop not in LOOPS:
+        raise ValueError(f"--loop: {loop!r} is not one of {', '.join(LOOPS)}")
+    if loop == "uvloop" and not has_uvloop():
+        raise ValueError("--loop uvloop needs uvloop: pip install 'staticsrv[fast]'")
+    host = str(o["host"])
+    if not host:
+        raise ValueError("--host: give an address or a name")
+    return Config(
+        root=check_root(os.fspath(root)),
+        host=host,
+        port=check_port(o["port"]),
+        listing=not o["no_listing"],
+        dotfiles=bool(o["dotfiles"]),
+        quiet=bool(o["quiet"]),
+        max_age=cache,
+        no_store=bool(o["no_cache"]),
+        compress=not o["no_compress"],
+        workers=_int_in("workers", o["workers"], 1, MAX_WORKERS),
+        loop=loop,
+        max_connections=_int_in("max-connections", o["max_connections"], 1, None),
+        timeouts=Timeouts(
+            head=_seconds("head-timeout", o["head_timeout"]),
+            keepalive=_seconds("keepalive-timeout", o["keepalive_timeout"]),
+            send=_seconds("send-timeout", o["send_timeout"]),
+        ),
+    )

@@ -27,11 +27,16 @@ RESTART_LIMIT = 10  # crashes within the window before the supervisor gives up
 STOP_GRACE = 10.0
 
 
+def reuse_port_supported() -> bool:
+    """SO_REUSEPORT spreads connections over processes (Linux, BSD, macOS; not Windows)."""
+    return hasattr(socket, "SO_REUSEPORT")
+
+
 def run_workers(config: Config, shown_root: str) -> int:
-    from staticsrv.cli import run
+    from staticsrv.app import run
     from staticsrv.server import BindError, bind, bound_url
 
-    if not hasattr(socket, "SO_REUSEPORT"):
+    if not reuse_port_supported():
         click.echo("staticsrv: error: --workers needs SO_REUSEPORT (Linux, BSD, macOS)", err=True)
         return 1
     try:

@@ -1,25 +1,27 @@
-"""Fixtures that run the real server on port 0 in a background thread.
+"""Fixtures that run the real server on port 0 through the embedding API.
 
-The listening socket is bound and listening before the thread starts, so a
-client can connect at once: the kernel queues the connection until the
-accept loop takes it.  No test waits for readiness with a sleep.
+``staticsrv.serve`` binds and listens before it returns, so a client can
+connect at once: the kernel queues the connection until the accept loop
+takes it.  No test waits for readiness with a sleep.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import dataclasses
 import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
+import staticsrv
 from staticsrv.config import Config, Timeouts
-from staticsrv.server import Server, bind
+from staticsrv.handler import Rule
+from staticsrv.server import ServerCore
+from staticsrv.transport import Features
 
 # Property tests explore new random examples on every local run; CI (which
 # sets CI=true) replays a fixed derivation so that a red run is always
@@ -34,49 +36,17 @@ class Running:
     host: str
     port: int
     root: Path
-    server: Server
+    server: staticsrv.Server
     log: list[str]
 
     @property
     def addr(self) -> tuple[str, int]:
         return (self.host, self.port)
 
-
-class ServerThread:
-    def __init__(self, config: Config, log: list[str]) -> None:
-        self.lsock = bind(config.host, config.port)
-        self.config = dataclasses.replace(config, port=self.lsock.getsockname()[1])
-        self.server = Server(self.config, access_log=log.append)
-        self.loop = asyncio.new_event_loop()
-        self.stop_event: asyncio.Event | None = None
-        self.started = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self.stop_event = asyncio.Event()
-            self.started.set()
-            await self.server.serve(self.lsock, self.stop_event)
-
-        try:
-            self.loop.run_until_complete(main())
-        except BaseException as exc:  # surfaced by stop()
-            self.error = exc
-        finally:
-            self.loop.close()
-
-    def start(self) -> None:
-        self.thread.start()
-        self.started.wait(10)
-
-    def stop(self) -> None:
-        if self.stop_event is not None and not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self.stop_event.set)
-        self.thread.join(15)
-        assert not self.thread.is_alive(), "server did not stop"
-        if self.error is not None:
-            raise self.error
+    @property
+    def core(self) -> ServerCore:
+        assert self.server.core is not None
+        return self.server.core
 
 
 @pytest.fixture
@@ -112,26 +82,31 @@ ServeFactory = Callable[..., Running]
 
 @pytest.fixture
 def serve(site: Path) -> Iterator[ServeFactory]:
-    """serve(**config_overrides) -> Running; servers are stopped after the test."""
-    threads: list[ServerThread] = []
+    """serve(root=None, features=None, rules=(), **config_fields) -> Running.
 
-    def start(root: Path | None = None, **overrides: Any) -> Running:
-        timeouts = overrides.pop("timeouts", Timeouts(head=5.0, keepalive=5.0, send=5.0))
-        config = Config(
-            root=os.path.realpath(root or site),
-            port=0,
-            timeouts=timeouts,
-            **overrides,
-        )
-        log: list[str] = []
-        st = ServerThread(config, log)
-        st.start()
-        threads.append(st)
-        return Running("127.0.0.1", st.config.port, Path(config.root), st.server, log)
+    Servers run through the embedding API (``staticsrv.serve``) and are
+    stopped after the test; a server that fails to stop fails the test.
+    """
+    with contextlib.ExitStack() as stack:
 
-    yield start
-    for st in threads:
-        st.stop()
+        def start(
+            root: Path | None = None,
+            *,
+            features: Features | None = None,
+            rules: Iterable[Rule] = (),
+            **overrides: Any,
+        ) -> Running:
+            timeouts = overrides.pop("timeouts", Timeouts(head=5.0, keepalive=5.0, send=5.0))
+            config = Config(
+                root=os.path.realpath(root or site), port=0, timeouts=timeouts, **overrides
+            )
+            log: list[str] = []
+            server = stack.enter_context(
+                staticsrv.serve(config=config, access_log=log.append, features=features, rules=rules)
+            )
+            return Running("127.0.0.1", server.port, Path(config.root), server, log)
+
+        yield start
 
 
 @pytest.fixture

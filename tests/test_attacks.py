@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from staticsrv.config import Config, Timeouts
-from tests.conftest import ServerThread
+import staticsrv
 
 pytestmark = pytest.mark.load
 
@@ -53,7 +53,7 @@ class Answer:
 @dataclasses.dataclass
 class Server:
     addr: tuple[str, int]
-    thread: ServerThread
+    server: staticsrv.Server
     log: list[str]
 
 
@@ -74,10 +74,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         timeouts=Timeouts(head=5.0, keepalive=5.0, send=5.0),
     )
     log: list[str] = []
-    st = ServerThread(config, log)
-    st.start()
-    yield Server(("127.0.0.1", st.config.port), st, log)
-    st.stop()  # raises if the server's loop died
+    # Leaving serve() raises if the server's loop died.
+    with staticsrv.serve(config=config, access_log=log.append) as running:
+        yield Server(("127.0.0.1", running.port), running, log)
 
 
 def _recv_answer(sock: socket.socket, buf: bytearray) -> Answer | None:
@@ -422,5 +421,5 @@ def test_whole_table_at_once_then_normal_request(server: Server) -> None:
         for _ in range(3):
             answer = _normal_request(sock, buf)
             assert answer is not None and (answer.status, answer.body) == (200, HELLO)
-    assert server.thread.thread.is_alive()
+    assert server.server.running
     assert not any("Traceback" in line for line in server.log)

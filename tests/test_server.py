@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from staticsrv.transport import Features
 from tests.client import Conn, build, get, raw
 from tests.conftest import Running, ServeFactory
 
@@ -67,12 +68,11 @@ def test_big_file_is_byte_exact_through_sendfile(srv: Running) -> None:
     assert small.body == b"hello world\n"
 
 
-def test_big_file_is_byte_exact_where_sendfile_is_refused(srv: Running) -> None:
+def test_big_file_is_byte_exact_where_sendfile_is_refused(serve: ServeFactory) -> None:
     """A file system without sendfile(2) (EINVAL and friends) falls back to
     reading and sending pieces: same bytes, same framing."""
+    srv = serve(features=Features(loop_sendfile=False, os_sendfile=False))
     expected = (srv.root / "big.bin").read_bytes()
-    srv.server._loop_sendfile = False  # as on uvloop
-    srv.server._sendfile_ok = False  # what the first refusal sets
     with Conn(srv.addr) as conn:
         whole = conn.request("/big.bin")
         part = conn.request("/big.bin", headers={"Range": "bytes=1000-299999"})
@@ -175,7 +175,7 @@ def test_bodies_held_for_repeated_requests_stay_within_the_cache_budget(
     for _ in range(2):
         for name, body in bodies.items():
             assert get(running.addr, name).body == body
-            held.append(running.server._meta_bytes)
+            held.append(running.core.handler.memo_bytes)
     assert max(held) <= budget
     assert min(held) > 0
 

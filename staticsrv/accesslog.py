@@ -1,0 +1,51 @@
+"""The access log: one line per answer, written in batches.
+
+Owns: the line format and the batching (lines gathered during one turn of
+the event loop are written with one call).  May not touch: sockets, files
+other than through the ``sink`` it is given.
+
+The format is the Common Log Format with the bytes of the body actually
+sent (nginx's ``$body_bytes_sent``), not the planned length: a download cut
+short shows how far it got, and is marked ``(cut short)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+
+from staticsrv.http11 import Request
+
+
+def stderr_sink(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+class AccessLog:
+    __slots__ = ("_lines", "_sink")
+
+    def __init__(self, sink: Callable[[str], None]) -> None:
+        self._sink = sink
+        self._lines: list[str] = []
+
+    def record(
+        self, peer: str, req: Request | None, status: int, sent: int, complete: bool = True
+    ) -> None:
+        when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+        line = f"{req.method} {req.target} {req.version}" if req is not None else "-"
+        # The target holds the raw bytes as latin-1 characters: back to those
+        # bytes, and anything outside printable ASCII shown as \xHH (as nginx
+        # does), so a log line can never break in two or garble UTF-8.
+        line = line.encode("latin-1", "backslashreplace").decode("ascii", "backslashreplace")
+        mark = "" if complete else " (cut short)"
+        self._lines.append(f'{peer} - - [{when}] "{line}" {status} {sent}{mark}')
+        if len(self._lines) == 1:
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        if self._lines:
+            self._sink("\n".join(self._lines))
+            self._lines.clear()

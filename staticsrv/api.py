@@ -1,0 +1,171 @@
+"""The embedding API: run staticsrv from Python code and test suites.
+
+Owns: :class:`Server` (``async with``) and :func:`serve` (``with``, in a
+background thread).  Options are the CLI's long options as keyword
+arguments, with the same defaults and the same checks: a bad value is a
+``ValueError`` carrying the CLI's one-line message.  May not touch: option
+parsing of its own (that is :func:`staticsrv.config.from_options`).
+
+The listening socket is bound before either returns, so ``server.url`` can
+be fetched at once: the kernel queues a connection until the accept loop
+takes it, and no caller ever needs to wait for readiness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+
+from staticsrv.config import Config, from_options
+from staticsrv.handler import Rule
+from staticsrv.server import BindError, ServerCore, bind, bound_url
+from staticsrv.transport import Features
+
+__all__ = ["BindError", "Server", "serve"]
+
+_STOP_TIMEOUT = 15.0
+
+
+class Server:
+    """A running staticsrv in this event loop; leaving ``async with`` stops it gracefully.
+
+    >>> async with Server("site", port=0) as server:   # doctest: +SKIP
+    ...     fetch(server.url + "index.html")
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = ".",
+        *,
+        config: Config | None = None,
+        access_log: Callable[[str], None] | None = None,
+        rules: Iterable[Rule] = (),
+        features: Features | None = None,
+        **options: object,
+    ) -> None:
+        if config is None:
+            options.setdefault("quiet", access_log is None)
+            config = from_options(root, **options)
+        elif options:
+            raise ValueError("give either config or options, not both")
+        if config.workers != 1:
+            raise ValueError("--workers: the embedding API serves from one process")
+        self._lsock: socket.socket | None = None
+        self._stop: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.config = config
+        self._access_log = access_log
+        self._rules = tuple(rules)
+        self._features = features
+        self.core: ServerCore | None = None
+
+    @property
+    def host(self) -> str:
+        return self.config.host
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when started with port 0)."""
+        return self.config.port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT/``: the root of the served site."""
+        if self._lsock is None:
+            raise RuntimeError("the server is not started")
+        return bound_url(self._lsock)
+
+    @property
+    def running(self) -> bool:
+        """True from start until the server has stopped (or died)."""
+        return self._task is not None and not self._task.done()
+
+    def listen(self) -> None:
+        """Bind the socket now; :class:`BindError` with a one-line message if it cannot."""
+        if self._lsock is None:
+            import dataclasses
+
+            self._lsock = bind(self.config.host, self.config.port)
+            port = self._lsock.getsockname()[1]
+            self.config = dataclasses.replace(self.config, port=port)
+
+    async def start(self) -> None:
+        self.listen()
+        assert self._lsock is not None
+        self._stop = asyncio.Event()
+        self.core = ServerCore(
+            self.config, access_log=self._access_log, rules=self._rules, features=self._features
+        )
+        self._task = asyncio.get_running_loop().create_task(
+            self.core.serve(self._lsock, self._stop)
+        )
+
+    async def stop(self) -> None:
+        """Stop accepting, let answers in flight finish, close everything."""
+        if self._stop is None or self._task is None:
+            return
+        self._stop.set()
+        await self._task
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+@contextlib.contextmanager
+def serve(root: str | os.PathLike[str] = ".", **kwargs: object) -> Iterator[Server]:
+    """A :class:`Server` in a background thread with its own event loop.
+
+    For synchronous code and test suites (the role ``http.server`` plays in
+    many projects' tests)::
+
+        with staticsrv.serve("site", port=0) as server:
+            urllib.request.urlopen(server.url)
+    """
+    server = Server(root, **kwargs)  # type: ignore[arg-type]
+    server.listen()  # errors surface here, in the caller's thread
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    failure: list[BaseException] = []
+
+    async def main() -> None:
+        await server.start()
+        started.set()
+        assert server._task is not None
+        await server._task
+
+    def thread_main() -> None:
+        try:
+            loop.run_until_complete(main())
+        except BaseException as exc:  # surfaced in the caller's thread
+            failure.append(exc)
+        finally:
+            started.set()
+            loop.close()
+
+    thread = threading.Thread(target=thread_main, name="staticsrv", daemon=True)
+    thread.start()
+    started.wait()
+    try:
+        if failure:
+            raise failure[0]
+        yield server
+    finally:
+        if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(lambda: asyncio.ensure_future(server.stop()))
+        thread.join(_STOP_TIMEOUT)
+        if thread.is_alive():
+            raise RuntimeError("staticsrv did not stop")
+        if failure:
+            raise failure[0]

@@ -1,0 +1,104 @@
+"""The application lifecycle: event loop choice, signals, run until stopped.
+
+Owns: picking the loop (uvloop when installed, asyncio otherwise), turning
+SIGINT/SIGTERM/SIGHUP into a graceful stop (and a second one into an
+immediate exit), the banner, and :func:`run`, which the CLI and each worker
+process call.  May not touch: option parsing (the CLI's), HTTP.
+
+Portability: where the loop cannot take signal handlers
+(``loop.add_signal_handler`` raises NotImplementedError on Windows), plain
+``signal.signal`` handlers hand the stop to the loop thread-safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from staticsrv.config import Config, has_uvloop
+
+EXIT_FORCED = 130  # a second Ctrl+C: as a shell reports a SIGINT'ed job
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def loop_runner(choice: str) -> Callable[[Coroutine[Any, Any, int]], int]:
+    """asyncio.run or uvloop.run, as chosen (auto: uvloop when installed)."""
+    if choice != "asyncio" and has_uvloop():
+        import uvloop
+
+        runner: Callable[[Coroutine[Any, Any, int]], int] = uvloop.run
+        return runner
+    return asyncio.run
+
+
+def install_stop_signals(
+    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, *, loop_handlers: bool = True
+) -> None:
+    """The first stop signal sets ``stop``; a second one ends the process at once.
+
+    ``loop_handlers=False`` forces the portable path (what Windows gets).
+    """
+
+    def on_signal() -> None:
+        if stop.is_set():
+            # Someone pressed Ctrl+C again while in-flight answers finish:
+            # they want out now, not after the grace period (uvicorn does the same).
+            sys.stderr.write("staticsrv: forced exit\n")
+            sys.stderr.flush()
+            os._exit(EXIT_FORCED)
+        stop.set()
+
+    for sig in STOP_SIGNALS:
+        if loop_handlers:
+            try:
+                loop.add_signal_handler(sig, on_signal)
+                continue
+            except (NotImplementedError, RuntimeError):
+                pass
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            signal.signal(sig, lambda _s, _f: loop.call_soon_threadsafe(on_signal))
+
+
+def run(
+    config: Config,
+    shown_root: str,
+    *,
+    announce: bool = True,
+    on_ready: Callable[[], None] | None = None,
+) -> int:
+    """Bind, serve until a stop signal, return the exit status.
+
+    ``on_ready`` runs once the socket listens (the worker supervisor waits
+    for it before announcing the URL).
+    """
+    from staticsrv.accesslog import stderr_sink
+    from staticsrv.server import BindError, ServerCore, bind, bound_url
+
+    try:
+        lsock = bind(config.host, config.port, reuse_port=config.workers > 1)
+    except BindError as exc:
+        sys.stderr.write(f"staticsrv: error: {exc}\n")
+        return 1
+    if announce:
+        print(f"Serving {shown_root} at {bound_url(lsock)} (Ctrl+C to stop)", flush=True)
+    if on_ready is not None:
+        on_ready()
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        install_stop_signals(asyncio.get_running_loop(), stop)
+        core = ServerCore(config, access_log=None if config.quiet else stderr_sink)
+        await core.serve(lsock, stop)
+        return 0
+
+    try:
+        return loop_runner(config.loop)(main())
+    except KeyboardInterrupt:
+        return 0  # a Ctrl+C that arrived before the handlers were in place
