@@ -14,12 +14,11 @@ through Python memory.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 import stat
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiofile import AIOFile
 from async_lru import alru_cache
@@ -78,7 +77,8 @@ async def _read_body(key: FileKey) -> bytes:
     # Read through the descriptor open_regular checked, never by path again:
     # a rename-into-place between the check and a second open would pair
     # another version's bytes with this key (and its ETag).
-    fobj = open(open_regular(key), "rb", buffering=0, closefd=True)  # noqa: SIM115
+    # open_regular's open(2) is O_NONBLOCK; open() only wraps its descriptor.
+    fobj = open(open_regular(key), "rb", buffering=0, closefd=True)  # noqa: SIM115, ASYNC230
     with fobj:
         data: bytes = await AIOFile.from_fp(fobj).read_bytes(key.size + 1, 0)
         st = os.fstat(fobj.fileno())
@@ -99,30 +99,27 @@ class Reader:
     """Owns the body cache; one per server process."""
 
     def __init__(self, entries: int) -> None:
-        self.read: Callable[[FileKey], Awaitable[bytes]] = alru_cache(maxsize=entries)(_read_body)
-        self._gzip_cache: Any = alru_cache(maxsize=entries)(self._gzip_uncached)
+        self._read = alru_cache(maxsize=entries)(_read_body)
+        self._gzip = alru_cache(maxsize=entries)(self._gzip_uncached)
+
+    async def read(self, key: FileKey) -> bytes:
+        """The whole body of a small file version, read once per version."""
+        return await self._read(key)
 
     async def _gzip_uncached(self, key: FileKey) -> bytes:
-        import asyncio
-
-        data = await self.read(key)
+        data = await self._read(key)
         # Compression of a few hundred KiB takes milliseconds: off the loop.
         return await asyncio.to_thread(gzip_body, data)
 
     async def gzipped(self, key: FileKey) -> bytes:
         """The gzip representation of a cached body, compressed once per file version."""
-        result: bytes = await self._gzip_cache(key)
-        return result
+        return await self._gzip(key)
 
     def forget(self, key: FileKey) -> None:
         """Drop a key whose file turned out to have changed under us."""
-        invalidate: Any = getattr(self.read, "cache_invalidate", None)
-        if invalidate is not None:
-            invalidate(key)
-        self._gzip_cache.cache_invalidate(key)
+        self._read.cache_invalidate(key)
+        self._gzip.cache_invalidate(key)
 
     def close(self) -> None:
-        for cached in (self.read, self._gzip_cache):
-            clear: Any = getattr(cached, "cache_clear", None)
-            if clear is not None:
-                clear()
+        self._read.cache_clear()
+        self._gzip.cache_clear()

@@ -102,7 +102,9 @@ def serve(site: Path) -> Iterator[ServeFactory]:
             )
             log: list[str] = []
             server = stack.enter_context(
-                staticsrv.serve(config=config, access_log=log.append, features=features, rules=rules)
+                staticsrv.serve(
+                    config=config, access_log=log.append, features=features, rules=rules
+                )
             )
             return Running("127.0.0.1", server.port, Path(config.root), server, log)
 

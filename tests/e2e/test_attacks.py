@@ -27,8 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from staticsrv.config import Config, Timeouts
 import staticsrv
+from staticsrv.config import Config, Timeouts
 
 pytestmark = pytest.mark.load
 

@@ -1,7 +1,7 @@
 """Fixtures for the load tests: the server as a real subprocess.
 
 ``run_server(root, *cli_args)`` starts ``python -m staticsrv`` on port 0 and
-returns a :class:`~tests.load.procserver.ServerProc`.  At teardown every
+returns a :class:`~tests.e2e.load.procserver.ServerProc`.  At teardown every
 server is stopped with SIGTERM and must exit with status 0 and without a
 Python traceback on stderr: a test that leaves the server crashed, hung or
 logging unexpected errors fails even if its own assertions passed.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.load.procserver import ServerProc, start_server
+from tests.e2e.load.procserver import ServerProc, start_server
 
 RunServer = Callable[..., ServerProc]
 

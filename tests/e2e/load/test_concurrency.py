@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.load.conftest import RunServer
-from tests.load.netutil import Client, fetch
+from tests.e2e.load.conftest import RunServer
+from tests.e2e.load.netutil import Client, fetch
 
 pytestmark = pytest.mark.load
 

@@ -24,7 +24,7 @@ STARTUP_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
 _URL = re.compile(rb"Serving .* at http://127\.0\.0\.1:(\d+)/ \(Ctrl\+C to stop\)")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[3]
 
 
 @dataclass

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.load.conftest import RunServer
-from tests.load.netutil import Client, Closed, fetch, poll_until
-from tests.load.procserver import ServerProc
+from tests.e2e.load.conftest import RunServer
+from tests.e2e.load.netutil import Client, Closed, fetch, poll_until
+from tests.e2e.load.procserver import ServerProc
 
 pytestmark = pytest.mark.load
 

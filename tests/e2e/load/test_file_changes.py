@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from staticsrv.conditional import make_etag
-from tests.load.conftest import RunServer
-from tests.load.netutil import Client, Closed, fetch
+from tests.e2e.load.conftest import RunServer
+from tests.e2e.load.netutil import Client, Closed, fetch
 
 pytestmark = pytest.mark.load
 

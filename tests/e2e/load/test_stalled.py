@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.load.conftest import RunServer
-from tests.load.netutil import TCP_ESTABLISHED, Client, fetch, poll_until, server_sockets
+from tests.e2e.load.conftest import RunServer
+from tests.e2e.load.netutil import TCP_ESTABLISHED, Client, fetch, poll_until, server_sockets
 
 pytestmark = pytest.mark.load
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.load.conftest import RunServer
-from tests.load.netutil import Client, fetch, request_bytes
+from tests.e2e.load.conftest import RunServer
+from tests.e2e.load.netutil import Client, fetch, request_bytes
 
 pytestmark = pytest.mark.load
 
