@@ -168,9 +168,11 @@ class _Writer:
         self.size = 0
 
     def add(self, req: Request | None, status: int, head: bytes, body: bytes) -> None:
-        self.out.append(head + body if body else head)
-        self.sent.append(_Sent(req, status, len(head), len(body)))
-        self.size += len(head) + len(body)
+        data = head + body if body else head
+        self.out.append(data)
+        self.size += len(data)
+        if self.shared.log is not None:
+            self.sent.append(_Sent(req, status, len(head), len(body)))
 
     async def flush(self) -> None:
         if not self.out:
@@ -182,7 +184,8 @@ class _Writer:
         try:
             await transport.send(b"".join(out) if len(out) > 1 else out[0])
         finally:
-            self._log(transport.sent - start)
+            if self.sent:
+                self._log(transport.sent - start)
             out.clear()
             self.size = 0
 
@@ -204,7 +207,8 @@ class _Writer:
         start = -1  # until the head is out
         try:
             self.out.append(head)
-            self.sent.append(_Sent(None, 0, len(head), 0))  # logged below, not with the batch
+            if self.shared.log is not None:  # logged below, not with the batch
+                self.sent.append(_Sent(None, 0, len(head), 0))
             await self.flush()
             start = transport.sent
             complete = await _send_parts(self.conn, self.shared, body)
@@ -220,7 +224,8 @@ class _Writer:
         assert isinstance(resp.body, StreamBody)
         conn, transport = self.conn, self.conn.transport
         self.out.append(head)
-        self.sent.append(_Sent(None, 0, len(head), 0))
+        if self.shared.log is not None:
+            self.sent.append(_Sent(None, 0, len(head), 0))
         await self.flush()
         conn.phase = Phase.STREAMING
         start = transport.sent

@@ -18,9 +18,10 @@ import asyncio
 import gzip
 import os
 import stat
+import threading
 from dataclasses import dataclass
+from typing import Any
 
-from aiofile import AIOFile
 from async_lru import alru_cache
 
 
@@ -73,6 +74,37 @@ def open_regular(key: FileKey) -> int:
     return fd
 
 
+# aiofile's AIOFile once its import has finished.  Importing aiofile costs
+# tens of milliseconds (caio probes the kernel with io_setup/io_destroy and
+# reads its version through importlib.metadata), so it is imported in a
+# thread when the first read needs it, never between launch and the first
+# answer; reads until then go through the loop's thread pool.
+class _Aiofile:
+    cls: Any = None  # AIOFile, once imported
+    started = False
+    lock = threading.Lock()
+
+    @classmethod
+    def _load(cls) -> None:
+        try:
+            from aiofile import AIOFile
+        except OSError:
+            # Out of descriptors while importing (EMFILE): reads keep going
+            # through the thread pool, and a later read tries again.
+            with cls.lock:
+                cls.started = False
+            return
+        cls.cls = AIOFile
+
+    @classmethod
+    def start_import(cls) -> None:
+        with cls.lock:
+            if cls.started:
+                return
+            cls.started = True
+        threading.Thread(target=cls._load, name="staticsrv-import", daemon=True).start()
+
+
 async def _read_body(key: FileKey) -> bytes:
     # Read through the descriptor open_regular checked, never by path again:
     # a rename-into-place between the check and a second open would pair
@@ -80,7 +112,12 @@ async def _read_body(key: FileKey) -> bytes:
     # open_regular's open(2) is O_NONBLOCK; open() only wraps its descriptor.
     fobj = open(open_regular(key), "rb", buffering=0, closefd=True)  # noqa: SIM115, ASYNC230
     with fobj:
-        data: bytes = await AIOFile.from_fp(fobj).read_bytes(key.size + 1, 0)
+        aio = _Aiofile.cls
+        if aio is not None:
+            data: bytes = await aio.from_fp(fobj).read_bytes(key.size + 1, 0)
+        else:
+            _Aiofile.start_import()
+            data = await asyncio.to_thread(os.pread, fobj.fileno(), key.size + 1, 0)
         st = os.fstat(fobj.fileno())
     if len(data) != key.size or (st.st_size, st.st_mtime_ns) != (key.size, key.mtime_ns):
         # Written to while we read (an in-place save): raised, not returned,

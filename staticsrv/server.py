@@ -95,6 +95,8 @@ class ServerCore:
         self.features = features if features is not None else Features()
         self._conns: set[Connection] = set()
         self._slot_free = asyncio.Event()
+        # Set while the readiness-driven accept is paused at the connection cap.
+        self._resume_accept: Callable[[], None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
     @property
@@ -146,9 +148,92 @@ class ServerCore:
             await asyncio.wait(tasks, timeout=1.0)
 
     async def _accept_loop(self, lsock: socket.socket) -> None:
+        if self.features.add_reader:
+            try:
+                await self._accept_ready(lsock)
+                return
+            except NotImplementedError:
+                self.features.add_reader = False  # the proactor loop
+        await self._accept_awaiting(lsock)
+
+    def _accepted(self, lsock: socket.socket) -> bool | OSError:
+        """Accept one connection: True if one was, False if none waits, else the error."""
+        try:
+            sock, addr = lsock.accept()
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as exc:
+            return exc
+        self._start(sock, addr)
+        return True
+
+    def _backoff(self, exc: OSError, previous: float) -> float:
+        """Out of descriptors: a growing pause instead of spinning at 100 % CPU."""
+        backoff = min(max(previous * 2, 0.01), 0.5)
+        if backoff >= 0.5 or backoff == 0.01:
+            log.warning("accept: %s; retrying", os.strerror(exc.errno or 0))
+        return backoff
+
+    async def _accept_ready(self, lsock: socket.socket) -> None:
+        """Accept from a standing readiness registration on the listening socket.
+
+        One callback takes every waiting connection (a burst costs one
+        wake-up, not an epoll_ctl pair and a future per connection, as
+        ``loop.sock_accept`` does).  At the connection cap, or out of
+        descriptors, the registration is dropped until a slot frees or the
+        back-off passes; meanwhile new connections wait in the listen backlog.
+        """
+        loop = asyncio.get_running_loop()
+        fd = lsock.fileno()
+        failed: asyncio.Future[None] = loop.create_future()
+        backoff = 0.0
+        registered = False
+
+        def resume() -> None:
+            nonlocal registered
+            if not registered and not failed.done():
+                loop.add_reader(fd, readable)
+                registered = True
+
+        def pause() -> None:
+            nonlocal registered
+            if registered:
+                loop.remove_reader(fd)
+                registered = False
+
+        def readable() -> None:
+            nonlocal backoff
+            while len(self._conns) < self.config.max_connections:
+                got = self._accepted(lsock)
+                if got is False:
+                    return
+                if got is True:
+                    backoff = 0.0
+                    continue
+                if got.errno in _RESOURCE_ERRNOS:
+                    backoff = self._backoff(got, backoff)
+                    pause()
+                    loop.call_later(backoff, resume)
+                    return
+                if got.errno not in _ACCEPT_ERRNOS_TRANSIENT and not failed.done():
+                    pause()
+                    failed.set_exception(got)
+                    return
+            pause()  # at the cap: a finishing connection calls resume
+            self._resume_accept = resume
+
+        loop.add_reader(fd, readable)
+        registered = True
+        try:
+            await failed
+        finally:
+            self._resume_accept = None
+            pause()
+
+    async def _accept_awaiting(self, lsock: socket.socket) -> None:
+        """The portable accept loop: ``loop.sock_accept`` per connection."""
         loop = asyncio.get_running_loop()
         backoff = 0.0
-        head_timeout = self.config.timeouts.head
         while True:
             if len(self._conns) >= self.config.max_connections:
                 # Further connections wait in the listen backlog until a slot frees.
@@ -159,24 +244,20 @@ class ServerCore:
                 sock, addr = await loop.sock_accept(lsock)
             except OSError as exc:
                 if exc.errno in _RESOURCE_ERRNOS:
-                    # Out of descriptors: keep serving the open connections and
-                    # retry with a growing pause instead of spinning at 100 % CPU.
-                    backoff = min(max(backoff * 2, 0.01), 0.5)
-                    if backoff >= 0.5 or backoff == 0.01:
-                        log.warning("accept: %s; retrying", os.strerror(exc.errno or 0))
+                    backoff = self._backoff(exc, backoff)
                     await asyncio.sleep(backoff)
                     continue
                 if exc.errno in _ACCEPT_ERRNOS_TRANSIENT:
                     continue
                 raise
             backoff = 0.0
-            sock.setblocking(False)
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            peer = addr[0] if isinstance(addr, tuple) else str(addr)
-            self._start(sock, peer, loop.time() + head_timeout)
+            self._start(sock, addr)
 
-    def _start(self, sock: socket.socket, peer: str, deadline: float) -> None:
+    def _start(self, sock: socket.socket, addr: Any) -> None:
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = addr[0] if isinstance(addr, tuple) else str(addr)
         send_timeout = self.config.timeouts.send
         loop = asyncio.get_running_loop()
 
@@ -184,7 +265,7 @@ class ServerCore:
             conn.deadline = loop.time() + send_timeout
 
         conn = Connection(Transport(sock, self.features, progress), peer)
-        conn.deadline = deadline
+        conn.deadline = loop.time() + self.config.timeouts.head
         self._conns.add(conn)
         conn.task = loop.create_task(self._run(conn))
 
@@ -194,6 +275,8 @@ class ServerCore:
         finally:
             self._conns.discard(conn)
             self._slot_free.set()
+            if self._resume_accept is not None:
+                self._resume_accept()
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
