@@ -22,7 +22,12 @@ from staticsrv.http11 import Request
 from staticsrv.httpdate import format_http_date
 from staticsrv.mime import guess_type
 from staticsrv.negotiate import is_compressible
-from staticsrv.ranges import content_range, multipart_layout, new_boundary
+from staticsrv.ranges import (
+    content_range,
+    multipart_layout,
+    new_boundary,
+    unsatisfied_content_range,
+)
 from staticsrv.reader import FileChanged, FileKey, Reader, open_regular
 from staticsrv.resolver import File, Resolver
 from staticsrv.responses import FileBody, Response
@@ -150,7 +155,8 @@ class Files:
         if plan.status == 416:
             # RFC 9110 §15.5.17: say how long the representation is.
             return Response(
-                416, (("Content-Range", f"bytes */{key.size}"), ("Content-Length", "0"))
+                416,
+                (("Content-Range", unsatisfied_content_range(key.size)), ("Content-Length", "0")),
             )
 
         # The body source: a sidecar file, an on-the-fly gzip, or the file itself.

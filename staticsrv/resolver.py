@@ -58,7 +58,7 @@ class Forbidden:
     pass
 
 
-Outcome = File | Redirect | Listing | NotFound | Forbidden
+Resolution = File | Redirect | Listing | NotFound | Forbidden
 
 NOT_FOUND = NotFound()
 FORBIDDEN = Forbidden()
@@ -133,7 +133,7 @@ class Resolver:
             return NOT_FOUND
         return File(path, st)
 
-    def resolve(self, target: Target) -> Outcome:
+    def resolve(self, target: Target) -> Resolution:
         path = self.full_path(target.relpath)
         st = _stat(path)
         if isinstance(st, NotFound | Forbidden):
