@@ -171,12 +171,7 @@ class Handler:
                 return memo.key.matches(os.stat(memo.path))
             except (OSError, ValueError):
                 return False
-        if not self.resolver.is_missing(memo.path):
-            return False
-        page = self.resolver.not_found_page()
-        if page is None or memo.page is None:
-            return page is None and memo.page is None
-        return memo.page.matches(page.st)
+        return self.resolver.still_missing(memo.path, memo.page)
 
     async def _decide(self, req: Request) -> tuple[Response, _Memo | None]:
         method = req.method

@@ -26,6 +26,7 @@ import os
 import stat
 from dataclasses import dataclass
 
+from staticsrv.reader import FileKey
 from staticsrv.target import Target, is_hidden
 
 INDEX_FILE = "index.html"
@@ -153,6 +154,32 @@ class Resolver:
         if self.listing:
             return Listing(path, st)
         return NOT_FOUND
+
+    def still_missing(self, path: str, page: FileKey | None) -> bool:
+        """True while ``path`` is missing and :meth:`not_found_page` would still be ``page``.
+
+        The same verdicts as :meth:`is_missing` and :meth:`not_found_page`,
+        in as few system calls: the page candidates before ``page`` must still
+        be missing, and ``page`` itself must still be that very version (a
+        swapped link or a replaced file has another identity).
+        """
+        try:
+            os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except (OSError, ValueError):
+            return self.is_missing(path)
+        else:
+            return False
+        for candidate in self._not_found_paths:
+            try:
+                st = os.stat(candidate)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except (OSError, ValueError):
+                return False
+            return page is not None and page.path == candidate and page.matches(st)
+        return page is None
 
     def not_found_page(self) -> File | None:
         """The site's own 404 page: ``not_found.html``, else ``404.html`` (GitHub Pages)."""
