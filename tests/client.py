@@ -21,7 +21,9 @@ REPEATABLE = frozenset({"vary"})  # the only field the server may send twice
 
 
 @dataclass
-class Response:
+class Received:
+    """One answer as it came over the wire (named apart from staticsrv.responses.Response)."""
+
     status: int
     reason: str
     headers: dict[str, str] = field(default_factory=dict)  # lower-case name -> value
@@ -50,7 +52,7 @@ class Closed(ConnectionError):
         self.in_body = in_body  # the head had arrived whole, the body had not
 
 
-def parse_head(head: bytes) -> Response:
+def parse_head(head: bytes) -> Received:
     """A head without its final CRLF CRLF, checked strictly; body left empty."""
     lines = head.decode("latin-1").split("\r\n")
     version, status, *reason = lines[0].split(" ", 2)
@@ -64,7 +66,7 @@ def parse_head(head: bytes) -> Response:
         assert key not in headers or key in REPEATABLE, f"duplicate header {key}"
         headers[key] = value.strip()
         fields.setdefault(key, []).append(value.strip())
-    return Response(int(status), reason[0] if reason else "", headers, b"", head, fields)
+    return Received(int(status), reason[0] if reason else "", headers, b"", head, fields)
 
 
 def connect(
@@ -116,7 +118,7 @@ class Conn:
         self.buf += chunk
         return True
 
-    def read_head(self) -> Response:
+    def read_head(self) -> Received:
         """The next head (its body, if any, stays in ``buf``)."""
         while True:
             end = self.buf.find(b"\r\n\r\n")
@@ -129,7 +131,7 @@ class Conn:
         del self.buf[: end + 4]
         return parse_head(head)
 
-    def read_response(self, head_request: bool = False) -> Response:
+    def read_response(self, head_request: bool = False) -> Received:
         resp = self.read_head()
         code = resp.status
         length = 0
@@ -154,7 +156,7 @@ class Conn:
         headers: dict[str, str] | None = None,
         *,
         close: bool = False,
-    ) -> Response:
+    ) -> Received:
         self.send(build(target, method, headers, close=close))
         return self.read_response(head_request=method == "HEAD")
 
@@ -223,12 +225,12 @@ def get(
     target: str = "/",
     method: str = "GET",
     headers: dict[str, str] | None = None,
-) -> Response:
+) -> Received:
     with Conn(addr) as conn:
         return conn.request(target, method, headers)
 
 
-def fetch(addr: tuple[str, int], target: str, *, timeout: float = TIMEOUT) -> Response:
+def fetch(addr: tuple[str, int], target: str, *, timeout: float = TIMEOUT) -> Received:
     """One request on a fresh connection with ``Connection: close``; checks the close."""
     with Conn(addr, timeout=timeout) as conn:
         resp = conn.request(target, close=True)
@@ -238,7 +240,7 @@ def fetch(addr: tuple[str, int], target: str, *, timeout: float = TIMEOUT) -> Re
         return resp
 
 
-def raw(addr: tuple[str, int], data: bytes) -> tuple[Response | None, bool]:
+def raw(addr: tuple[str, int], data: bytes) -> tuple[Received | None, bool]:
     """Send raw bytes; return the first response (if any) and whether the server then closed."""
     with Conn(addr) as conn:
         conn.send(data)

@@ -29,7 +29,7 @@ import pytest
 
 import staticsrv
 from staticsrv.config import Config, Timeouts
-from tests.client import Closed, Conn, Response
+from tests.client import Closed, Conn, Received
 
 pytestmark = pytest.mark.load
 
@@ -72,7 +72,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackSite]:
         yield AttackSite(("127.0.0.1", running.port), running, log)
 
 
-def _recv_answer(conn: Conn) -> Response | None:
+def _recv_answer(conn: Conn) -> Received | None:
     """One framed answer (None if the server closed before a whole head)."""
     try:
         answer = conn.read_response()
@@ -99,7 +99,7 @@ def _send_in_background(sock: socket.socket, data: bytes) -> threading.Thread:
     return thread
 
 
-def _normal_request(conn: Conn) -> Response | None:
+def _normal_request(conn: Conn) -> Received | None:
     conn.send(b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n")
     return _recv_answer(conn)
 
@@ -301,7 +301,7 @@ TABLE: list[tuple[str, bytes, frozenset[int], bool | None]] = [
 ]
 
 
-def _check_answer(data: bytes, answer: Response) -> None:
+def _check_answer(data: bytes, answer: Received) -> None:
     """What every answer must satisfy, whatever its status."""
     assert SECRET not in answer.body, "a file outside the root leaked"
     assert "set-cookie" not in answer.fields, "a header was injected"
