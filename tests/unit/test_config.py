@@ -178,7 +178,7 @@ def test_a_root_that_is_a_file(tmp_path: Path) -> None:
 
 def test_an_unreadable_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Forced: a superuser (as in many CI containers) can read a chmod 0 folder.
-    monkeypatch.setattr(config.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
     with pytest.raises(ValueError) as info:
         from_options(tmp_path)
     assert str(info.value) == f"root {str(tmp_path)!r} is not readable"
