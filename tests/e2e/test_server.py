@@ -276,17 +276,11 @@ def test_large_get_body_is_drained_after_the_answer_not_reset_rfc9112_9_6(srv: R
     """Lingering close: the server answers, half-closes and reads on, so the
     client can finish sending and still read the answer (no RST)."""
     body = b"x" * 500_000  # over the 64 KiB a GET body may have to stay open
-    sock = socket.create_connection(srv.addr, timeout=10)
-    try:
-        sock.sendall(
-            b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body)
-        )
-        sock.sendall(body)  # raises ECONNRESET if the server closed with unread input
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    finally:
-        sock.close()
+    with Conn(srv.addr) as conn:
+        conn.send(b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body))
+        conn.send(body)  # raises ECONNRESET if the server closed with unread input
+        received, how = conn.read_to_eof(10)
+    assert how == "eof", f"not a clean close: {how}"
     assert received.startswith(b"HTTP/1.1 200 ")
     assert b"\r\nConnection: close\r\n" in received
     assert received.endswith(b"\r\n\r\nhello world\n")
