@@ -2,7 +2,7 @@
 
 Clients such as http.client or curl normalise targets (``..``, ``//``), so
 attacks must go out as raw bytes; this reads the answers back strictly by
-their framing (Content-Length), which also proves the server's framing.
+their framing (Content-Length, or chunked for streams), which also proves the server's framing.
 The receive buffer is a ``bytearray`` so that megabytes of body cost linear
 time under load.  Every answer is checked on the way in: an HTTP/1.1
 status line, well-formed field lines, no repeated field but Vary, and a
@@ -131,9 +131,35 @@ class Conn:
         del self.buf[: end + 4]
         return parse_head(head)
 
+    def _need(self, n: int, what: str) -> None:
+        while len(self.buf) < n:
+            if not self._fill():
+                raise Closed(f"closed in {what}", bytes(self.buf), in_body=True)
+
+    def _read_chunked(self) -> bytes:
+        """A chunked body (RFC 9112 §7.1), checked strictly: hex sizes, CRLFs, no trailers."""
+        body = bytearray()
+        while True:
+            while (end := self.buf.find(b"\r\n")) < 0:
+                self._need(len(self.buf) + 1, "a chunk size line")
+            line = bytes(self.buf[:end])
+            del self.buf[: end + 2]
+            assert line and all(c in b"0123456789abcdefABCDEF" for c in line), line
+            size = int(line, 16)
+            self._need(size + 2, "a chunk")
+            assert self.buf[size : size + 2] == b"\r\n", "chunk not followed by CRLF"
+            body += self.buf[:size]
+            del self.buf[: size + 2]
+            if size == 0:
+                return bytes(body)
+
     def read_response(self, head_request: bool = False) -> Received:
         resp = self.read_head()
         code = resp.status
+        if not head_request and resp.headers.get("transfer-encoding") == "chunked":
+            assert "content-length" not in resp.headers, "both framings (RFC 9112 §6.3)"
+            resp.body = self._read_chunked()
+            return resp
         length = 0
         if not head_request and code not in (204, 304) and code >= 200:
             assert "content-length" in resp.headers, f"no Content-Length in {resp.raw_head!r}"

@@ -426,3 +426,12 @@ async def test_a_rule_that_reads_a_request_field_sees_every_request(root: Path) 
         assert (await handler.handle(request("/hello.txt"))).field("X-Origin") == "-"
     finally:
         handler.close()
+
+
+async def test_invalidate_forgets_every_memoised_answer(handler: Handler) -> None:
+    await handler.handle(request("/hello.txt"))
+    await handler.handle(request("/missing.txt"))
+    assert handler.memo_bytes > 0
+    handler.invalidate()
+    assert handler.memo_bytes == 0
+    assert (await handler.handle(request("/hello.txt"))).body == HELLO
