@@ -435,3 +435,25 @@ async def test_invalidate_forgets_every_memoised_answer(handler: Handler) -> Non
     handler.invalidate()
     assert handler.memo_bytes == 0
     assert (await handler.handle(request("/hello.txt"))).body == HELLO
+
+
+async def test_a_memoised_symlink_swapped_to_another_file_is_seen_at_once(
+    handler: Handler, root: Path, tmp_path: Path
+) -> None:
+    link = root / "link.txt"
+    link.symlink_to(root / "hello.txt")
+    for _ in range(2):
+        assert (await handler.handle(request("/link.txt"))).body == HELLO
+    swap(link, root / "sub" / "a.txt")
+    assert (await handler.handle(request("/link.txt"))).body == b"a\n"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside the root\n")
+    swap(link, secret)
+    assert (await handler.handle(request("/link.txt"))).status == 404
+
+
+def swap(link: Path, target: Path) -> None:
+    """Point ``link`` at ``target`` atomically (a new link renamed into place)."""
+    fresh = link.with_name(link.name + ".new")
+    fresh.symlink_to(target)
+    os.replace(fresh, link)
