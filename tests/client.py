@@ -136,6 +136,12 @@ class Conn:
             if not self._fill():
                 raise Closed(f"closed in {what}", bytes(self.buf), in_body=True)
 
+    def read_until(self, marker: bytes) -> None:
+        """Receive until ``marker`` is in ``buf`` (which keeps everything received)."""
+        while marker not in self.buf:
+            if not self._fill():
+                raise Closed(f"closed before {marker!r}", bytes(self.buf))
+
     def _read_chunked(self) -> bytes:
         """A chunked body (RFC 9112 §7.1), checked strictly: hex sizes, CRLFs, no trailers."""
         body = bytearray()

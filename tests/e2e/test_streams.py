@@ -8,9 +8,14 @@ memoised (a stream can be consumed once).
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import staticsrv
+from staticsrv.config import Config, Timeouts
 from staticsrv.http11 import Request
 from staticsrv.responses import Response, StreamBody
 from tests.client import Conn
@@ -24,17 +29,24 @@ async def _events() -> AsyncIterator[bytes]:
         yield event
 
 
+async def _endless() -> AsyncIterator[bytes]:
+    yield b"data: hello\n\n"
+    await asyncio.Event().wait()  # an event stream that has nothing more to say
+
+
 @dataclass(frozen=True, slots=True)
 class StreamAt:
     """Answers ``target`` with a fresh event stream."""
 
     target: str
+    endless: bool = False
     reads: frozenset[str] = frozenset()
 
     def apply(self, req: Request, resp: Response) -> Response:
         if req.target != self.target:
             return resp
-        return Response(200, (("Content-Type", "text/event-stream"),), StreamBody(_events()))
+        chunks = _endless() if self.endless else _events()
+        return Response(200, (("Content-Type", "text/event-stream"),), StreamBody(chunks))
 
 
 def test_a_stream_is_chunked_for_http11_and_the_connection_stays(serve: ServeFactory) -> None:
@@ -72,3 +84,18 @@ def test_a_head_of_a_stream_has_no_body(serve: ServeFactory) -> None:
         assert resp.status == 200
         assert resp.body == b""
         assert conn.request("/hello.txt").body == b"hello world\n"
+
+
+def test_an_open_stream_does_not_hold_up_the_shutdown(site: Path) -> None:
+    """Streams are cut at once on shutdown, not given the grace of answers in flight:
+    with a grace longer than serve()'s stop bound, a waited-on stream would fail the exit."""
+    config = Config(root=os.path.realpath(site), port=0, timeouts=Timeouts(shutdown_grace=3600.0))
+    with staticsrv.serve(config=config, rules=[StreamAt("/events", endless=True)]) as server:
+        conn = Conn(("127.0.0.1", server.port))
+        conn.send(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert conn.read_head().status == 200
+        conn.read_until(b"data: hello\n\n\r\n")  # the first chunk is out: streaming
+    with conn:
+        rest, how = conn.read_to_eof(10)
+    assert how == "eof"
+    assert rest == b"d\r\ndata: hello\n\n\r\n"  # the first chunk, then the cut
