@@ -116,6 +116,14 @@ def test_serve_runs_in_a_thread_and_stops_on_exit(root: Path) -> None:
     assert refused(server.port)
 
 
+def test_serve_stops_when_the_block_raises(root: Path) -> None:
+    with pytest.raises(KeyError), staticsrv.serve(root, port=0) as server:
+        assert get(("127.0.0.1", server.port), "/").status == 200
+        raise KeyError("the caller's own error")
+    assert not server.running
+    assert refused(server.port)
+
+
 def test_serve_twice_gives_two_servers(root: Path) -> None:
     with staticsrv.serve(root, port=0) as a, staticsrv.serve(root, port=0, quiet=True) as b:
         assert a.port != b.port
@@ -181,15 +189,19 @@ def test_url_before_start_is_an_error(root: Path) -> None:
 
 
 PLUGIN_USER = """
+import socket
 from urllib.request import urlopen
 
 import pytest
+
+PORTS = []
 
 
 def test_a_site(static_server, tmp_path):
     (tmp_path / "index.html").write_text("<p>from the fixture</p>")
     server = static_server(tmp_path)
     assert server.port != 0
+    PORTS.append(server.port)
     with urlopen(server.url) as resp:
         assert resp.read() == b"<p>from the fixture</p>"
 
@@ -206,14 +218,20 @@ def test_options_and_several_servers(static_server, tmp_path):
 def test_bad_options_raise(static_server, tmp_path):
     with pytest.raises(ValueError, match="--port"):
         static_server(tmp_path, port=70000)
+
+
+def test_servers_were_stopped_at_teardown():
+    for port in PORTS:
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
 """
 
 
 def test_the_static_server_fixture_comes_from_the_entry_point(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=PLUGIN_USER)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     # Without the entry point's plugin the fixture does not exist: it came from there.
     without = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:staticsrv")
-    without.assert_outcomes(errors=3)
+    without.assert_outcomes(passed=1, errors=3)
     without.stdout.fnmatch_lines(["*fixture 'static_server' not found*"])
