@@ -9,6 +9,7 @@ by the very next request.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 from collections.abc import Iterable, Iterator
@@ -18,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from staticsrv.config import Config, Limits
-from staticsrv.handler import AddFields, Handler, Rule
+from staticsrv.handler import LOOKUPS, AddFields, Handler, Rule
 from staticsrv.http11 import Request, parse_head
+from staticsrv.reader import FileChanged
 from staticsrv.responses import FileBody, Response
 
 HELLO = b"hello world\n"
@@ -457,3 +459,63 @@ def swap(link: Path, target: Path) -> None:
     fresh = link.with_name(link.name + ".new")
     fresh.symlink_to(target)
     os.replace(fresh, link)
+
+
+# Failures: every one is a whole answer, with the rules applied
+
+
+def failing_files(
+    handler: Handler, monkeypatch: pytest.MonkeyPatch, exc: BaseException
+) -> list[int]:
+    calls: list[int] = []
+
+    async def respond(req: Request, f: object) -> Response:
+        calls.append(1)
+        raise exc
+
+    monkeypatch.setattr(handler.files, "respond", respond)
+    return calls
+
+
+async def test_a_permission_error_is_403(handler: Handler, monkeypatch: pytest.MonkeyPatch) -> None:
+    failing_files(handler, monkeypatch, PermissionError(errno.EACCES, "denied"))
+    resp = await handler.handle(request("/hello.txt"))
+    assert resp.status == 403
+
+
+async def test_out_of_descriptors_is_503_with_retry_after(
+    handler: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing_files(handler, monkeypatch, OSError(errno.EMFILE, "Too many open files"))
+    resp = await handler.handle(request("/hello.txt"))
+    assert resp.status == 503
+    assert resp.field("Retry-After") == "1"
+    # A passing shortage is never memoised: the next request tries again.
+    monkeypatch.undo()
+    assert (await handler.handle(request("/hello.txt"))).status == 200
+
+
+async def test_a_file_that_keeps_changing_is_looked_up_a_few_times_then_503(
+    handler: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = failing_files(handler, monkeypatch, FileChanged("churning"))
+    resp = await handler.handle(request("/hello.txt"))
+    assert resp.status == 503
+    assert len(calls) == LOOKUPS
+
+
+async def test_an_unexpected_error_is_a_500_that_closes_with_the_rules_applied(
+    root: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = make(root, rules=[AddFields((TEST_FIELD,))])
+    try:
+        failing_files(handler, monkeypatch, RuntimeError("a bug"))
+        resp = await handler.handle(request("/hello.txt"))
+        assert resp.status == 500
+        assert resp.close
+        assert x_test_values(resp) == ["1"]
+        assert "RuntimeError: a bug" in caplog.text
+        monkeypatch.undo()
+        assert (await handler.handle(request("/hello.txt"))).status == 200  # not memoised
+    finally:
+        handler.close()
