@@ -47,8 +47,10 @@ async def test_without_loop_signal_handlers_a_signal_still_asks_for_a_stop() -> 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     app.install_stop_signals(loop, stop, loop_handlers=False)
-    assert callable(signal.getsignal(signal.SIGINT))
-    assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Checked before the kill: a default disposition would end the test run.
+        handler = signal.getsignal(sig)
+        assert callable(handler) and handler is not signal.default_int_handler, sig
     os.kill(os.getpid(), signal.SIGTERM)
     # Bounded: the handler runs between bytecodes and wakes the loop at once.
     await asyncio.wait_for(stop.wait(), 10)
