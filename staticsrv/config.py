@@ -128,7 +128,8 @@ def _seconds(name: str, value: object) -> float:
 
 def check_port(value: object) -> int:
     text = str(value)
-    if not (text.isdecimal() and 0 <= int(text) <= 65535):
+    # isascii: str.isdecimal() also takes other scripts' digits ("\u0663" is 3).
+    if not (text.isascii() and text.isdecimal() and 0 <= int(text) <= 65535):
         raise ValueError(f"--port: {text!r} is not a port number (0 to 65535)")
     return int(text)
 

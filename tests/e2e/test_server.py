@@ -276,17 +276,11 @@ def test_large_get_body_is_drained_after_the_answer_not_reset_rfc9112_9_6(srv: R
     """Lingering close: the server answers, half-closes and reads on, so the
     client can finish sending and still read the answer (no RST)."""
     body = b"x" * 500_000  # over the 64 KiB a GET body may have to stay open
-    sock = socket.create_connection(srv.addr, timeout=10)
-    try:
-        sock.sendall(
-            b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body)
-        )
-        sock.sendall(body)  # raises ECONNRESET if the server closed with unread input
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    finally:
-        sock.close()
+    with Conn(srv.addr) as conn:
+        conn.send(b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body))
+        conn.send(body)  # raises ECONNRESET if the server closed with unread input
+        received, how = conn.read_to_eof(10)
+    assert how == "eof", f"not a clean close: {how}"
     assert received.startswith(b"HTTP/1.1 200 ")
     assert b"\r\nConnection: close\r\n" in received
     assert received.endswith(b"\r\n\r\nhello world\n")
@@ -308,6 +302,39 @@ def test_pipelined_requests_are_answered_in_order(srv: Running) -> None:
     assert [r.status for r in got] == [200, 404, 200, 200]
     assert got[2].body == b"a\n"
     assert got[3].body == b"<h1>home</h1>\n"
+
+
+@pytest.mark.parametrize(
+    "features", [None, Features(add_writer=False)], ids=["selector", "proactor-like"]
+)
+def test_pipelined_file_bodies_heads_and_memoised_answers_stay_in_order(
+    serve: ServeFactory, features: Features | None
+) -> None:
+    """Buffered small answers and sendfile bodies share one stream: never reordered."""
+    srv = serve(features=features)
+    big = (srv.root / "big.bin").read_bytes()
+    requests = [
+        ("GET", "/hello.txt", {}),
+        ("GET", "/big.bin", {}),
+        ("HEAD", "/big.bin", {}),
+        ("GET", "/hello.txt", {}),  # the memo's answer, right after a sendfile body
+        ("GET", "/big.bin", {"Range": "bytes=5-9,-3"}),
+        ("GET", "/missing", {}),
+        ("GET", "/missing", {}),
+        ("GET", "/big.bin", {"Range": "bytes=100-"}),
+        ("GET", "/", {}),
+    ]
+    with Conn(srv.addr) as conn:
+        conn.send(b"".join(build(target, method, headers) for method, target, headers in requests))
+        got = [conn.read_response(head_request=method == "HEAD") for method, _, _ in requests]
+    assert [r.status for r in got] == [200, 200, 200, 200, 206, 404, 404, 206, 200]
+    assert got[0].body == got[3].body == b"hello world\n"
+    assert got[1].body == big
+    assert got[2].body == b"" and got[2].header("content-length") == str(len(big))
+    assert big[5:10] in got[4].body and big[-3:] in got[4].body
+    assert got[5].body == got[6].body
+    assert got[7].body == big[100:]
+    assert got[8].body == b"<h1>home</h1>\n"
 
 
 def test_connection_close_is_honoured(srv: Running) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.client import Conn, build, fetch
 from tests.e2e.load.conftest import RunServer
-from tests.e2e.load.netutil import Client, fetch, request_bytes
 
 pytestmark = pytest.mark.load
 
@@ -151,7 +151,7 @@ def test_slow_body_cannot_hold_a_connection_open(run_server: RunServer, root: Pa
     """A GET whose (small, discarded) body is trickled one byte at a time must
     also be dropped: otherwise a body is a slowloris that never times out."""
     server = run_server(root, "--head-timeout", str(HEAD_TIMEOUT), "--keepalive-timeout", "30")
-    slow = Slow(server.addr, request_bytes("/hello.txt", extra="Content-Length: 60000\r\n"))
+    slow = Slow(server.addr, build("/hello.txt", extra="Content-Length: 60000\r\n"))
     try:
         while slow.closed_at is None and time.monotonic() - slow.first_byte < DROP_BOUND:
             slow.trickle()  # one body byte per round: the body never completes
@@ -174,8 +174,8 @@ def test_idle_keepalive_connection_is_closed_after_the_timeout(
 ) -> None:
     keepalive = 1.0
     server = run_server(root, "--keepalive-timeout", str(keepalive), "--head-timeout", "30")
-    with Client(server.addr) as conn:
-        reply = conn.get("/hello.txt")
+    with Conn(server.addr) as conn:
+        reply = conn.request("/hello.txt")
         assert (reply.status, reply.body) == (200, BODY)
         idle_from = time.monotonic()
         rest, how = conn.read_to_eof(DROP_BOUND)
@@ -188,7 +188,7 @@ def test_idle_keepalive_connection_is_closed_after_the_timeout(
 
 def test_connection_that_never_sends_is_closed(run_server: RunServer, root: Path) -> None:
     server = run_server(root, "--keepalive-timeout", "1", "--head-timeout", "1")
-    with Client(server.addr) as conn:
+    with Conn(server.addr) as conn:
         start = time.monotonic()
         rest, how = conn.read_to_eof(DROP_BOUND)
         idle = time.monotonic() - start

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.client import Conn, fetch
 from tests.e2e.load.conftest import RunServer
-from tests.e2e.load.netutil import TCP_ESTABLISHED, Client, fetch, poll_until, server_sockets
+from tests.e2e.load.netutil import TCP_ESTABLISHED, poll_until, server_sockets
 
 pytestmark = pytest.mark.load
 
@@ -53,7 +54,7 @@ def test_50_stalled_downloads_bounded_rss_then_dropped(
         root, "--send-timeout", str(SEND_TIMEOUT), "--head-timeout", "10", "--loop", loop
     )
     rss_idle = server.rss_kib()
-    clients = [Client(server.addr, rcvbuf=SMALL_RCVBUF) for _ in range(STALLED)]
+    clients = [Conn(server.addr, rcvbuf=SMALL_RCVBUF) for _ in range(STALLED)]
     try:
         ports = {c.local_port for c in clients}
         for c in clients:
@@ -93,7 +94,8 @@ def test_50_stalled_downloads_bounded_rss_then_dropped(
         # Each client drains what was queued and then sees the close; what it
         # got is a 200 head and an exact prefix of the file, nothing else.
         for c in clients:
-            status, headers = c.read_head()
+            head = c.read_head()
+            status, headers = head.status, head.headers
             assert status == 200 and int(headers["content-length"]) == BIG
             body, how = c.read_to_eof(DROP_BOUND)
             assert how in ("eof", "reset"), f"stalled client not closed: {how}"
@@ -117,9 +119,10 @@ def test_healthy_slow_reader_is_not_dropped(run_server: RunServer, root: Path, l
     """64 KiB every 50 ms for a 4 MiB file: slow, but never stopped for 2 s."""
     medium = (root / "medium.bin").read_bytes()
     server = run_server(root, "--send-timeout", str(SEND_TIMEOUT), "--loop", loop)
-    with Client(server.addr, rcvbuf=SMALL_RCVBUF) as conn:
+    with Conn(server.addr, rcvbuf=SMALL_RCVBUF) as conn:
         conn.send(b"GET /medium.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        status, headers = conn.read_head()
+        head = conn.read_head()
+        status, headers = head.status, head.headers
         assert status == 200 and int(headers["content-length"]) == len(medium)
         body = bytearray(conn.buf)
         conn.buf.clear()
@@ -144,11 +147,10 @@ def test_steady_reader_of_a_big_file_is_not_dropped(
     stalled client: --send-timeout is "seconds a client may stop reading"."""
     server = run_server(root, "--send-timeout", str(SEND_TIMEOUT), "--loop", loop)
     read_for = 3 * SEND_TIMEOUT
-    with Client(server.addr, rcvbuf=SMALL_RCVBUF) as conn:
+    with Conn(server.addr, rcvbuf=SMALL_RCVBUF) as conn:
         conn.send(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
         port = conn.local_port
-        status, _ = conn.read_head()
-        assert status == 200
+        assert conn.read_head().status == 200
         body = bytearray(conn.buf)
         conn.buf.clear()
         start = time.monotonic()
