@@ -151,10 +151,16 @@ class Handler:
                 return memo.response
         try:
             resp, facts = await self._decide(req)
+            resp = self.finish(req, resp)
         except Exception:
+            # A fault of ours (or of a rule), never of the request: a 500 that
+            # closes, so nothing half-decided is left on the connection.
             log.error("error answering %s\n%s", req.target, traceback.format_exc())
-            return self.finish(req, error_response(500, cache_control=self._cc, close=True))
-        resp = self.finish(req, resp)
+            failed = error_response(500, cache_control=self._cc, close=True)
+            try:
+                return self.finish(req, failed)
+            except Exception:
+                return failed  # the fault was a rule's own
         if (
             key is not None
             and facts is not None

@@ -38,7 +38,7 @@ def run_workers(config: Config, shown_root: str) -> int:
 
     if not reuse_port_supported():
         click.echo("staticsrv: error: --workers needs SO_REUSEPORT (Linux, BSD, macOS)", err=True)
-        return 1
+        return 2  # a usage error on this platform, like any other bad argument
     try:
         # SO_REUSEPORT lets any process of the same user join a port, so a
         # second "staticsrv -w N" on it would silently take half the traffic.

@@ -519,3 +519,22 @@ async def test_an_unexpected_error_is_a_500_that_closes_with_the_rules_applied(
         assert (await handler.handle(request("/hello.txt"))).status == 200  # not memoised
     finally:
         handler.close()
+
+
+class _Broken:
+    reads: frozenset[str] = frozenset()
+
+    def apply(self, req: Request, resp: Response) -> Response:
+        raise RuntimeError("a broken rule")
+
+
+async def test_a_rule_that_raises_gives_a_500_that_closes_not_a_dead_connection(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = make(root, rules=[_Broken()])
+    try:
+        resp = await handler.handle(request("/hello.txt"))
+        assert (resp.status, resp.close) == (500, True)
+        assert "a broken rule" in caplog.text
+    finally:
+        handler.close()
