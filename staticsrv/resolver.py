@@ -17,11 +17,18 @@ remembered per path together with the ``(st_dev, st_ino)`` it was made for.
 A later request reuses it only if ``stat`` still reaches that very inode:
 if a link was swapped to point elsewhere, the inode differs and the check
 runs again, so the cache can never widen what is served.
+
+A link whose target leaves the root is refused (404, left out of
+listings) unless ``follow_symlinks`` is set; each refused target is logged
+once, naming the flag, so a monorepo's ``assets -> ../../shared/assets``
+is not a silent mystery.  Followed links still lead only to regular files
+and folders, and never to a path with a dot-name in it (unless dotfiles).
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -29,6 +36,7 @@ from dataclasses import dataclass
 from staticsrv.target import Target, is_hidden
 
 INDEX_FILE = "index.html"
+log = logging.getLogger("staticsrv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +95,17 @@ class Resolver:
 
     _MAX_VERDICTS = 16384
 
-    def __init__(self, root: str, *, listing: bool, dotfiles: bool) -> None:
+    _MAX_REFUSED = 1024  # refused link targets remembered, so each is logged once
+
+    def __init__(
+        self, root: str, *, listing: bool, dotfiles: bool, follow_symlinks: bool = False
+    ) -> None:
         self.root = os.path.realpath(root)
         self._prefix = self.root.rstrip(os.sep) + os.sep
         self.listing = listing
         self.dotfiles = dotfiles
+        self.follow_symlinks = follow_symlinks
+        self._refused: set[str] = set()
         # path -> (st_dev, st_ino) for which realpath said "inside the root".
         self._inside: dict[str, tuple[int, int]] = {}
         self._not_found_paths = tuple(
@@ -111,14 +125,35 @@ class Resolver:
             return True
         real = os.path.realpath(path)
         if real != self.root:
-            if not real.startswith(self._prefix):
+            if real.startswith(self._prefix):
+                if not self.dotfiles and is_hidden(real[len(self._prefix) :].split(os.sep)):
+                    return False
+            elif not self.follow_symlinks:
+                self._refuse(path, real)
                 return False
-            if not self.dotfiles and is_hidden(real[len(self._prefix) :].split(os.sep)):
+            elif not self.dotfiles and is_hidden(real.split(os.sep)):
+                # Trusting the tree is not trusting every dot-folder it
+                # may point into (a link to ~/.ssh/ stays hidden).
                 return False
         if len(self._inside) >= self._MAX_VERDICTS:
             self._inside.clear()
         self._inside[path] = ident
         return True
+
+    def _refuse(self, path: str, real: str) -> None:
+        """Log a link out of the root, once per target (not per request)."""
+        if real in self._refused:
+            return
+        if len(self._refused) >= self._MAX_REFUSED:
+            self._refused.clear()
+        self._refused.add(real)
+        shown = "/" + path[len(self._prefix) :] if path.startswith(self._prefix) else path
+        log.warning(
+            "staticsrv: not serving %s: it links to %s, outside the root "
+            "(--follow-symlinks serves such links)",
+            shown,
+            real,
+        )
 
     def is_missing(self, path: str) -> bool:
         """True if the stat that starts :meth:`resolve` finds nothing at ``path``."""
@@ -153,6 +188,18 @@ class Resolver:
         if self.listing:
             return Listing(path, st)
         return NOT_FOUND
+
+    def nearest_folder(self, segments: tuple[str, ...]) -> int | None:
+        """How many leading ``segments`` name the deepest folder above them that is served.
+
+        Served means it answers with its ``index.html`` or a listing; None
+        if not even the root does (listings off and no index).
+        """
+        for depth in range(len(segments) - 1, -1, -1):
+            found = self.resolve(Target(segments[:depth], "", True))
+            if isinstance(found, Listing | File):
+                return depth
+        return None
 
     def not_found_page(self) -> File | None:
         """The site's own 404 page: ``not_found.html``, else ``404.html`` (GitHub Pages)."""

@@ -69,6 +69,9 @@ class Conn:
             headers[key] = value.strip()
         code = int(status)
         length = 0
+        if headers.get("transfer-encoding") == "chunked" and not head_request:
+            body = self._read_chunked()
+            return Response(code, reason[0] if reason else "", headers, body, head)
         if not head_request and code not in (204, 304) and code >= 200:
             assert "content-length" in headers, f"no Content-Length in {lines}"
             length = int(headers["content-length"])
@@ -77,6 +80,29 @@ class Conn:
                 raise ConnectionError("closed before the whole body")
         body, self.buf = self.buf[:length], self.buf[length:]
         return Response(code, reason[0] if reason else "", headers, body, head)
+
+    def _read_line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            if not self._fill():
+                raise ConnectionError("closed inside a chunked body")
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _read_chunked(self) -> bytes:
+        """A chunked body (RFC 9112 §7.1), strictly: a missing last chunk is an error."""
+        body = bytearray()
+        while True:
+            size = int(self._read_line().split(b";")[0], 16)
+            if size == 0:
+                while self._read_line():  # trailer fields, then the empty line
+                    pass
+                return bytes(body)
+            while len(self.buf) < size + 2:
+                if not self._fill():
+                    raise ConnectionError("closed inside a chunk")
+            assert self.buf[size : size + 2] == b"\r\n", "chunk not followed by CRLF"
+            body += self.buf[:size]
+            self.buf = self.buf[size + 2 :]
 
     def request(
         self, target: str = "/", method: str = "GET", headers: dict[str, str] | None = None
