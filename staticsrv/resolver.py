@@ -95,7 +95,7 @@ class Resolver:
 
     _MAX_VERDICTS = 16384
 
-    _MAX_REFUSED = 1024  # refused link targets remembered, so each is logged once
+    _MAX_REFUSED = 1024  # refused paths and links remembered, so each link is logged once
 
     def __init__(
         self, root: str, *, listing: bool, dotfiles: bool, follow_symlinks: bool = False
@@ -141,18 +141,33 @@ class Resolver:
         return True
 
     def _refuse(self, path: str, real: str) -> None:
-        """Log a link out of the root, once per target (not per request)."""
-        if real in self._refused:
+        """Log a link out of the root, once per link (not per request or per file under it)."""
+        if path in self._refused:
             return
         if len(self._refused) >= self._MAX_REFUSED:
             self._refused.clear()
-        self._refused.add(real)
-        shown = "/" + path[len(self._prefix) :] if path.startswith(self._prefix) else path
+        self._refused.add(path)
+        # The link itself is the first component on the way that leaves the
+        # root ("assets" in assets/img/logo.svg): name that, once.
+        link, target = path, real
+        if path.startswith(self._prefix):
+            parts = path[len(self._prefix) :].split(os.sep)
+            for depth in range(1, len(parts) + 1):
+                candidate = self._prefix + os.sep.join(parts[:depth])
+                resolved = os.path.realpath(candidate)
+                if resolved != self.root and not resolved.startswith(self._prefix):
+                    link, target = candidate, resolved
+                    break
+        if link != path:
+            if link in self._refused:
+                return
+            self._refused.add(link)
+        shown = "/" + link[len(self._prefix) :] if link.startswith(self._prefix) else link
         log.warning(
             "staticsrv: not serving %s: it links to %s, outside the root "
             "(--follow-symlinks serves such links)",
             shown,
-            real,
+            target,
         )
 
     def is_missing(self, path: str) -> bool:

@@ -184,3 +184,17 @@ def test_a_small_404_page_is_sent_as_is(srv: Running) -> None:
     assert resp.status == 404
     assert resp.header("content-encoding") is None
     assert resp.body == b"<h1>custom 404</h1>\n"
+
+
+def test_a_file_truncated_while_streamed_never_ends_as_a_whole_answer(srv: Running) -> None:
+    """The body then lacks its last chunk, so no client takes it for complete."""
+    path = srv.root / "noise.txt"
+    path.write_bytes(os.urandom(12 * 1024 * 1024).hex().encode())
+    with Conn(srv.addr) as conn:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn.send(build("/noise.txt", headers=AE))
+        while b"\r\n\r\n" not in conn.buf:
+            assert conn._fill()
+        path.write_bytes(b"")  # an editor truncating the file in place
+        with pytest.raises(ConnectionError):
+            conn.read_response()
