@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import gzip
 import os
 import stat
@@ -115,6 +116,11 @@ def _gzip_pool() -> concurrent.futures.ThreadPoolExecutor:
     return _pool
 
 
+def _close_fd(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
 class GzipStream:
     """The gzip representation of a large file version, produced as it is sent.
 
@@ -180,9 +186,9 @@ class GzipStream:
         if busy is not None and not busy.done():
             # A worker thread still reads through fd: close it when it is
             # done, never under it (the number could be reused meanwhile).
-            busy.add_done_callback(lambda _f: os.close(fd))
+            busy.add_done_callback(lambda _f: _close_fd(fd))
         else:
-            os.close(fd)
+            _close_fd(fd)
         on_close()
 
     def __del__(self) -> None:

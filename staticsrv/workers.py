@@ -126,7 +126,7 @@ def run_workers(config: Config, shown_root: str) -> int:
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
-        if stopping and _frame is not None:
+        if stopping and signum:
             # A second Ctrl+C (or TERM, or HUP): no more waiting for in-flight
             # answers.  The workers go now, so the port is free on return.
             for pid in list(children):
@@ -148,7 +148,7 @@ def run_workers(config: Config, shown_root: str) -> int:
         spawn(index)
     if not _wait_ready(ready_r, config.workers, children):
         click.echo("staticsrv: error: workers failed to start", err=True)
-        on_signal(signal.SIGTERM, None)
+        on_signal(0, None)  # 0: the supervisor's own decision, not a signal
         _reap(children)
         return 1
     os.close(ready_r)
@@ -184,7 +184,7 @@ def run_workers(config: Config, shown_root: str) -> int:
         crashes = [t for t in crashes if now - t < RESTART_WINDOW] + [now]
         if len(crashes) > RESTART_LIMIT:
             click.echo("staticsrv: error: workers keep crashing; stopping", err=True)
-            on_signal(signal.SIGTERM, None)
+            on_signal(0, None)  # 0: the supervisor's own decision, not a signal
             continue
         spawn(index)
     reserve.close()

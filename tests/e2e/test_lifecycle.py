@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -154,6 +157,44 @@ def test_sighup_to_the_parent_stops_the_workers_like_sigterm(root: Path) -> None
     code, err = stop(proc, signal.SIGHUP)
     assert code == 0, err
     assert wait_gone(workers)
+    assert port_is_free(port)
+
+
+PARENT = """
+import os, subprocess, sys
+r, w = os.pipe()
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2], str(r)], pass_fds=(r,))
+os.close(r)
+print("child", child.pid, flush=True)
+child.wait()
+"""
+CHILD = """
+import sys
+from staticsrv.app import run
+from staticsrv.config import from_options
+config = from_options(sys.argv[1], port=0, quiet=True)
+sys.exit(run(config, sys.argv[1], parent_watch=int(sys.argv[2])))
+"""
+
+
+def test_a_server_watching_its_parents_pipe_stops_when_the_parent_is_killed(root: Path) -> None:
+    """The portable fallback where PR_SET_PDEATHSIG does not exist (BSD, macOS)."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, CHILD, str(root)], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = port = 0
+    while not (child and port):
+        line = parent.stdout.readline()
+        assert line, "the parent ended before its child served"
+        if line.startswith("child "):
+            child = int(line.split()[1])
+        elif match := re.search(r"127\.0\.0\.1:(\d+)/", line):
+            port = int(match.group(1))
+    assert get(("127.0.0.1", port), "/").status == 200
+    parent.kill()
+    parent.communicate(timeout=15)
+    assert wait_gone([child]), "the server outlived its parent"
     assert port_is_free(port)
 
 
