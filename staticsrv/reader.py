@@ -129,7 +129,7 @@ class GzipStream:
     descriptor :func:`open_regular` checked, ``GZIP_PIECE`` bytes at a time,
     and compresses each piece in a worker thread, so the event loop never
     waits on zlib and one download holds one piece and one compressor
-    (about 400 KiB) whatever the file's size.  The output is the same for
+    (under half a MiB) whatever the file's size.  The output is the same for
     every request of a version (fixed pieces, fixed level, no timestamp), as
     the strong ETag of the gzip representation promises.  A file that
     changes while it is read raises :class:`FileChanged`: the connection

@@ -60,7 +60,7 @@ def root(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_serves_prints_url_logs_and_stops_cleanly(root: Path, sig: int) -> None:
     proc, port, line = start("--root", str(root), "--port", "0")
     try:
