@@ -72,11 +72,14 @@ def run(
     *,
     announce: bool = True,
     on_ready: Callable[[], None] | None = None,
+    parent_watch: int | None = None,
 ) -> int:
     """Bind, serve until a stop signal, return the exit status.
 
     ``on_ready`` runs once the socket listens (the worker supervisor waits
-    for it before announcing the URL).
+    for it before announcing the URL).  ``parent_watch`` is the read end of
+    a pipe only the parent writes to: its end-of-file (the parent is gone)
+    stops the server like SIGTERM.
     """
     from staticsrv.accesslog import stderr_sink
     from staticsrv.server import BindError, ServerCore, bind, bound_url
@@ -93,7 +96,16 @@ def run(
 
     async def main() -> int:
         stop = asyncio.Event()
-        install_stop_signals(asyncio.get_running_loop(), stop)
+        loop = asyncio.get_running_loop()
+        install_stop_signals(loop, stop)
+        if parent_watch is not None:
+            fd = parent_watch
+
+            def parent_gone() -> None:
+                loop.remove_reader(fd)
+                stop.set()
+
+            loop.add_reader(fd, parent_gone)
         core = ServerCore(config, access_log=None if config.quiet else stderr_sink)
         await core.serve(lsock, stop)
         return 0

@@ -50,6 +50,11 @@ def _default(name: str) -> object:
     "--dotfiles", is_flag=True, help="Serve and list dotfiles such as .env (hidden by default)."
 )
 @click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Serve symlinks that point outside ROOT (trusts the tree; dotfiles stay hidden).",
+)
+@click.option(
     "--cache",
     type=int,
     default=None,

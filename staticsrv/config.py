@@ -55,6 +55,9 @@ class Config:
     port: int = 8080
     listing: bool = True
     dotfiles: bool = False
+    # Serve symlinks whose target lies outside the root (a monorepo's shared
+    # assets); off by default, because it trusts whoever wrote the tree.
+    follow_symlinks: bool = False
     quiet: bool = False
     # Cache-Control policy: None -> "no-cache" (revalidate, edits show at
     # once), 0 or more -> "max-age=N", and no_store -> "no-store".
@@ -106,6 +109,7 @@ DEFAULTS: dict[str, object] = {
     "port": _DEFAULT.port,
     "no_listing": False,
     "dotfiles": False,
+    "follow_symlinks": False,
     "cache": None,
     "no_cache": False,
     "no_compress": False,
@@ -192,6 +196,7 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
         port=check_port(o["port"]),
         listing=not o["no_listing"],
         dotfiles=bool(o["dotfiles"]),
+        follow_symlinks=bool(o["follow_symlinks"]),
         quiet=bool(o["quiet"]),
         max_age=cache,
         no_store=bool(o["no_cache"]),

@@ -219,30 +219,57 @@ class _Writer:
                 self.shared.log.record(self.conn.peer, req, resp.status, went, complete)
         return complete
 
-    async def send_stream(self, req: Request, resp: Response, head: bytes, chunked: bool) -> None:
-        """Head, then the stream's chunks as they come; deadlines only while sending."""
+    async def send_stream(self, req: Request, resp: Response, head: bytes, chunked: bool) -> bool:
+        """Head, then the stream's chunks as they come; False if the producer failed.
+
+        An endless stream has a deadline only while sending; a finite one
+        (a file compressed as it goes) keeps the send deadline throughout.
+        A producer that fails (the file changed under its compressor) ends
+        the body without its last chunk, and the connection is closed: the
+        client sees an incomplete answer, never a wrong complete one.
+        """
         assert isinstance(resp.body, StreamBody)
+        stream = resp.body
         conn, transport = self.conn, self.conn.transport
-        self.out.append(head)
-        if self.shared.log is not None:
-            self.sent.append(_Sent(None, 0, len(head), 0))
-        await self.flush()
-        conn.phase = Phase.STREAMING
-        start = transport.sent
         complete = False
+        start = -1  # until the head is out
         try:
-            async for data in resp.body.chunks:
+            self.out.append(head)
+            if self.shared.log is not None:  # logged below, not with the batch
+                self.sent.append(_Sent(None, 0, len(head), 0))
+            await self.flush()
+            start = transport.sent
+            if not stream.finite:
+                conn.phase = Phase.STREAMING
+            chunks = aiter(stream.chunks)
+            while True:
+                try:
+                    data = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    log.warning("staticsrv: a streamed body ended early (%r)", exc)
+                    return False
                 if data:
                     conn.deadline = self.loop.time() + self.shared.timeouts.send
                     await transport.send(chunk(data) if chunked else data)
-                    conn.deadline = math.inf
+                    if not stream.finite:
+                        conn.deadline = math.inf
             if chunked:
                 await transport.send(chunk(b""))
             complete = True
         finally:
+            await _close_stream(stream)
             if self.shared.log is not None:
-                went = transport.sent - start
+                went = transport.sent - start if start >= 0 else 0
                 self.shared.log.record(conn.peer, req, resp.status, went, complete)
+        return True
+
+
+async def _close_stream(stream: StreamBody) -> None:
+    aclose = getattr(stream.chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 async def _send_parts(conn: Connection, shared: Shared, body: FileBody) -> bool:
@@ -342,10 +369,10 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             elif not await writer.send_file(req, resp, head, body):
                 return  # the file shrank under us: the framing is broken, close
         elif req.method == "HEAD":
+            await _close_stream(body)
             writer.add(req, resp.status, head, b"")
         else:
-            await writer.send_stream(req, resp, head, chunked=not http10)
-            if http10:
+            if not await writer.send_stream(req, resp, head, chunked=not http10) or http10:
                 return
             conn.phase = Phase.BUSY
         if close:

@@ -24,7 +24,9 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import unquote
 
+from staticsrv import pages
 from staticsrv.cache import Bounded
 from staticsrv.config import Config
 from staticsrv.fileresponse import Files
@@ -33,7 +35,13 @@ from staticsrv.listing import Listings
 from staticsrv.reader import FileChanged, FileKey, Reader
 from staticsrv.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
 from staticsrv.responses import ALLOW, KNOWN_METHODS, Response, error_response
-from staticsrv.target import Target, TargetError, decode_target, directory_redirect
+from staticsrv.target import (
+    Target,
+    TargetError,
+    decode_target,
+    directory_redirect,
+    quote_segments,
+)
 
 log = logging.getLogger("staticsrv")
 
@@ -77,9 +85,12 @@ class _Memo:
     request without :data:`SHAPE_FIELDS` or rule-read fields.  Valid while:
     for a file, a fresh ``stat`` of ``path`` finds the very version ``key``
     (device, inode, size, mtime: :meth:`FileKey.matches`); for a 404,
-    ``path`` is still missing and the site's 404 page is still ``page``
-    (None: the built-in page).  Only answers whose body is in memory are
-    kept, and none that depends on the Accept-Encoding value.
+    ``path`` is still missing, the site's 404 page is still ``page``
+    (None: the built-in page) and, for the built-in page's "nearest folder"
+    link, that folder is still one (``hint[0]``) and the folder below it on
+    the way to ``path`` still missing (``hint[1]``).  Only answers whose
+    body is in memory are kept, and none that depends on the Accept-Encoding
+    value.
     """
 
     path: str
@@ -87,6 +98,7 @@ class _Memo:
     page: FileKey | None
     response: Response
     varies: bool = False  # the answer depends on the Accept-Encoding value
+    hint: tuple[str, str] | None = None
 
 
 MemoKey = tuple[str, str, str | None, bool]
@@ -95,7 +107,12 @@ MemoKey = tuple[str, str, str | None, bool]
 class Handler:
     def __init__(self, config: Config, *, rules: Iterable[Rule] = ()) -> None:
         self.config = config
-        self.resolver = Resolver(config.root, listing=config.listing, dotfiles=config.dotfiles)
+        self.resolver = Resolver(
+            config.root,
+            listing=config.listing,
+            dotfiles=config.dotfiles,
+            follow_symlinks=config.follow_symlinks,
+        )
         self.reader = Reader(config.cache_entries)
         self.files = Files(config, self.resolver, self.reader)
         self.listings = Listings(config, self.resolver)
@@ -177,7 +194,12 @@ class Handler:
                 return memo.key.matches(os.stat(memo.path))
             except (OSError, ValueError):
                 return False
-        return self.resolver.still_missing(memo.path, memo.page)
+        if not self.resolver.still_missing(memo.path, memo.page):
+            return False
+        if memo.hint is not None:
+            folder, below = memo.hint
+            return os.path.isdir(folder) and (below == memo.path or self.resolver.is_missing(below))
+        return True
 
     async def _decide(self, req: Request) -> tuple[Response, _Memo | None]:
         method = req.method
@@ -192,7 +214,7 @@ class Handler:
         target = self._target(req.target)
         if isinstance(target, TargetError):
             if target.status == 404:
-                return await self._not_found(req, None)
+                return await self._not_found(req, None, None)
             return self._error(req, target.status, target.reason), None
         return await self._resolved(req, target)
 
@@ -212,7 +234,7 @@ class Handler:
                 if isinstance(outcome, Forbidden):
                     return self._error(req, 403), None
                 assert isinstance(outcome, NotFound)
-                return await self._not_found(req, self.resolver.full_path(target.relpath))
+                return await self._not_found(req, target, self.resolver.full_path(target.relpath))
             except FileChanged as exc:
                 # Changed between stat and read (an editor saving): look again.
                 self.files.forget(str(exc))
@@ -227,19 +249,56 @@ class Handler:
         # renames, no descriptor left), with a hint of when to retry.
         return self._error(req, 503, extra=(("Retry-After", "1"),)), None
 
-    async def _not_found(self, req: Request, missing: str | None) -> tuple[Response, _Memo | None]:
-        """The 404: the site's ``not_found.html``/``404.html``, else the built-in page."""
+    async def _not_found(
+        self, req: Request, target: Target | None, missing: str | None
+    ) -> tuple[Response, _Memo | None]:
+        """The 404: the site's ``not_found.html``/``404.html``, else the built-in page.
+
+        ``target`` is None for a target refused by name (a dotfile), which
+        must look just as missing; ``missing`` is the path whose absence the
+        answer rests on (None: do not memoise).
+        """
         page = self.resolver.not_found_page()
-        page_key: FileKey | None = None
-        resp: Response | None = None
         if page is not None:
             try:
-                resp = await self.files.page(req, page, 404)
+                found = await self.files.page(req, page, 404)
                 page_key = FileKey.of(page.path, page.st)
             except (FileChanged, OSError):
-                resp = None  # fall back to the built-in page
-        if resp is None:
-            if page is not None:
-                return self._error(req, 404), None  # the page failed: do not memoise
-            resp = self._error(req, 404)
-        return resp, None if missing is None else _Memo(missing, None, page_key, resp)
+                found = None
+            if found is None:
+                # Too large to hold, or it failed: the built-in page, not memoised.
+                return self._built_in_404(req, target)[0], None
+            resp, varies = found
+            memo = None if missing is None else _Memo(missing, None, page_key, resp, varies)
+            return resp, memo
+        resp, varies, hint = self._built_in_404(req, target)
+        if missing is None:
+            return resp, None
+        return resp, _Memo(missing, None, None, resp, varies, hint)
+
+    def _built_in_404(
+        self, req: Request, target: Target | None
+    ) -> tuple[Response, bool, tuple[str, str] | None]:
+        """The built-in page: the path asked for, a link home, the nearest folder."""
+        raw = req.target.partition("?")[0].partition("#")[0]
+        # Links relative to where the browser stands (the raw path's last
+        # "/"), so they also work under a reverse proxy's prefix.
+        root_href = "../" * (raw.count("/") - 1) or "./"
+        hint: tuple[str, str] | None = None
+        parent: tuple[str, str] | None = None
+        if target is not None:
+            segments = target.segments
+            shown = "/" + target.relpath + ("/" if target.trailing_slash and segments else "")
+            depth = self.resolver.nearest_folder(segments) if self.config.listing else None
+            if depth is not None:
+                above = segments[:depth]
+                if above:  # the root has its own link
+                    href = root_href + quote_segments(above, True)[1:]
+                    parent = (href, "/" + "/".join(above) + "/")
+                full = self.resolver.full_path
+                hint = (full("/".join(above)), full("/".join(segments[: depth + 1])))
+        else:
+            shown = unquote(raw.encode("latin-1", "replace").decode("utf-8", "replace"))
+        body = pages.not_found_page(shown, root_href, parent)
+        resp, varies = self.files.text_page(req, 404, body)
+        return resp, varies, hint

@@ -115,10 +115,15 @@ class StreamBody:
     """A body of unknown length produced as it goes (Server-Sent Events, streaming gzip).
 
     RFC 9112 §7.1: an HTTP/1.1 client gets it chunked; an HTTP/1.0 client
-    gets it delimited by the close of the connection (§6.3 rule 8).
+    gets it delimited by the close of the connection (§6.3 rule 8).  An
+    endless stream (``finite=False``) is closed at once on shutdown; a
+    finite one (a file being compressed) counts as an answer in flight and
+    gets the grace period.  The connection closes ``chunks`` (its
+    ``aclose``, when it has one) once it is done with it, sent or not.
     """
 
     chunks: AsyncIterator[bytes]
+    finite: bool = False
 
 
 Body = bytes | FileBody | StreamBody

@@ -300,19 +300,27 @@ class Transport:
         with open(fd, "rb", buffering=0, closefd=False) as fobj:  # noqa: ASYNC230
             while offset < end:
                 want = min(step, end - offset)
+                fobj.seek(offset)
                 try:
                     sent = await self._loop.sock_sendfile(
                         self.sock, fobj, offset, want, fallback=False
                     )
-                except NotImplementedError:
-                    self._features.loop_sendfile = False  # uvloop: ask once per server
-                    break
-                except asyncio.SendfileNotAvailableError:
-                    # This piece's first sendfile(2) failed before a byte
-                    # went out; asyncio says so for any error, a client
-                    # already gone included.  The next tier meets the real
-                    # errno and acts on it.
-                    break
+                except BaseException as exc:
+                    # The call raises without its count when the client goes
+                    # away mid-file; the file position still says how far it
+                    # got (documented for loop.sock_sendfile), so the access
+                    # log shows the bytes really sent.
+                    self.sent += max(fobj.tell() - offset, 0)
+                    if isinstance(exc, NotImplementedError):
+                        self._features.loop_sendfile = False  # uvloop: ask once per server
+                        break
+                    if isinstance(exc, asyncio.SendfileNotAvailableError):
+                        # This piece's first sendfile(2) failed before a byte
+                        # went out; asyncio says so for any error, a client
+                        # already gone included.  The next tier meets the real
+                        # errno and acts on it.
+                        break
+                    raise
                 self.sent += sent
                 if sent < want:
                     return -1
