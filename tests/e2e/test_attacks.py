@@ -39,7 +39,7 @@ RANGES_SIZE = 100_000
 RANGES_BODY = bytes(range(256)) * (RANGES_SIZE // 256) + bytes(RANGES_SIZE % 256)
 CLOSE = True
 KEEP = False
-SMUGGLED = b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n"
+SMUGGLED = b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
 @dataclasses.dataclass
@@ -139,12 +139,12 @@ def _closed_by_server(sock: socket.socket, buf: bytearray) -> tuple[bool, bytes]
 
 
 def _normal_request(sock: socket.socket, buf: bytearray) -> Answer | None:
-    sock.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+    sock.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
     return _recv_answer(sock, buf)
 
 
 def _head(target: bytes, *fields: bytes, method: bytes = b"GET") -> bytes:
-    lines = [method + b" " + target + b" HTTP/1.1", b"Host: a", *fields]
+    lines = [method + b" " + target + b" HTTP/1.1", b"Host: localhost", *fields]
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
@@ -257,12 +257,12 @@ TABLE: list[tuple[str, bytes, frozenset[int], bool | None]] = [
     # ------------------------------------------------------------ line ends and bytes
     ("obs-fold", _head(b"/hello.txt", b"X-A: a", b" folded: b"), frozenset({400}), CLOSE),
     ("obs-fold-tab", _head(b"/hello.txt", b"X-A: a", b"\tb"), frozenset({400}), CLOSE),
-    ("bare-lf", b"GET /hello.txt HTTP/1.1\nHost: a\n\n", frozenset({400}), CLOSE),
-    ("bare-lf-mixed", b"GET /hello.txt HTTP/1.1\r\nHost: a\n\r\n", frozenset({400}), CLOSE),
+    ("bare-lf", b"GET /hello.txt HTTP/1.1\nHost: localhost\n\n", frozenset({400}), CLOSE),
+    ("bare-lf-mixed", b"GET /hello.txt HTTP/1.1\r\nHost: localhost\n\r\n", frozenset({400}), CLOSE),
     ("bare-cr", _head(b"/hello.txt", b"X-A: a\rX-B: b"), frozenset({400}), CLOSE),
     (
         "bare-cr-request-line",
-        b"GET /hello.txt\rHTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /hello.txt\rHTTP/1.1\r\nHost: localhost\r\n\r\n",
         frozenset({400}),
         CLOSE,
     ),
@@ -274,13 +274,13 @@ TABLE: list[tuple[str, bytes, frozenset[int], bool | None]] = [
     # RFC 9112 §3.2.2: absolute-form is accepted, the path is served from our root.
     (
         "absolute-form",
-        b"GET http://evil.com/hello.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET http://evil.com/hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
         frozenset({200}),
         KEEP,
     ),
     (
         "absolute-form-traversal",
-        b"GET http://evil.com/../secret.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET http://evil.com/../secret.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
         frozenset({400}),
         KEEP,
     ),
@@ -333,7 +333,7 @@ TABLE: list[tuple[str, bytes, frozenset[int], bool | None]] = [
     ("garbage-1MiB-no-newline", b"\xff\xfe" * (512 * 1024), frozenset({400, 414, 431}), CLOSE),
     (
         "headers-1MiB",
-        b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n" + b"X: y\r\n" * 174_763,
+        b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n" + b"X: y\r\n" * 174_763,
         frozenset({431}),
         CLOSE,
     ),
