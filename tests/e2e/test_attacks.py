@@ -274,16 +274,25 @@ TABLE: list[tuple[str, bytes, frozenset[int], bool | None]] = [
     # RFC 9112 §3.2.2: absolute-form is accepted, the path is served from our root.
     (
         "absolute-form",
-        b"GET http://evil.com/hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET http://localhost/hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
         frozenset({200}),
+        KEEP,
+    ),
+    # Its authority replaces Host, so the DNS-rebinding check applies to it.
+    (
+        "absolute-form-foreign-host",
+        b"GET http://evil.com/hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        frozenset({403}),
         KEEP,
     ),
     (
         "absolute-form-traversal",
-        b"GET http://evil.com/../secret.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET http://127.0.0.1/../secret.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
         frozenset({400}),
         KEEP,
     ),
+    ("dns-rebinding", b"GET /hello.txt HTTP/1.1\r\nHost: evil.com\r\n\r\n", frozenset({403}), KEEP),
+    ("fragment-in-target", _head(b"/index.html#/../.env"), frozenset({400}), KEEP),
     ("protocol-relative", _head(b"//evil.com"), frozenset({301}), KEEP),
     ("protocol-relative-triple", _head(b"///evil.com"), frozenset({301}), KEEP),
     ("protocol-relative-query", _head(b"//evil.com?next=//x"), frozenset({301}), KEEP),
