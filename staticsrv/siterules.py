@@ -18,6 +18,7 @@ import functools
 import logging
 import os
 import stat
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -33,6 +34,7 @@ RULE_FILES = ("_redirects", "_headers")
 MAX_RULES_FILE = 1024 * 1024  # a rules file larger than this is a mistake, not a site
 CORS_EXPOSED = "Content-Range, Accept-Ranges, ETag, Content-Length"
 CORS_MAX_AGE = "86400"
+SETTLE = 1.0  # seconds after a change of the root folder during which it is not trusted
 
 Identity = tuple[int, int, int, int] | None
 
@@ -118,8 +120,10 @@ class SiteFiles:
     """``_redirects`` and ``_headers`` of one root, as last read."""
 
     def __init__(self, root: str) -> None:
+        self.root = root
         self.paths = tuple(os.path.join(root, name) for name in RULE_FILES)
         self._ids: list[Identity] = [None, None]
+        self._root_id: tuple[int, int] = (-1, -1)
         self.redirects: tuple[netlify.Redirect, ...] = ()
         self.headers: tuple[netlify.HeaderBlock, ...] = ()
         self.refresh()
@@ -127,11 +131,25 @@ class SiteFiles:
     def refresh(self) -> bool:
         """Re-read a file whose stat identity changed; True if the rules changed.
 
-        Two ``stat`` calls: cheap enough per request, and a save is seen by
-        the very next request (no watcher thread, no polling delay).
+        Checked on every request, so a save is seen by the very next one (no
+        watcher thread, no polling delay), at the cost of a ``stat`` of the
+        root plus one per file present.  A missing file is looked for again
+        only when the root folder changed (an entry created or renamed
+        there), or changed within the last ``SETTLE`` seconds: timestamps
+        are coarse (a few ms), so a creation right after an earlier change
+        could leave the folder's mtime as it was.
         """
+        try:
+            st = os.stat(self.root)
+            root_id = (st.st_ino, st.st_mtime_ns)
+            settled = root_id == self._root_id and time.time() - st.st_mtime > SETTLE
+        except OSError:
+            root_id, settled = (-1, -1), False
+        self._root_id = root_id
         changed = False
         for index, path in enumerate(self.paths):
+            if settled and self._ids[index] is None:
+                continue  # nothing was created in the root since the last look
             ident = _identity(path)
             if ident == self._ids[index]:
                 continue
