@@ -2,7 +2,8 @@
 
 Owns: the per-connection loop (heads read chunk by chunk into a
 :class:`~staticsrv.http11.ReceiveBuffer`, pipelined answers joined into one
-write), the discarding of small request bodies, lingering close, the
+write), the discarding of small request bodies (chunked ones read strictly
+by :mod:`staticsrv.chunked`, 400 and close when malformed), lingering close, the
 connection's :class:`Phase` and deadline, rendering each answer's head at
 the edge (Date, framing, Connection) and logging what was really sent.
 May not touch: the listening socket, files (beyond closing a body's

@@ -1,7 +1,10 @@
 """The handler: a parsed request in, a :class:`~staticsrv.responses.Response` out.
 
-Owns: the one decision tree from a request to an answer (methods, target
-decoding, resolution, files, listings, the 404 page, errors), the rules
+Owns: the one decision tree from a request to an answer (Host check,
+methods, CORS preflight, target decoding, ``--base``, ``_redirects``,
+resolution, clean URLs, SPA fallback, files, listings, the 404 page,
+errors; the pure parts live in :mod:`staticsrv.routing` and
+:mod:`staticsrv.netlify`), the rules
 applied to every answer (:meth:`Handler.finish`), and the memo that makes a
 repeated request cheap.  May not touch: sockets, the bytes of the head, the
 Date and Connection fields, the access log.  It can be driven in a unit test
@@ -183,7 +186,7 @@ class Handler:
         if self._host_ok is not None and not self._host_ok(headers.get("host")):
             return self.finish(req, self._error(req, 403, HOST_REFUSED))
         if self.site is not None and self.site.refresh():
-            self._memo.clear()  # _redirects or _headers changed: answers may differ
+            self.invalidate()  # _redirects or _headers changed: answers may differ
         key: MemoKey | None = None
         if self._skip.isdisjoint(headers):
             key = (

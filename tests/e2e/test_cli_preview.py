@@ -59,7 +59,7 @@ def test_lan_urls_are_listed_for_all_interfaces(root: Path) -> None:
 def test_qr_code_of_the_first_lan_url(root: Path) -> None:
     pytest.importorskip("segno")
     lan = lan_addresses(ipv6=False)
-    proc, port, _line = start(str(root), "-q", "--host", "0.0.0.0", "--port", "0", "--qr")
+    proc, _port, _line = start(str(root), "-q", "--host", "0.0.0.0", "--port", "0", "--qr")
     try:
         assert proc.stdout is not None
         if lan:
@@ -185,3 +185,17 @@ def test_spa_and_base_from_the_command_line(root: Path) -> None:
         assert get(addr, "/proj/about").body == b"about"
     finally:
         stop(proc)
+
+
+def test_bad_rule_lines_go_to_stderr_and_the_server_starts(root: Path) -> None:
+    (root / "_redirects").write_text("/ok /about.html 302\n/oops\n")
+    (root / "_headers").write_text("/*\n  Bad Name: 1\n")
+    proc, port, _ = start(str(root), "-q", "--port", "0")
+    try:
+        assert get(("127.0.0.1", port), "/ok").status == 302
+    finally:
+        code, err = stop(proc)
+    assert code == 0
+    assert "_redirects line 2: expected: FROM TO [STATUS] (line skipped)" in err
+    assert "_headers line 2: 'Bad Name' is not a valid field name (line skipped)" in err
+    assert err.count("line skipped") == 2

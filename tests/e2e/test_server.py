@@ -268,7 +268,8 @@ def test_chunked_get_body_is_read_strictly_and_the_connection_stays_in_sync(
     with Conn(srv.addr) as conn:
         conn.send(
             b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"5;ext=1\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\nGET /.env HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            b"5;ext=1\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n"
+            b"GET /.env HTTP/1.1\r\nHost: localhost\r\n\r\n"
         )
         first = conn.read_response()
         second = conn.read_response()  # the next request, not a part of the body
@@ -369,10 +370,14 @@ def test_garbage_bytes_get_400_and_server_survives(srv: Running) -> None:
         (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: localhost\rX: y\r\n\r\n", 400),
         (
-            b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
             400,
         ),
-        (b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        (
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            400,
+        ),
         (b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n", 400),
         (b"GET / HTTP/2.0\r\nHost: localhost\r\n\r\n", 505),
         (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),

@@ -62,7 +62,7 @@ def test_well_formed_bodies_are_consumed_exactly(body: bytes) -> None:
         (b"5\r\nhello\n0\r\n\r\n", "bare LF after the data"),
         (b"5;\r\nhello\r\n0\r\n\r\n", "empty extension name"),
         (b"5;a=\r\nhello\r\n0\r\n\r\n", "empty extension value"),
-        (b"5;a=\"x\r\nhello\r\n0\r\n\r\n", "unterminated quoted value"),
+        (b'5;a="x\r\nhello\r\n0\r\n\r\n', "unterminated quoted value"),
         (b"5\r\nhello\r\n0\r\nno colon\r\n\r\n", "trailer line without a colon"),
         (b"5\r\nhello\r\n0\r\n\n", "bare LF ending the trailers"),
         (b"1" * 17 + b"\r\n", "size with too many digits"),

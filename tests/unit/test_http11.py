@@ -390,7 +390,7 @@ CLIENT_HELLO = bytes.fromhex("160301020001000001fc0303") + bytes(range(32))
         b"GET / HTTP/1.1\rX",
         b"\r\r",
         b"\xff\xfe",
-        b"{\"json\": 1}",
+        b'{"json": 1}',
     ],
 )
 def test_bytes_that_cannot_start_a_request_are_refused_at_once(start: bytes) -> None:

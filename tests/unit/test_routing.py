@@ -116,9 +116,7 @@ def test_spa_navigation_rule(
 
 def test_clean_url_candidate() -> None:
     assert html_candidate(target("/about")) == Target(("about.html",), "", False)
-    assert html_candidate(target("/docs/intro?x=1")) == Target(
-        ("docs", "intro.html"), "x=1", False
-    )
+    assert html_candidate(target("/docs/intro?x=1")) == Target(("docs", "intro.html"), "x=1", False)
     assert html_candidate(target("/about/")) is None
     assert html_candidate(target("/")) is None
     assert html_candidate(target("/page.html")) is None
