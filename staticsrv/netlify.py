@@ -38,6 +38,9 @@ PROTECTED = frozenset(
     {
         "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
         "trailer", "te", "content-range", "date", "server", "proxy-connection",
+        # The server picks the encoding per request (sidecars, on-the-fly
+        # gzip): a fixed value would mislabel the other variants.
+        "content-encoding",
     }
 )  # fmt: skip
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")

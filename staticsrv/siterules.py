@@ -47,6 +47,11 @@ def replace_fields(
     names = {name.lower() for name, _ in fields}.union(removed)
     if not names:
         return resp
+    vary = resp.field("Vary") if "vary" in names and "vary" not in removed else None
+    if vary:
+        # Vary lists what the answer depends on: a rule adds to the server's
+        # list (Accept-Encoding must stay), it cannot hide it (RFC 9110 §12.5.5).
+        fields = tuple((n, f"{vary}, {v}" if n.lower() == "vary" else v) for n, v in fields)
     kept = tuple(f for f in resp.fields if f[0].lower() not in names)
     return replace(resp, fields=(*kept, *fields), _prefix=b"")
 

@@ -28,6 +28,10 @@ async function readRange(url) {
     bytes: Array.from(bytes),
   };
 }
+async function blocked(url) {
+  try { await fetch(url, {headers: {Range: "bytes=2-5"}}); return false; }
+  catch (e) { return e instanceof TypeError; }
+}
 </script>
 """
 
@@ -44,12 +48,16 @@ def test_cross_origin_range_read_in_chromium(serve: ServeFactory, tmp_path: Path
     (data_root / "blob.bin").write_bytes(bytes(range(16)))
     pages = serve(page_root)
     data = serve(data_root, cors=True)  # another port: another origin
+    closed = serve(data_root)  # the same files without --cors
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
             tab = browser.new_page()
             tab.goto(f"http://127.0.0.1:{pages.port}/")
             got = tab.evaluate("url => readRange(url)", f"http://127.0.0.1:{data.port}/blob.bin")
+            refused = tab.evaluate(
+                "url => blocked(url)", f"http://127.0.0.1:{closed.port}/blob.bin"
+            )
         finally:
             browser.close()
     assert got["status"] == 206
@@ -58,5 +66,6 @@ def test_cross_origin_range_read_in_chromium(serve: ServeFactory, tmp_path: Path
     assert got["etag"]
     assert got["length"] == "4"
     assert got["bytes"] == [2, 3, 4, 5]
+    assert refused is True  # the control: without --cors the browser refuses the read
     # The custom request header made Chromium send a preflight first.
     assert any('"OPTIONS /blob.bin HTTP/1.1" 204' in line for line in data.log)

@@ -32,7 +32,7 @@ def test_spa_navigation_miss_gets_the_app_with_200_and_no_cache(serve: ServeFact
     assert resp.status == 200
     assert resp.body == b"<h1>home</h1>\n"
     assert resp.header("cache-control") == "no-cache"
-    assert "Accept" in (resp.header("vary") or "")
+    assert resp.header("vary") == "Accept-Encoding, Accept"
     head = get(srv.addr, "/dashboard", method="HEAD", headers=HTML)
     assert (head.status, head.body) == (200, b"")
 
@@ -245,6 +245,8 @@ HEADERS = """\
   Link: </b.css>; rel=preload
 /sub/*
   ! X-Frame-Options
+/style.css
+  Vary: Origin
 """
 
 
@@ -258,6 +260,8 @@ def test_headers_blocks_add_up_replace_and_detach(serve: ServeFactory, site: Pat
     assert get(srv.addr, "/nope").header("x-frame-options") == "DENY"  # 404s too
     assert get(srv.addr, "/sub/a.txt").header("x-frame-options") is None
     assert get(srv.addr, "/hello.txt", method="HEAD").header("x-frame-options") == "DENY"
+    # Vary adds to the server's list: Accept-Encoding must stay for caches.
+    assert get(srv.addr, "/style.css").header("vary") == "Accept-Encoding, Origin"
 
 
 # ---------------------------------------------------------------- CORS and -H
