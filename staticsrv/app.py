@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from staticsrv.config import Config, has_uvloop
+from staticsrv.config import PORT_FALLBACK, Config, has_uvloop
 
 EXIT_FORCED = 130  # a second Ctrl+C: as a shell reports a SIGINT'ed job
 STOP_SIGNALS = tuple(
@@ -66,6 +67,22 @@ def install_stop_signals(
             signal.signal(sig, lambda _s, _f: loop.call_soon_threadsafe(on_signal))
 
 
+def welcome(config: Config, shown_root: str, lsock: socket.socket, busy: list[int]) -> None:
+    """The banner, the QR code and the browser, once the socket listens."""
+    from staticsrv import banner
+    from staticsrv.routing import base_url
+
+    local, lan = banner.urls(lsock, base_url(config.base))
+    print("\n".join(banner.lines(shown_root, local, lan, busy)), flush=True)
+    if config.qr:
+        if lan:
+            print(banner.qr_text(lan[0]), end="", flush=True)
+        else:
+            sys.stderr.write("staticsrv: --qr: no LAN URL to show (use --host 0.0.0.0)\n")
+    if config.open_browser:
+        banner.open_browser(local)
+
+
 def run(
     config: Config,
     shown_root: str,
@@ -82,15 +99,16 @@ def run(
     stops the server like SIGTERM.
     """
     from staticsrv.accesslog import stderr_sink
-    from staticsrv.server import BindError, ServerCore, bind, bound_url
+    from staticsrv.server import BindError, ServerCore, bind_any
 
+    ports = PORT_FALLBACK if config.port_fallback else (config.port,)
     try:
-        lsock = bind(config.host, config.port, reuse_port=config.workers > 1)
+        lsock, busy = bind_any(config.host, ports, reuse_port=config.workers > 1)
     except BindError as exc:
         sys.stderr.write(f"staticsrv: error: {exc}\n")
         return 1
     if announce:
-        print(f"Serving {shown_root} at {bound_url(lsock)} (Ctrl+C to stop)", flush=True)
+        welcome(config, shown_root, lsock, busy)
     if on_ready is not None:
         on_ready()
 

@@ -2,7 +2,8 @@
 
 Owns: the per-connection loop (heads read chunk by chunk into a
 :class:`~staticsrv.http11.ReceiveBuffer`, pipelined answers joined into one
-write), the discarding of small request bodies, lingering close, the
+write), the discarding of small request bodies (chunked ones read strictly
+by :mod:`staticsrv.chunked`, 400 and close when malformed), lingering close, the
 connection's :class:`Phase` and deadline, rendering each answer's head at
 the edge (Date, framing, Connection) and logging what was really sent.
 May not touch: the listening socket, files (beyond closing a body's
@@ -19,28 +20,17 @@ import asyncio
 import contextlib
 import enum
 import errno
-import functools
 import logging
 import math
 import os
-import time
 import traceback
 from dataclasses import dataclass
 
-from staticsrv.accesslog import AccessLog
-from staticsrv.config import Config
-from staticsrv.handler import Handler
+from staticsrv.chunked import ChunkedReader, State
+from staticsrv.config import Limits
 from staticsrv.http11 import ParseError, ReceiveBuffer, Request, parse_head
-from staticsrv.httpdate import format_http_date
-from staticsrv.responses import (
-    FileBody,
-    Response,
-    StreamBody,
-    chunk,
-    date_line,
-    error_response,
-    render_head,
-)
+from staticsrv.responses import FileBody, Response, StreamBody, chunk, error_response, render_head
+from staticsrv.shared import Clock, Shared
 from staticsrv.transport import RECV_SIZE, Transport
 
 log = logging.getLogger("staticsrv")
@@ -52,6 +42,8 @@ LINGER_BYTES = 1024 * 1024
 PARSE_CACHE_HEAD_MAX = 2048  # heads up to this size share parses (see Shared)
 FLUSH_AT = RECV_SIZE * 4  # pipelined answers held back at most this many bytes
 _GONE = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.EBADF})
+_BAD_CHUNKS = ParseError(400, "Malformed chunked body")
+__all__ = ["Clock", "Connection", "Phase", "Shared", "run"]
 
 
 class Phase(enum.IntEnum):
@@ -61,42 +53,6 @@ class Phase(enum.IntEnum):
     RECEIVING = 1  # a head has begun: head deadline, answered 408 when it passes
     BUSY = 2  # answering: send deadline, moved on by progress
     STREAMING = 3  # an endless body (event stream): only sends have a deadline
-
-
-class Clock:
-    """The Date line, formatted once a second (RFC 9110 §6.6.1)."""
-
-    __slots__ = ("_line", "_sec")
-
-    def __init__(self) -> None:
-        self._sec = -1
-        self._line = b""
-
-    def date_line(self) -> bytes:
-        now = int(time.time())
-        if now != self._sec:
-            self._sec = now
-            self._line = date_line(format_http_date(now))
-        return self._line
-
-
-class Shared:
-    """What every connection of one server uses."""
-
-    def __init__(self, config: Config, handler: Handler, access_log: AccessLog | None) -> None:
-        self.config = config
-        self.handler = handler
-        self.log = access_log
-        self.limits = config.limits
-        self.timeouts = config.timeouts
-        self.clock = Clock()
-        self.stopping = False
-        # Keep-alive clients repeat the very same head (browsers per resource,
-        # load generators always): parse_head is pure and Request immutable,
-        # so identical bytes can share one parse.  Bounded in entries and size.
-        self.parse_cached = functools.lru_cache(maxsize=512)(
-            functools.partial(parse_head, limits=config.limits)
-        )
 
 
 class Connection:
@@ -334,19 +290,25 @@ async def _serve(conn: Connection, shared: Shared) -> None:
         else:
             req = parse_head(item, limits)
         if isinstance(req, ParseError):
-            resp = error_response(req.status, reason=req.reason, close=True)
-            head = render_head(resp, shared.clock.date_line(), False, False)
-            writer.add(None, resp.status, head, _body_bytes(resp))
-            await writer.flush()
-            await _linger(conn)
+            await _refuse(conn, shared, writer, None, req)
             return
+        unread = req.body_length > limits.max_discard_body
+        if req.chunked:
+            conn.phase = Phase.RECEIVING  # a stalled body gets the 408 a stalled head gets
+            state = await _read_chunked(conn, buf, writer, limits, loop.time() + t.head)
+            conn.phase = Phase.BUSY
+            if state is None:
+                return
+            if state is State.ERROR:
+                await _refuse(conn, shared, writer, req, _BAD_CHUNKS)
+                return
+            unread = state is State.TOO_LARGE
 
         resp = await shared.handler.handle(req)
         close = resp.close or not req.keep_alive or shared.stopping
-        unread = req.chunked or req.body_length > limits.max_discard_body
         if unread:
-            # RFC 9112 §9.6 / §6.3: we do not read large or chunked bodies
-            # of GET/HEAD; closing keeps the connection from desynchronising.
+            # RFC 9112 §9.6 / §6.3: we do not read large bodies of GET/HEAD;
+            # closing keeps the connection from desynchronising.
             close = True
         elif req.body_length:
             # The body to drop has the head's deadline, counted once from
@@ -380,6 +342,37 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             if unread:
                 await _linger(conn)
             return
+
+
+async def _refuse(
+    conn: Connection, shared: Shared, writer: _Writer, req: Request | None, why: ParseError
+) -> None:
+    """Answer ``why`` (the stream cannot be trusted any more) and close."""
+    resp = error_response(why.status, reason=why.reason, close=True)
+    head = render_head(resp, shared.clock.date_line(), False, False)
+    writer.add(req, resp.status, head, _body_bytes(resp))
+    await writer.flush()
+    await _linger(conn)
+
+
+async def _read_chunked(
+    conn: Connection, buf: ReceiveBuffer, writer: _Writer, limits: Limits, deadline: float
+) -> State | None:
+    """Read past a chunked body strictly (:mod:`staticsrv.chunked`); None if the client left.
+
+    The body has the head's deadline, counted once: trickling cannot stretch it.
+    """
+    reader = ChunkedReader(limits.max_discard_body)
+    while True:
+        buf.extract(reader.feed(buf.peek()))
+        if reader.finished:
+            return reader.state
+        await writer.flush()  # answers to earlier pipelined requests first
+        conn.deadline = deadline
+        data = await conn.transport.recv()
+        if not data:
+            return None
+        buf.feed(data)
 
 
 async def _linger(conn: Connection) -> None:

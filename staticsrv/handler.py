@@ -1,7 +1,10 @@
 """The handler: a parsed request in, a :class:`~staticsrv.responses.Response` out.
 
-Owns: the one decision tree from a request to an answer (methods, target
-decoding, resolution, files, listings, the 404 page, errors), the rules
+Owns: the one decision tree from a request to an answer (Host check,
+methods, CORS preflight, target decoding, ``--base``, ``_redirects``,
+resolution, clean URLs, SPA fallback, files, listings, the 404 page,
+errors; the pure parts live in :mod:`staticsrv.routing` and
+:mod:`staticsrv.netlify`), the rules
 applied to every answer (:meth:`Handler.finish`), and the memo that makes a
 repeated request cheap.  May not touch: sockets, the bytes of the head, the
 Date and Connection fields, the access log.  It can be driven in a unit test
@@ -23,27 +26,42 @@ import os
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
-from urllib.parse import unquote
 
-from staticsrv import pages
 from staticsrv.cache import Bounded
 from staticsrv.config import Config
 from staticsrv.fileresponse import Files
 from staticsrv.http11 import Request
 from staticsrv.listing import Listings
+from staticsrv.netlify import REDIRECT_STATUSES, match_redirect
+from staticsrv.netlify import Redirect as RedirectRule
+from staticsrv.notfound import NotFoundPages
 from staticsrv.reader import FileChanged, FileKey, Reader
 from staticsrv.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
 from staticsrv.responses import ALLOW, KNOWN_METHODS, Response, error_response
-from staticsrv.target import (
-    Target,
-    TargetError,
-    decode_target,
-    directory_redirect,
-    quote_segments,
+from staticsrv.routing import (
+    HOST_REFUSED,
+    base_url,
+    host_allowed,
+    html_candidate,
+    is_navigation,
+    strip_base,
 )
+from staticsrv.rules import AddFields, Rule
+from staticsrv.siterules import (
+    RULE_FILES,
+    Cors,
+    SetFields,
+    SiteFiles,
+    SiteHeaders,
+    preflight_fields,
+    replace_fields,
+    site_path,
+)
+from staticsrv.target import Target, TargetError, decode_target, directory_redirect
 
 log = logging.getLogger("staticsrv")
+
+__all__ = ["AddFields", "Handler", "Rule"]
 
 # Request fields that change what a file answer is beyond its version and
 # the target: preconditions other than If-None-Match (which is part of the
@@ -56,27 +74,6 @@ MEMO_ENTRIES = 4096
 LOOKUPS = 3  # a file replaced between stat and open is looked up again, this often
 
 
-class Rule(Protocol):
-    """Something applied to every answer the handler gives, fast path or not."""
-
-    @property
-    def reads(self) -> frozenset[str]:
-        """Lower-case request fields the rule looks at (such requests skip the memo)."""
-
-    def apply(self, req: Request, resp: Response) -> Response: ...
-
-
-@dataclass(frozen=True, slots=True)
-class AddFields:
-    """The simplest rule: the same fields on every answer."""
-
-    fields: tuple[tuple[str, str], ...]
-    reads: frozenset[str] = frozenset()
-
-    def apply(self, req: Request, resp: Response) -> Response:
-        return resp.with_fields(self.fields)
-
-
 @dataclass(slots=True)
 class _Memo:
     """A final answer, and the facts under which the tree would give it again.
@@ -86,11 +83,12 @@ class _Memo:
     for a file, a fresh ``stat`` of ``path`` finds the very version ``key``
     (device, inode, size, mtime: :meth:`FileKey.matches`); for a 404,
     ``path`` is still missing, the site's 404 page is still ``page``
-    (None: the built-in page) and, for the built-in page's "nearest folder"
-    link, that folder is still one (``hint[0]``) and the folder below it on
-    the way to ``path`` still missing (``hint[1]``).  Only answers whose
-    body is in memory are kept, and none that depends on the Accept-Encoding
-    value.
+    (None: the built-in page) and the built-in page's "nearest folder" link
+    still holds (``hint``, see :class:`~staticsrv.notfound.Answer404`); and
+    every path in ``absent`` is still missing.  Only answers whose body is
+    in memory are kept, none that depends on the Accept-Encoding value, and
+    no answer decided by a ``_redirects`` rule or the SPA fallback (they
+    rest on more facts).
     """
 
     path: str
@@ -99,6 +97,9 @@ class _Memo:
     response: Response
     varies: bool = False  # the answer depends on the Accept-Encoding value
     hint: tuple[str, str] | None = None
+    # Paths whose absence the answer rests on: "about" for a clean URL
+    # answered by about.html, and every candidate tried before a 404.
+    absent: tuple[str, ...] = ()
 
 
 MemoKey = tuple[str, str, str | None, bool]
@@ -116,7 +117,24 @@ class Handler:
         self.reader = Reader(config.cache_entries)
         self.files = Files(config, self.resolver, self.reader)
         self.listings = Listings(config, self.resolver)
-        self.rules = tuple(rules)
+        self.not_found = NotFoundPages(config, self.resolver, self.files)
+        self.site = SiteFiles(config.root) if config.site_rules else None
+        own: list[Rule] = []
+        if config.headers:
+            own.append(SetFields(config.headers))
+        if self.site is not None:
+            own.append(SiteHeaders(self.site, config.base, config.dotfiles))
+        if config.cors:
+            own.append(Cors())  # last: it removes what must not go with "*"
+        self.rules = (*own, *rules)
+        self.base = config.base
+        self._base_url = base_url(config.base)
+        hosts = config.allowed_hosts
+        self._host_ok = (
+            None
+            if hosts is None
+            else functools.lru_cache(maxsize=256)(lambda host: host_allowed(host, hosts))
+        )
         self._skip = SHAPE_FIELDS.union(*(rule.reads for rule in self.rules))
         self._memo: Bounded[MemoKey, _Memo] = Bounded(
             MEMO_ENTRIES, budget=config.body_budget, weigh=lambda m: m.response.length
@@ -155,6 +173,11 @@ class Handler:
     async def handle(self, req: Request) -> Response:
         """The final answer to ``req``; never raises for a request or a file."""
         headers = req.headers
+        # DNS rebinding: before anything else, even the memo (README, Security).
+        if self._host_ok is not None and not self._host_ok(headers.get("host")):
+            return self.finish(req, self._error(req, 403, HOST_REFUSED))
+        if self.site is not None and self.site.refresh():
+            self.invalidate()  # _redirects or _headers changed: answers may differ
         key: MemoKey | None = None
         if self._skip.isdisjoint(headers):
             key = (
@@ -189,6 +212,8 @@ class Handler:
         return resp
 
     def _holds(self, memo: _Memo) -> bool:
+        if memo.absent and not all(map(self.resolver.is_missing, memo.absent)):
+            return False
         if memo.key is not None:
             try:
                 return memo.key.matches(os.stat(memo.path))
@@ -204,8 +229,12 @@ class Handler:
     async def _decide(self, req: Request) -> tuple[Response, _Memo | None]:
         method = req.method
         if method == "OPTIONS":
+            allow = (("Allow", ALLOW),)
+            if self.config.cors and "access-control-request-method" in req.headers:
+                # A CORS preflight (Fetch standard): say what may follow.
+                return Response(204, (*allow, *preflight_fields(req.headers))), None
             # RFC 9110 §9.3.7: 204 with the methods this resource supports.
-            return Response(204, (("Allow", ALLOW),)), None
+            return Response(204, allow), None
         if method not in ("GET", "HEAD"):
             if method not in KNOWN_METHODS:
                 return self._error(req, 501), None
@@ -214,27 +243,113 @@ class Handler:
         target = self._target(req.target)
         if isinstance(target, TargetError):
             if target.status == 404:
-                return await self._not_found(req, None, None)
+                return await self._not_found(req, None, ())
             return self._error(req, target.status, target.reason), None
-        return await self._resolved(req, target)
+        if self.base:
+            inside = strip_base(self.base, target)
+            if inside is True:
+                # "/" and "/project" lead to "/project/".  302, not 301: a
+                # browser keeps a 301 for good, and this port may serve
+                # another site tomorrow.
+                return self._redirect(req, 302, self._base_url), None
+            if inside is False:
+                return self._error(req, 404), None  # outside the prefix
+            assert isinstance(inside, Target)
+            target = inside
+        return await self._routed(req, target)
 
-    async def _resolved(self, req: Request, target: Target) -> tuple[Response, _Memo | None]:
+    def _redirect(self, req: Request, status: int, location: str) -> Response:
+        return self._error(req, status, extra=(("Location", location),))
+
+    async def _routed(self, req: Request, target: Target) -> tuple[Response, _Memo | None]:
+        """Rules, file, folder, clean URL, rules again, SPA, 404: the site's precedence."""
+        redirects = self.site.redirects if self.site is not None else ()
+        path = site_path(target)
+        hit = match_redirect(redirects, path, forced=True) if redirects else None
+        if hit is not None:
+            return await self._rule(req, target, *hit)
+        found = await self._resolved(req, target)
+        if found is not None:
+            return found
+        missing: tuple[str, ...] = (self.resolver.full_path(target.relpath),)
+        html = html_candidate(target) if self.config.clean_urls else None
+        if html is not None:
+            found = await self._resolved(req, html, files_only=True)
+            if found is not None:
+                resp, facts = found
+                if facts is not None:
+                    facts.absent = missing
+                return resp, facts
+            missing += (self.resolver.full_path(html.relpath),)
+        hit = match_redirect(redirects, path, forced=False) if redirects else None
+        if hit is not None:
+            return await self._rule(req, target, *hit)
+        if self.config.spa is None:
+            return await self._not_found(req, target, missing)
+        if is_navigation(req.method, req.headers, target):
+            page = Target(tuple(self.config.spa.split("/")), "", False)
+            found = await self._resolved(req, page, files_only=True)
+            if found is not None:
+                # A route of the app, not a file: revalidate it every time.
+                resp = replace_fields(found[0], (("Cache-Control", self._cc),))
+                return _vary_accept(resp), None
+        resp, _facts = await self._not_found(req, target, ())  # rests on Accept: not memoised
+        return _vary_accept(resp), None
+
+    async def _rule(
+        self, req: Request, target: Target, rule: RedirectRule, captures: dict[str, str]
+    ) -> tuple[Response, _Memo | None]:
+        """The answer a ``_redirects`` rule gives; never memoised."""
+        location = rule.target(captures, target.query)
+        if location is None:
+            # The expansion would lead to another host: refuse, as if no page.
+            log.warning("_redirects line %d: refused a target off the site", rule.line)
+            return self._error(req, 404), None
+        if rule.status in REDIRECT_STATUSES:
+            if not rule.external:
+                location = self._base_url + location[1:]
+            return self._redirect(req, rule.status, location), None
+        # 200 (a rewrite) or 404 (a custom not-found page): a file of this site.
+        dest = self._target(location.partition("?")[0])
+        if not isinstance(dest, Target):
+            return await self._not_found(req, None, ())
+        if rule.status == 200:
+            found = await self._resolved(req, dest)
+            return (found[0], None) if found is not None else await self._not_found(req, dest, ())
+        if dest.relpath in RULE_FILES:
+            return self._error(req, 404), None
+        page = self.resolver.regular_file(self.resolver.full_path(dest.relpath))
+        if isinstance(page, File):
+            page_answer = await self.files.page(req, page, 404)
+            if page_answer is not None:
+                return page_answer[0], None
+        return self._error(req, 404), None
+
+    async def _resolved(
+        self, req: Request, target: Target, *, files_only: bool = False
+    ) -> tuple[Response, _Memo | None] | None:
+        """The answer for what is at ``target``; None if nothing is (or no file, if asked)."""
+        if len(target.segments) == 1 and target.segments[0] in RULE_FILES:
+            return None  # the rules are read, never served
         for _attempt in range(LOOKUPS):
             outcome = self.resolver.resolve(target)
+            if files_only and not isinstance(outcome, File):
+                return None
             try:
                 if isinstance(outcome, File):
                     resp = await self.files.respond(req, outcome)
                     meta = self.files.meta(outcome)
                     return resp, _Memo(outcome.path, meta.key, None, resp, meta.compressible)
                 if isinstance(outcome, Redirect):
-                    location = directory_redirect(target)
-                    return self._error(req, 301, extra=(("Location", location),)), None
+                    location = self._base_url + directory_redirect(target)[1:]
+                    return self._redirect(req, 301, location), None
                 if isinstance(outcome, Listing):
-                    return await self.listings.respond(req, target, outcome), None
+                    shown = Target((*self.base, *target.segments), target.query, True)
+                    return await self.listings.respond(req, shown, outcome), None
                 if isinstance(outcome, Forbidden):
                     return self._error(req, 403), None
                 assert isinstance(outcome, NotFound)
-                return await self._not_found(req, target, self.resolver.full_path(target.relpath))
+                return None
             except FileChanged as exc:
                 # Changed between stat and read (an editor saving): look again.
                 self.files.forget(str(exc))
@@ -250,55 +365,23 @@ class Handler:
         return self._error(req, 503, extra=(("Retry-After", "1"),)), None
 
     async def _not_found(
-        self, req: Request, target: Target | None, missing: str | None
+        self, req: Request, target: Target | None, missing: tuple[str, ...]
     ) -> tuple[Response, _Memo | None]:
-        """The 404: the site's ``not_found.html``/``404.html``, else the built-in page.
+        """The 404 (see :mod:`staticsrv.notfound`), and the facts it rests on.
 
         ``target`` is None for a target refused by name (a dotfile), which
-        must look just as missing; ``missing`` is the path whose absence the
-        answer rests on (None: do not memoise).
+        must look just as missing; ``missing``: the paths whose absence the
+        answer rests on (none: not memoised).
         """
-        page = self.resolver.not_found_page()
-        if page is not None:
-            try:
-                found = await self.files.page(req, page, 404)
-                page_key = FileKey.of(page.path, page.st)
-            except (FileChanged, OSError):
-                found = None
-            if found is None:
-                # Too large to hold, or it failed: the built-in page, not memoised.
-                return self._built_in_404(req, target)[0], None
-            resp, varies = found
-            memo = None if missing is None else _Memo(missing, None, page_key, resp, varies)
-            return resp, memo
-        resp, varies, hint = self._built_in_404(req, target)
-        if missing is None:
+        found = await self.not_found.answer(req, target)
+        resp = found.response
+        if not missing or not found.memoisable:
             return resp, None
-        return resp, _Memo(missing, None, None, resp, varies, hint)
+        memo = _Memo(missing[0], None, found.page, resp, found.varies, found.hint)
+        memo.absent = missing[1:]
+        return resp, memo
 
-    def _built_in_404(
-        self, req: Request, target: Target | None
-    ) -> tuple[Response, bool, tuple[str, str] | None]:
-        """The built-in page: the path asked for, a link home, the nearest folder."""
-        raw = req.target.partition("?")[0].partition("#")[0]
-        # Links relative to where the browser stands (the raw path's last
-        # "/"), so they also work under a reverse proxy's prefix.
-        root_href = "../" * (raw.count("/") - 1) or "./"
-        hint: tuple[str, str] | None = None
-        parent: tuple[str, str] | None = None
-        if target is not None:
-            segments = target.segments
-            shown = "/" + target.relpath + ("/" if target.trailing_slash and segments else "")
-            depth = self.resolver.nearest_folder(segments) if self.config.listing else None
-            if depth is not None:
-                above = segments[:depth]
-                if above:  # the root has its own link
-                    href = root_href + quote_segments(above, True)[1:]
-                    parent = (href, "/" + "/".join(above) + "/")
-                full = self.resolver.full_path
-                hint = (full("/".join(above)), full("/".join(segments[: depth + 1])))
-        else:
-            shown = unquote(raw.encode("latin-1", "replace").decode("utf-8", "replace"))
-        body = pages.not_found_page(shown, root_href, parent)
-        resp, varies = self.files.text_page(req, 404, body)
-        return resp, varies, hint
+
+def _vary_accept(resp: Response) -> Response:
+    """The answer depends on Accept (the SPA rule): say so to caches (RFC 9110 §12.5.5)."""
+    return replace_fields(resp, (("Vary", "Accept"),))  # added to the server's Vary

@@ -88,6 +88,7 @@ _E_TE_WITH_CL = ParseError(400, "Both Transfer-Encoding and Content-Length")
 _E_TE_HTTP10 = ParseError(400, "Transfer-Encoding in an HTTP/1.0 request")
 _E_TE_NOT_CHUNKED = ParseError(400, "Final transfer coding is not chunked")
 _E_TE_UNSUPPORTED = ParseError(501, "Transfer coding not implemented")
+_E_NOT_HTTP = ParseError(400, "Not an HTTP request (TLS or binary data on a plain HTTP port?)")
 
 # Character classes, as the set of bytes `translate` deletes.
 _DIGIT = b"0123456789"
@@ -108,6 +109,8 @@ _HEAD_CHARS = b"\t\r\n" + bytes(range(0x20, 0x7F)) + _OBS_TEXT
 # an IPv4address is a subset of it.  "@" is absent, so userinfo is refused.
 _REG_NAME_CHARS = _ALPHA + _DIGIT + b"-._~" + b"!$&'()*+,;=" + b"%"
 _IPV6_CHARS = _HEXDIG + b":."
+# What a request line can hold at all: the target's characters and SP.
+_LINE_CHARS = _TARGET_CHARS + b" "
 
 _HTTP11 = "HTTP/1.1"
 _HTTP10 = "HTTP/1.0"
@@ -418,6 +421,23 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
     return Request(method, target, version, headers, keep_alive, body_length, chunked)
 
 
+def _plausible(data: bytearray, start: int) -> bool:
+    """Whether a first line still incomplete can become a request line.
+
+    A TLS ClientHello on the plain port (first byte 0x16) or binary garbage
+    gets its 400 at once instead of after the head deadline.  Only the
+    bytes not yet looked at are checked, so a line fed byte by byte stays
+    O(n).  A CR at the very end may be the start of the CRLF.
+    """
+    if data[:1].translate(None, _TCHAR) and data != b"\r":
+        # A request line starts with a method token (RFC 9112 §3); a lone
+        # CR may still become one of the empty lines allowed before it.
+        return False
+    # From one byte back: a CR that ended the last look is judged again.
+    new = bytes(data[max(start - 1, 0) :])
+    return not new.removesuffix(b"\r").translate(None, _LINE_CHARS)
+
+
 class ReceiveBuffer:
     """Accumulates received bytes and cuts complete request heads out of them.
 
@@ -515,6 +535,8 @@ class ReceiveBuffer:
             newline = data.find(b"\n", self._line_search)
             self._scanned += len(data) - self._line_search
             if newline < 0:
+                if not _plausible(data, self._line_search):
+                    return _E_NOT_HTTP
                 self._line_search = len(data)
                 pending = len(data) - (1 if data.endswith(b"\r") else 0)
                 if pending > limits.max_request_line:
@@ -529,6 +551,10 @@ class ReceiveBuffer:
             # No terminator can now end the head within max_head bytes.
             return _E_HEAD_TOO_LARGE
         return None
+
+    def peek(self) -> bytes:
+        """Everything received and not yet consumed (a chunked body being read)."""
+        return bytes(self._data)
 
     def extract(self, n: int) -> bytes:
         """Remove and return up to ``n`` bytes (a request body to discard)."""

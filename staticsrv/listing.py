@@ -33,6 +33,7 @@ from staticsrv.negotiate import choose_encoding
 from staticsrv.reader import gzip_body
 from staticsrv.resolver import Listing, Resolver
 from staticsrv.responses import Response
+from staticsrv.siterules import RULE_FILES
 from staticsrv.target import Target, is_servable_name
 
 GZIP_MIN = 1024
@@ -67,10 +68,13 @@ class Listings:
 
     def _entries(self, path: str) -> list[pages.ListingEntry]:
         entries: list[pages.ListingEntry] = []
+        at_root = path == self.resolver.root
         with os.scandir(path) as it:
             for entry in it:
                 if not self.config.dotfiles and entry.name.startswith("."):
                     continue
+                if at_root and entry.name in RULE_FILES:
+                    continue  # _redirects and _headers are read, never served
                 if not is_servable_name(entry.name):
                     continue  # no request could fetch it: no dead link
                 try:

@@ -15,14 +15,15 @@ import errno
 import logging
 import os
 import socket
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 from staticsrv import connection
 from staticsrv.accesslog import AccessLog
 from staticsrv.config import Config
-from staticsrv.connection import Connection, Phase, Shared
+from staticsrv.connection import Connection, Phase
 from staticsrv.handler import Handler, Rule
+from staticsrv.shared import Shared
 from staticsrv.transport import Features, Transport
 
 log = logging.getLogger("staticsrv")
@@ -36,6 +37,10 @@ _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.E
 
 class BindError(Exception):
     """The listening socket could not be created; the message is for the user."""
+
+    def __init__(self, message: str, *, in_use: bool = False) -> None:
+        super().__init__(message)
+        self.in_use = in_use
 
 
 def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True) -> socket.socket:
@@ -63,12 +68,31 @@ def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise BindError(f"port {port} on {host} is already in use") from None
+            raise BindError(f"port {port} on {host} is already in use", in_use=True) from None
         if exc.errno == errno.EACCES:
             raise BindError(f"no permission to listen on {host}:{port}") from None
         raise BindError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.setblocking(False)
     return sock
+
+
+def bind_any(
+    host: str, ports: Sequence[int], *, reuse_port: bool = False, listen: bool = True
+) -> tuple[socket.socket, list[int]]:
+    """The first of ``ports`` free on ``host``, and the busy ones skipped before it.
+
+    Only "in use" moves on to the next port; any other failure (no
+    permission, no such address) is the same for every port and is raised.
+    """
+    busy: list[int] = []
+    for port in ports:
+        try:
+            return bind(host, port, reuse_port=reuse_port, listen=listen), busy
+        except BindError as exc:
+            if not exc.in_use or len(ports) == 1:
+                raise
+            busy.append(port)
+    raise BindError(f"ports {ports[0]} to {ports[-1]} on {host} are all in use", in_use=True)
 
 
 def bound_url(sock: socket.socket, scheme: str = "http") -> str:

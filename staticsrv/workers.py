@@ -65,8 +65,9 @@ def reuse_port_supported() -> bool:
 
 
 def run_workers(config: Config, shown_root: str) -> int:
-    from staticsrv.app import run
-    from staticsrv.server import BindError, bind, bound_url
+    from staticsrv.app import run, welcome
+    from staticsrv.config import PORT_FALLBACK
+    from staticsrv.server import BindError, bind, bind_any
 
     if not reuse_port_supported():
         click.echo("staticsrv: error: --workers needs SO_REUSEPORT (Linux, BSD, macOS)", err=True)
@@ -76,15 +77,15 @@ def run_workers(config: Config, shown_root: str) -> int:
         # second "staticsrv -w N" on it would silently take half the traffic.
         # An exclusive bind first fails on a port anyone listens on; it is
         # held until the shared reservation is made, so nothing slips between.
-        probe = bind(config.host, config.port, listen=False)
+        ports = PORT_FALLBACK if config.port_fallback else (config.port,)
+        probe, busy = bind_any(config.host, ports, listen=False)
         with probe:
             port = probe.getsockname()[1]
             reserve = bind(config.host, port, reuse_port=True, listen=False)
     except BindError as exc:
         click.echo(f"staticsrv: error: {exc}", err=True)
         return 1
-    config = dataclasses.replace(config, port=port)
-    url = bound_url(reserve)
+    config = dataclasses.replace(config, port=port, port_fallback=False)
     # Each worker writes one byte here once it listens; the URL is printed
     # only when all do, so a client that reads it can connect at once.
     ready_r, ready_w = os.pipe()
@@ -153,8 +154,7 @@ def run_workers(config: Config, shown_root: str) -> int:
         _reap(children)
         return 1
     os.close(ready_r)
-    click.echo(f"Serving {shown_root} at {url} with {config.workers} workers (Ctrl+C to stop)")
-    sys.stdout.flush()
+    welcome(config, f"{shown_root} with {config.workers} workers", reserve, busy)
 
     crashes: list[float] = []
     deadline: float | None = None

@@ -56,7 +56,7 @@ async def test_leaving_the_block_lets_an_answer_in_flight_finish(root: Path) -> 
 
     def client(port: int) -> None:
         with Conn(("127.0.0.1", port), rcvbuf=64 * 1024) as conn:
-            conn.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            conn.send(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
             head = conn.read_head()
             assert head.status == 200
             in_flight.set()

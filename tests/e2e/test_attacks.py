@@ -40,7 +40,7 @@ RANGES_SIZE = 100_000
 RANGES_BODY = bytes(range(256)) * (RANGES_SIZE // 256) + bytes(RANGES_SIZE % 256)
 CLOSE = True
 KEEP = False
-SMUGGLED = b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n"
+SMUGGLED = b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
 @dataclasses.dataclass
@@ -100,12 +100,12 @@ def _send_in_background(sock: socket.socket, data: bytes) -> threading.Thread:
 
 
 def _normal_request(conn: Conn) -> Received | None:
-    conn.send(b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+    conn.send(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
     return _recv_answer(conn)
 
 
 def _head(target: bytes, *fields: bytes, method: bytes = b"GET") -> bytes:
-    lines = [method + b" " + target + b" HTTP/1.1", b"Host: a", *fields]
+    lines = [method + b" " + target + b" HTTP/1.1", b"Host: localhost", *fields]
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
@@ -218,12 +218,12 @@ TABLE: list[tuple[str, bytes, frozenset[int], bool | None]] = [
     # ------------------------------------------------------------ line ends and bytes
     ("obs-fold", _head(b"/hello.txt", b"X-A: a", b" folded: b"), frozenset({400}), CLOSE),
     ("obs-fold-tab", _head(b"/hello.txt", b"X-A: a", b"\tb"), frozenset({400}), CLOSE),
-    ("bare-lf", b"GET /hello.txt HTTP/1.1\nHost: a\n\n", frozenset({400}), CLOSE),
-    ("bare-lf-mixed", b"GET /hello.txt HTTP/1.1\r\nHost: a\n\r\n", frozenset({400}), CLOSE),
+    ("bare-lf", b"GET /hello.txt HTTP/1.1\nHost: localhost\n\n", frozenset({400}), CLOSE),
+    ("bare-lf-mixed", b"GET /hello.txt HTTP/1.1\r\nHost: localhost\n\r\n", frozenset({400}), CLOSE),
     ("bare-cr", _head(b"/hello.txt", b"X-A: a\rX-B: b"), frozenset({400}), CLOSE),
     (
         "bare-cr-request-line",
-        b"GET /hello.txt\rHTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /hello.txt\rHTTP/1.1\r\nHost: localhost\r\n\r\n",
         frozenset({400}),
         CLOSE,
     ),
@@ -235,16 +235,25 @@ TABLE: list[tuple[str, bytes, frozenset[int], bool | None]] = [
     # RFC 9112 §3.2.2: absolute-form is accepted, the path is served from our root.
     (
         "absolute-form",
-        b"GET http://evil.com/hello.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET http://localhost/hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
         frozenset({200}),
+        KEEP,
+    ),
+    # Its authority replaces Host, so the DNS-rebinding check applies to it.
+    (
+        "absolute-form-foreign-host",
+        b"GET http://evil.com/hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        frozenset({403}),
         KEEP,
     ),
     (
         "absolute-form-traversal",
-        b"GET http://evil.com/../secret.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET http://127.0.0.1/../secret.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
         frozenset({400}),
         KEEP,
     ),
+    ("dns-rebinding", b"GET /hello.txt HTTP/1.1\r\nHost: evil.com\r\n\r\n", frozenset({403}), KEEP),
+    ("fragment-in-target", _head(b"/index.html#/../.env"), frozenset({400}), KEEP),
     ("protocol-relative", _head(b"//evil.com"), frozenset({301}), KEEP),
     ("protocol-relative-triple", _head(b"///evil.com"), frozenset({301}), KEEP),
     ("protocol-relative-query", _head(b"//evil.com?next=//x"), frozenset({301}), KEEP),
@@ -294,7 +303,7 @@ TABLE: list[tuple[str, bytes, frozenset[int], bool | None]] = [
     ("garbage-1MiB-no-newline", b"\xff\xfe" * (512 * 1024), frozenset({400, 414, 431}), CLOSE),
     (
         "headers-1MiB",
-        b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n" + b"X: y\r\n" * 174_763,
+        b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n" + b"X: y\r\n" * 174_763,
         frozenset({431}),
         CLOSE,
     ),

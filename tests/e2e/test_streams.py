@@ -92,7 +92,7 @@ def test_an_open_stream_does_not_hold_up_the_shutdown(site: Path) -> None:
     config = Config(root=os.path.realpath(site), port=0, timeouts=Timeouts(shutdown_grace=3600.0))
     with staticsrv.serve(config=config, rules=[StreamAt("/events", endless=True)]) as server:
         conn = Conn(("127.0.0.1", server.port))
-        conn.send(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        conn.send(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert conn.read_head().status == 200
         conn.read_until(b"data: hello\n\n\r\n")  # the first chunk is out: streaming
     with conn:

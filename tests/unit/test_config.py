@@ -18,7 +18,8 @@ from staticsrv.config import DEFAULTS, MAX_AGE_LIMIT, Config, Timeouts, from_opt
 
 def test_defaults_give_the_default_config(tmp_path: Path) -> None:
     got = from_options(tmp_path)
-    assert got == Config(root=os.path.realpath(tmp_path))
+    # No port given: 8080, or the next free one up to 8099.
+    assert got == Config(root=os.path.realpath(tmp_path), port_fallback=True)
     assert (got.host, got.port, got.workers, got.loop) == ("127.0.0.1", 8080, 1, "auto")
     assert (got.listing, got.dotfiles, got.compress, got.quiet) == (True, False, True, False)
     assert got.cache_control == "no-cache"
@@ -33,9 +34,12 @@ def test_every_option_has_a_cli_flag_with_the_same_default() -> None:
         assert name in params, name
         cli_default = params[name].default
         if name == "port":
-            assert cli_default == str(default)  # a string, so "abc" gets our message
+            # None: not given, so a busy 8080 falls back to the next free port.
+            assert cli_default is None and default is None
         elif isinstance(default, bool):
             assert params[name].is_flag and default is False, name
+        elif params[name].multiple:
+            assert default == (), name  # repeatable: none given unless asked
         else:
             assert cli_default == default, name
 

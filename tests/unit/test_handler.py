@@ -33,7 +33,7 @@ def request(
 ) -> Request:
     """A Request as the connection would hand it over: parsed from a real head."""
     lines = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-    head = f"{method} {target} HTTP/1.1\r\nHost: x\r\n{lines}".encode("latin-1")
+    head = f"{method} {target} HTTP/1.1\r\nHost: localhost\r\n{lines}".encode("latin-1")
     req = parse_head(head, Limits())
     assert isinstance(req, Request), req
     return req
