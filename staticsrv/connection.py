@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 from staticsrv.chunked import ChunkedReader, State
 from staticsrv.config import Limits
-from staticsrv.http11 import ParseError, ReceiveBuffer, Request, parse_head
+from staticsrv.http11 import ParseError, Request, parse_head
+from staticsrv.receivebuffer import ReceiveBuffer
 from staticsrv.responses import FileBody, Response, StreamBody, chunk, error_response, render_head
 from staticsrv.shared import Clock, Shared
 from staticsrv.transport import RECV_SIZE, Transport

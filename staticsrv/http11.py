@@ -12,10 +12,9 @@ there is no regular expression and no per-byte Python loop.  Character-class
 checks use ``data.translate(None, ALLOWED)``, which deletes every allowed
 byte; the input is valid exactly when nothing is left.
 
-The design follows h11's ``_receivebuffer.py``: the buffer only finds the end
-of a head (remembering where the previous search stopped, so a head dribbled
-one byte at a time costs O(n), not O(n^2)), and :func:`parse_head` turns one
-complete head into a :class:`Request`.
+:mod:`staticsrv.receivebuffer` finds where each head ends (as h11's
+``_receivebuffer.py`` does) and :func:`parse_head` turns one complete head
+into a :class:`Request`.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 
 from staticsrv.config import Limits
 
-__all__ = ["MAX_EMPTY_LINES", "ParseError", "ReceiveBuffer", "Request", "parse_head"]
+__all__ = ["MAX_EMPTY_LINES", "ParseError", "Request", "check_first_line", "parse_head"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +61,8 @@ MAX_EMPTY_LINES = 8
 
 # The fixed error values.  Being module constants they are allocated once and
 # compare equal to any ParseError with the same fields.
-_E_EMPTY_LINES = ParseError(400, "Too many empty lines before the request line")
-_E_BARE_LF = ParseError(400, "Line not terminated by CRLF")
+E_EMPTY_LINES = ParseError(400, "Too many empty lines before the request line")
+E_BARE_LF = ParseError(400, "Line not terminated by CRLF")
 _E_BARE_CR_LF = ParseError(400, "Bare CR or LF in the request head")
 _E_REQUEST_LINE = ParseError(400, "Malformed request line")
 _E_METHOD = ParseError(400, "Invalid method")
@@ -71,8 +70,8 @@ _E_TARGET = ParseError(400, "Invalid request target")
 _E_ASTERISK = ParseError(400, "Asterisk-form target is only allowed with OPTIONS")
 _E_VERSION = ParseError(400, "Malformed HTTP version")
 _E_VERSION_UNSUPPORTED = ParseError(505, "HTTP version not supported")
-_E_LINE_TOO_LONG = ParseError(414, "Request line too long")
-_E_HEAD_TOO_LARGE = ParseError(431, "Request header section too large")
+E_LINE_TOO_LONG = ParseError(414, "Request line too long")
+E_HEAD_TOO_LARGE = ParseError(431, "Request header section too large")
 _E_TOO_MANY_FIELDS = ParseError(431, "Too many header fields")
 _E_OBS_FOLD = ParseError(400, "Obsolete line folding is not accepted")
 _E_NO_COLON = ParseError(400, "Header line without a colon")
@@ -88,14 +87,14 @@ _E_TE_WITH_CL = ParseError(400, "Both Transfer-Encoding and Content-Length")
 _E_TE_HTTP10 = ParseError(400, "Transfer-Encoding in an HTTP/1.0 request")
 _E_TE_NOT_CHUNKED = ParseError(400, "Final transfer coding is not chunked")
 _E_TE_UNSUPPORTED = ParseError(501, "Transfer coding not implemented")
-_E_NOT_HTTP = ParseError(400, "Not an HTTP request (TLS or binary data on a plain HTTP port?)")
+E_NOT_HTTP = ParseError(400, "Not an HTTP request (TLS or binary data on a plain HTTP port?)")
 
 # Character classes, as the set of bytes `translate` deletes.
 _DIGIT = b"0123456789"
 _ALPHA = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _HEXDIG = _DIGIT + b"ABCDEFabcdef"
 # token = 1*tchar (RFC 9110 §5.6.2)
-_TCHAR = _DIGIT + _ALPHA + b"!#$%&'*+-.^_`|~"
+TCHAR = _DIGIT + _ALPHA + b"!#$%&'*+-.^_`|~"
 _OBS_TEXT = bytes(range(0x80, 0x100))
 # The request-target grammar (RFC 9112 §3.2) is checked only as far as the
 # server needs: any visible ASCII plus obs-text, i.e. no SP, CTL or DEL.
@@ -110,7 +109,7 @@ _HEAD_CHARS = b"\t\r\n" + bytes(range(0x20, 0x7F)) + _OBS_TEXT
 _REG_NAME_CHARS = _ALPHA + _DIGIT + b"-._~" + b"!$&'()*+,;=" + b"%"
 _IPV6_CHARS = _HEXDIG + b":."
 # What a request line can hold at all: the target's characters and SP.
-_LINE_CHARS = _TARGET_CHARS + b" "
+LINE_CHARS = _TARGET_CHARS + b" "
 
 _HTTP11 = "HTTP/1.1"
 _HTTP10 = "HTTP/1.0"
@@ -192,7 +191,7 @@ def _parse_request_line(line: bytes) -> tuple[str, str, str, str | None] | Parse
         version_str = _HTTP11
     else:
         return _E_VERSION
-    if not method or method.translate(None, _TCHAR):
+    if not method or method.translate(None, TCHAR):
         return _E_METHOD  # method = token (RFC 9110 §9.1)
     if not target or target.translate(None, _TARGET_CHARS):
         return _E_TARGET
@@ -235,13 +234,13 @@ def _parse_request_line(line: bytes) -> tuple[str, str, str, str | None] | Parse
     return method.decode("ascii"), target.decode("latin-1"), version_str, authority
 
 
-def _check_first_line(raw: bytes, limits: Limits) -> ParseError | None:
+def check_first_line(raw: bytes, limits: Limits) -> ParseError | None:
     """Early shape check of a complete first line, ``raw`` ending with LF."""
     crlf = raw.endswith(b"\r\n")
     if len(raw) - (2 if crlf else 1) > limits.max_request_line:
-        return _E_LINE_TOO_LONG
+        return E_LINE_TOO_LONG
     if not crlf:
-        return _E_BARE_LF
+        return E_BARE_LF
     parsed = _parse_request_line(raw[:-2])
     return parsed if isinstance(parsed, ParseError) else None
 
@@ -300,7 +299,7 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
         start = 0
         while head.startswith(b"\r\n", start):
             if start >= 2 * MAX_EMPTY_LINES:
-                return _E_EMPTY_LINES
+                return E_EMPTY_LINES
             start += 2
         head = head[start:]
 
@@ -312,9 +311,9 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
     elif line_length > 0 and head[line_length - 1] == 0x0D:
         line_length -= 1
     if line_length > limits.max_request_line:
-        return _E_LINE_TOO_LONG  # RFC 9112 §3: 414 for a too-long request-target
+        return E_LINE_TOO_LONG  # RFC 9112 §3: 414 for a too-long request-target
     if len(head) > limits.max_head:
-        return _E_HEAD_TOO_LARGE  # RFC 6585 §5
+        return E_HEAD_TOO_LARGE  # RFC 6585 §5
 
     # RFC 9112 §2.2: every line ends with CRLF.  A bare CR MUST be rejected
     # or replaced; a bare LF MAY be accepted, but a lenient recipient next to
@@ -322,7 +321,7 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
     # After splitting on CRLF, as many LFs and CRs as lines means none is
     # bare -- two C-speed counts instead of a scan for stray bytes.
     if not head.endswith(b"\r\n"):
-        return _E_BARE_LF
+        return E_BARE_LF
     lines = head[:-2].split(b"\r\n")
     count = len(lines)
     if head.count(b"\n") != count or head.count(b"\r") != count:
@@ -351,7 +350,7 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
         name, colon, value = line.partition(b":")
         if not colon:
             return _E_NO_COLON
-        if not name or name.translate(None, _TCHAR):
+        if not name or name.translate(None, TCHAR):
             if name.endswith((b" ", b"\t")):
                 # RFC 9112 §5.1: MUST reject whitespace before the colon.
                 return _E_SPACE_BEFORE_COLON
@@ -419,148 +418,3 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
         keep_alive = "close" not in options and (version == _HTTP11 or "keep-alive" in options)
 
     return Request(method, target, version, headers, keep_alive, body_length, chunked)
-
-
-def _plausible(data: bytearray, start: int) -> bool:
-    """Whether a first line still incomplete can become a request line.
-
-    A TLS ClientHello on the plain port (first byte 0x16) or binary garbage
-    gets its 400 at once instead of after the head deadline.  Only the
-    bytes not yet looked at are checked, so a line fed byte by byte stays
-    O(n).  A CR at the very end may be the start of the CRLF.
-    """
-    if data[:1].translate(None, _TCHAR) and data != b"\r":
-        # A request line starts with a method token (RFC 9112 §3); a lone
-        # CR may still become one of the empty lines allowed before it.
-        return False
-    # From one byte back: a CR that ended the last look is judged again.
-    new = bytes(data[max(start - 1, 0) :])
-    return not new.removesuffix(b"\r").translate(None, _LINE_CHARS)
-
-
-class ReceiveBuffer:
-    """Accumulates received bytes and cuts complete request heads out of them.
-
-    A head ends at the first empty line.  The search remembers where it
-    stopped and resumes 3 bytes before that point (the longest terminator,
-    LF CR LF, is 3 bytes), so each byte is examined a bounded number of times
-    however finely the head is split across ``feed`` calls.
-    """
-
-    __slots__ = (
-        "_data",
-        "_empty_lines",
-        "_head_search",
-        "_limits",
-        "_line_ok",
-        "_line_search",
-        "_scanned",
-    )
-
-    def __init__(self, limits: Limits) -> None:
-        self._data = bytearray()
-        self._limits = limits
-        self._head_search = 0  # where the next search for the head end starts
-        self._line_search = 0  # where the next search for the first LF starts
-        self._line_ok = False  # the first line is complete and well formed
-        self._empty_lines = 0  # empty lines dropped since the last head
-        # Bytes covered by all searches so far: lets tests prove the search
-        # is linear without timing anything.
-        self._scanned = 0
-
-    def feed(self, data: bytes) -> None:
-        self._data += data
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __bool__(self) -> bool:
-        return bool(self._data)
-
-    def _restart_search(self) -> None:
-        self._head_search = 0
-        self._line_search = 0
-        self._line_ok = False
-
-    def extract_head(self) -> bytes | ParseError | None:
-        """Remove and return one complete head, or None when more bytes are needed.
-
-        The head excludes its final empty line (which is removed as well).
-        A ParseError is returned as soon as the outcome is certain: request
-        line too long (414), head too large (431), or a first line that is
-        not ``method SP target SP HTTP-version`` (400, or 505 for another
-        version).  Nothing is consumed on error: the connection is about to
-        be closed.
-        """
-        data = self._data
-        # RFC 9112 §2.2: ignore empty lines received before the request line.
-        while data.startswith(b"\r\n"):
-            if self._empty_lines >= MAX_EMPTY_LINES:
-                return _E_EMPTY_LINES
-            del data[:2]  # O(1): bytearray deletes from the front lazily
-            self._empty_lines += 1
-            self._restart_search()
-        if not data:
-            return None
-
-        limits = self._limits
-        # A head longer than max_head is refused anyway, so the search never
-        # looks past the furthest place its terminator could start.
-        limit = limits.max_head + 2
-        start = self._head_search
-        end = min(len(data), limit)
-        # A head ends at CRLF CRLF, found as LF CR LF so that a head whose
-        # last line ends with a bare LF still ends somewhere; and at LF LF so
-        # that LF-only clients get a prompt 400 instead of hanging until the
-        # head timeout.  The second search stops where the first match lies,
-        # keeping several pipelined heads in one buffer linear as well.
-        crlf = data.find(b"\n\r\n", start, end)
-        lf_end = crlf + 2 if crlf >= 0 else end
-        lflf = data.find(b"\n\n", start, lf_end)
-        self._scanned += (crlf + 3 if crlf >= 0 else end) - start + (lf_end - start)
-        if lflf >= 0:
-            return _E_BARE_LF  # the empty line itself is a bare LF (§2.2)
-        if crlf >= 0:
-            head = bytes(data[: crlf + 1])
-            del data[: crlf + 3]
-            self._restart_search()
-            self._empty_lines = 0
-            return head
-        self._head_search = max(0, end - 3)
-
-        if not self._line_ok:
-            # Decide about the first line as soon as it is complete, so that
-            # an HTTP/0.9 "GET /" or garbage is refused without waiting for
-            # an empty line that will never come.
-            newline = data.find(b"\n", self._line_search)
-            self._scanned += len(data) - self._line_search
-            if newline < 0:
-                if not _plausible(data, self._line_search):
-                    return _E_NOT_HTTP
-                self._line_search = len(data)
-                pending = len(data) - (1 if data.endswith(b"\r") else 0)
-                if pending > limits.max_request_line:
-                    return _E_LINE_TOO_LONG
-            else:
-                error = _check_first_line(bytes(data[: newline + 1]), limits)
-                if error is not None:
-                    return error
-                self._line_ok = True
-
-        if len(data) >= limit:
-            # No terminator can now end the head within max_head bytes.
-            return _E_HEAD_TOO_LARGE
-        return None
-
-    def peek(self) -> bytes:
-        """Everything received and not yet consumed (a chunked body being read)."""
-        return bytes(self._data)
-
-    def extract(self, n: int) -> bytes:
-        """Remove and return up to ``n`` bytes (a request body to discard)."""
-        if n <= 0:
-            return b""
-        chunk = bytes(self._data[:n])
-        del self._data[:n]
-        self._restart_search()
-        return chunk

@@ -8,7 +8,8 @@ import pytest
 
 from staticsrv import http11
 from staticsrv.config import Limits
-from staticsrv.http11 import MAX_EMPTY_LINES, ParseError, ReceiveBuffer, Request, parse_head
+from staticsrv.http11 import MAX_EMPTY_LINES, ParseError, Request, parse_head
+from staticsrv.receivebuffer import ReceiveBuffer
 
 LIMITS = Limits()
 # Small limits make the boundaries of 414/431 easy to hit exactly.
