@@ -157,17 +157,21 @@ class _Writer:
                     access.record(self.conn.peer, item.req, item.status, body, body == item.body)
         self.sent.clear()
 
+    async def _head_alone(self, head: bytes) -> int:
+        """Send a head whose body its sender logs; the byte count where the body starts."""
+        self.out.append(head)
+        if self.shared.log is not None:  # logged by the sender, not with the batch
+            self.sent.append(_Sent(None, 0, len(head), 0))
+        await self.flush()
+        return self.conn.transport.sent
+
     async def send_file(self, req: Request, resp: Response, head: bytes, body: FileBody) -> bool:
         """Head, then the file's parts; False if the file ended early."""
         transport = self.conn.transport
         complete = False
         start = -1  # until the head is out
         try:
-            self.out.append(head)
-            if self.shared.log is not None:  # logged below, not with the batch
-                self.sent.append(_Sent(None, 0, len(head), 0))
-            await self.flush()
-            start = transport.sent
+            start = await self._head_alone(head)
             complete = await _send_parts(self.conn, self.shared, body)
         finally:
             os.close(body.fd)
@@ -191,11 +195,7 @@ class _Writer:
         complete = False
         start = -1  # until the head is out
         try:
-            self.out.append(head)
-            if self.shared.log is not None:  # logged below, not with the batch
-                self.sent.append(_Sent(None, 0, len(head), 0))
-            await self.flush()
-            start = transport.sent
+            start = await self._head_alone(head)
             if not stream.finite:
                 conn.phase = Phase.STREAMING
             chunks = aiter(stream.chunks)
