@@ -19,9 +19,14 @@ into a :class:`Request`.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
+from staticsrv.abnf import (
+    HEAD_CHARS,
+    TARGET_CHARS,
+    TCHAR,
+    valid_host,
+)
 from staticsrv.config import Limits
 
 __all__ = ["MAX_EMPTY_LINES", "ParseError", "Request", "check_first_line", "parse_head"]
@@ -89,71 +94,8 @@ _E_TE_NOT_CHUNKED = ParseError(400, "Final transfer coding is not chunked")
 _E_TE_UNSUPPORTED = ParseError(501, "Transfer coding not implemented")
 E_NOT_HTTP = ParseError(400, "Not an HTTP request (TLS or binary data on a plain HTTP port?)")
 
-# Character classes, as the set of bytes `translate` deletes.
-_DIGIT = b"0123456789"
-_ALPHA = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_HEXDIG = _DIGIT + b"ABCDEFabcdef"
-# token = 1*tchar (RFC 9110 §5.6.2)
-TCHAR = _DIGIT + _ALPHA + b"!#$%&'*+-.^_`|~"
-_OBS_TEXT = bytes(range(0x80, 0x100))
-# The request-target grammar (RFC 9112 §3.2) is checked only as far as the
-# server needs: any visible ASCII plus obs-text, i.e. no SP, CTL or DEL.
-# Percent-decoding and path normalisation are the path decoder's job.
-_TARGET_CHARS = bytes(range(0x21, 0x7F)) + _OBS_TEXT
-# field-value = VCHAR / obs-text / SP / HTAB (RFC 9110 §5.5), plus the CR and
-# LF of the line ends: checking the whole head at once with this set is one C
-# pass that rejects NUL and every other CTL (bare CR/LF are counted apart).
-_HEAD_CHARS = b"\t\r\n" + bytes(range(0x20, 0x7F)) + _OBS_TEXT
-# reg-name = *( unreserved / pct-encoded / sub-delims ) (RFC 3986 §3.2.2);
-# an IPv4address is a subset of it.  "@" is absent, so userinfo is refused.
-_REG_NAME_CHARS = _ALPHA + _DIGIT + b"-._~" + b"!$&'()*+,;=" + b"%"
-_IPV6_CHARS = _HEXDIG + b":."
-# What a request line can hold at all: the target's characters and SP.
-LINE_CHARS = _TARGET_CHARS + b" "
-
 _HTTP11 = "HTTP/1.1"
 _HTTP10 = "HTTP/1.0"
-
-
-def _valid_pct_encoding(name: bytes) -> bool:
-    """Every "%" starts a pct-encoded triplet (RFC 3986 §2.1)."""
-    if b"%" not in name:
-        return True
-    # Only reached for the rare host that contains "%": one step per "%".
-    return all(len(c) >= 2 and not c[:2].translate(None, _HEXDIG) for c in name.split(b"%")[1:])
-
-
-def _valid_host(value: bytes) -> bool:
-    """``uri-host [ ":" port ]`` with a non-empty host (RFC 9112 §3.2, RFC 3986 §3.2).
-
-    The "http" and "https" schemes forbid an empty host (RFC 9110 §4.2.1),
-    so ":80" is refused even though RFC 3986 allows an empty reg-name.
-    IPvFuture literals and IPv6 zone identifiers are refused: no client
-    sends them to a web server and accepting them only widens the surface.
-    """
-    if value.startswith(b"["):
-        close = value.find(b"]")
-        if close < 0:
-            return False
-        literal = value[1:close]
-        if not literal or literal.translate(None, _IPV6_CHARS):
-            return False
-        try:
-            ipaddress.IPv6Address(literal.decode("ascii"))
-        except ValueError:
-            return False
-        rest = value[close + 1 :]
-        if not rest:
-            return True
-        if rest[:1] != b":":
-            return False
-        port = rest[1:]
-    else:
-        host, _, port = value.partition(b":")
-        if not host or host.translate(None, _REG_NAME_CHARS) or not _valid_pct_encoding(host):
-            return False
-    # port = *DIGIT (RFC 3986 §3.2.3): "host:" with an empty port is valid.
-    return not port.translate(None, _DIGIT)
 
 
 def _parse_request_line(line: bytes) -> tuple[str, str, str, str | None] | ParseError:
@@ -193,7 +135,7 @@ def _parse_request_line(line: bytes) -> tuple[str, str, str, str | None] | Parse
         return _E_VERSION
     if not method or method.translate(None, TCHAR):
         return _E_METHOD  # method = token (RFC 9110 §9.1)
-    if not target or target.translate(None, _TARGET_CHARS):
+    if not target or target.translate(None, TARGET_CHARS):
         return _E_TARGET
     authority: str | None = None
     if target[:1] == b"/":
@@ -223,7 +165,7 @@ def _parse_request_line(line: bytes) -> tuple[str, str, str, str | None] | Parse
             if found >= 0:
                 cut = found
         host = rest[:cut]
-        if not _valid_host(host):
+        if not valid_host(host):
             return _E_TARGET
         authority = host.decode("latin-1")
         target = rest[cut:]
@@ -337,7 +279,7 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
     # One pass over the whole head for NUL and other CTLs (RFC 9110 §5.5,
     # RFC 9112 §2.2).  The request line already passed stricter checks, so
     # any leftover byte lies in a header line.
-    if head.translate(None, _HEAD_CHARS):
+    if head.translate(None, HEAD_CHARS):
         return _E_FIELD_VALUE
 
     headers: dict[str, str] = {}
@@ -377,7 +319,7 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
     if host is None:
         if version == _HTTP11:
             return _E_NO_HOST
-    elif host and not _valid_host(host.encode("latin-1")):
+    elif host and not valid_host(host.encode("latin-1")):
         return _E_HOST
     if authority is not None:
         # RFC 9112 §3.2.2: with an absolute-form target the server MUST

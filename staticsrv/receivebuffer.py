@@ -11,6 +11,7 @@ Pure: bytes in, heads or errors out.  May not touch: sockets, clocks.
 
 from __future__ import annotations
 
+from staticsrv.abnf import LINE_CHARS, TCHAR
 from staticsrv.config import Limits
 from staticsrv.http11 import (
     E_BARE_LF,
@@ -18,9 +19,7 @@ from staticsrv.http11 import (
     E_HEAD_TOO_LARGE,
     E_LINE_TOO_LONG,
     E_NOT_HTTP,
-    LINE_CHARS,
     MAX_EMPTY_LINES,
-    TCHAR,
     ParseError,
     check_first_line,
 )
