@@ -105,6 +105,32 @@ def _default(name: str) -> object:
     help="Seconds a client may stop reading before it is dropped.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No access log.")
+@click.option(
+    "--live",
+    "-l",
+    is_flag=True,
+    help="Reload open pages when a watched file changes (needs staticsrv[live]).",
+)
+@click.option(
+    "--watch",
+    multiple=True,
+    metavar="PATH",
+    help="With --live: also watch PATH (repeatable), e.g. sources a build writes into ROOT.",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="GLOB",
+    help="With --live: changes matching GLOB reload nothing (repeatable).",
+)
+@click.option(
+    "--live-delay",
+    type=int,
+    metavar="MS",
+    default=_default("live_delay"),
+    show_default=True,
+    help="With --live: milliseconds of quiet before a change is announced.",
+)
 @click.version_option(__version__, "--version", "-V", prog_name="staticsrv")
 def command(root_arg: str | None, root_opt: str | None, **options: object) -> None:
     """Serve the files under ROOT over HTTP, for local development.
@@ -114,6 +140,7 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
       staticsrv                      serve the current folder on 127.0.0.1:8080
       staticsrv ./site --port 0      any free port
       staticsrv --root docs/_build/html --host 0.0.0.0
+      staticsrv ./site --live        reload the browser when files change
     """
     if root_arg is not None and root_opt is not None and root_arg != root_opt:
         _fail("give the root either as ROOT or as --root, not both")

@@ -70,6 +70,11 @@ class Config:
     cache_entries: int = 256  # so the cache holds at most 64 MiB of bodies
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
+    # Live reload (--live): off by default, and then no response changes.
+    live: bool = False
+    watch: tuple[str, ...] = ()  # extra real paths watched besides the root
+    ignore: tuple[str, ...] = ()  # globs whose changes reload nothing
+    live_delay: float = 0.1  # seconds of quiet before a change is announced
 
     @property
     def cache_control(self) -> str:
@@ -116,7 +121,12 @@ DEFAULTS: dict[str, object] = {
     "keepalive_timeout": _TIMEOUTS.keepalive,
     "send_timeout": _TIMEOUTS.send,
     "quiet": False,
+    "live": False,
+    "watch": (),
+    "ignore": (),
+    "live_delay": 100,
 }
+MAX_LIVE_DELAY_MS = 10_000  # ten seconds of quiet: any longer is a typo
 
 
 def _seconds(name: str, value: object) -> float:
@@ -152,6 +162,49 @@ def has_uvloop() -> bool:
     return True
 
 
+def has_watchfiles() -> bool:
+    try:
+        import watchfiles  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _several(name: str, value: object) -> tuple[str, ...]:
+    """A repeatable option's values (a lone string is one value, not its letters)."""
+    if isinstance(value, str | os.PathLike):
+        return (os.fspath(value),)
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"--{name}: give a list of values")
+    return tuple(os.fspath(v) if isinstance(v, os.PathLike) else str(v) for v in value)
+
+
+def _live_options(o: dict[str, object]) -> tuple[bool, tuple[str, ...], tuple[str, ...], float]:
+    """The live-reload fields of the Config, checked: live, watch, ignore, delay."""
+    watch = _several("watch", o["watch"])
+    ignore = _several("ignore", o["ignore"])
+    delay = _int_in("live-delay", o["live_delay"], 0, MAX_LIVE_DELAY_MS)
+    if not o["live"]:
+        if watch or ignore:
+            raise ValueError("--watch and --ignore need --live")
+        return False, (), (), delay / 1000
+    if not has_watchfiles():
+        raise ValueError("--live needs watchfiles: pip install 'staticsrv[live]'")
+    if _int_in("workers", o["workers"], 1, MAX_WORKERS) != 1:
+        # Each worker would watch on its own and announce its own run id,
+        # so a reconnect landing on another worker would reload the page.
+        raise ValueError("--live serves from one process: drop --workers")
+    real: list[str] = []
+    for path in watch:
+        if not path or not os.path.exists(path):
+            raise ValueError(f"--watch: {path!r} does not exist")
+        real.append(os.path.realpath(path))
+    for glob in ignore:
+        if not glob:
+            raise ValueError("--ignore: give a glob such as '*.tmp'")
+    return True, tuple(dict.fromkeys(real)), ignore, delay / 1000
+
+
 def _int_in(name: str, value: object, low: int, high: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"--{name}: {value!r} is not a whole number")
@@ -185,6 +238,7 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
     host = str(o["host"])
     if not host:
         raise ValueError("--host: give an address or a name")
+    live, watch, ignore, live_delay = _live_options(o)
     return Config(
         root=check_root(os.fspath(root)),
         host=host,
@@ -203,4 +257,8 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
             keepalive=_seconds("keepalive-timeout", o["keepalive_timeout"]),
             send=_seconds("send-timeout", o["send_timeout"]),
         ),
+        live=live,
+        watch=watch,
+        ignore=ignore,
+        live_delay=live_delay,
     )

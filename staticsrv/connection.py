@@ -235,6 +235,12 @@ class _Writer:
                 await transport.send(chunk(b""))
             complete = True
         finally:
+            # Close the producer now, not whenever the garbage collector
+            # finds it: an event stream unregisters itself on close.
+            aclose = getattr(resp.body.chunks, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
             if self.shared.log is not None:
                 went = transport.sent - start
                 self.shared.log.record(conn.peer, req, resp.status, went, complete)

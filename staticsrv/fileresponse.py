@@ -11,7 +11,9 @@ sendfile.  May not touch: sockets, the request head's bytes, the access log.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from staticsrv.cache import Bounded
@@ -23,7 +25,7 @@ from staticsrv.httpdate import format_http_date
 from staticsrv.mime import guess_type
 from staticsrv.negotiate import is_compressible
 from staticsrv.ranges import content_range, multipart_layout, new_boundary
-from staticsrv.reader import FileChanged, FileKey, Reader, open_regular
+from staticsrv.reader import FileChanged, FileKey, Reader, gzip_body, open_regular
 from staticsrv.resolver import File, Resolver
 from staticsrv.responses import FileBody, Response
 
@@ -45,13 +47,49 @@ class FileMeta:
     common: Fields  # validators and caching fields shared by 200/206/304
 
 
-class Files:
-    """File answers for one server; holds the per-version metadata."""
+@dataclass(slots=True)
+class Injected:
+    """An HTML file version with the live-reload script in it (see ``--live``)."""
 
-    def __init__(self, config: Config, resolver: Resolver, reader: Reader) -> None:
+    key: FileKey
+    data: bytes
+    etag: str
+    gz: bytes | None = None  # its gzip, once a client asked for it
+
+
+def _read_whole(key: FileKey) -> bytes:
+    """A large file version's bytes (a big HTML page to inject into), in a thread."""
+    with open(open_regular(key), "rb", closefd=True) as f:
+        data = f.read(key.size + 1)
+    if len(data) != key.size:
+        raise FileChanged(key.path)
+    return data
+
+
+class Files:
+    """File answers for one server; holds the per-version metadata.
+
+    ``inject`` (live reload only) rewrites HTML bodies; without it the
+    answers are exactly the file's bytes and no HTML check is made.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        resolver: Resolver,
+        reader: Reader,
+        *,
+        inject: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self.config = config
         self.resolver = resolver
         self.reader = reader
+        self.inject = inject
+        # path -> the injected version last served there (live reload only).
+        # Weighed as twice its bytes: room for the gzip added later.
+        self._docs: Bounded[str, Injected] = Bounded(
+            256, budget=config.body_budget, weigh=lambda d: 2 * len(d.data)
+        )
         # path -> the meta of the version last seen there; reused while a
         # fresh stat matches its key (see FileKey.matches).
         self._metas: Bounded[str, FileMeta] = Bounded(8192)
@@ -121,6 +159,8 @@ class Files:
     async def respond(self, req: Request, f: File) -> Response:
         """The answer to a GET or HEAD of the regular file ``f``."""
         meta = self.meta(f)
+        if self.inject is not None and meta.content_type.startswith("text/html"):
+            return await self._respond_injected(req, meta)
         key = meta.key
         identity = Variant(None, meta.etag, None, key.size)
         plan = plan_file(
@@ -133,13 +173,52 @@ class Files:
         )
         return await self._planned(meta, plan, req.method == "HEAD")
 
-    async def _planned(self, meta: FileMeta, plan: Plan, head_only: bool) -> Response:
+    async def _respond_injected(self, req: Request, meta: FileMeta) -> Response:
+        """An HTML file with the live-reload script: a representation of its own.
+
+        The injected bytes are not the file's bytes, so they get their own
+        strong ETag (RFC 9110 §8.8.3), their own length, and preconditions
+        and ranges are evaluated on them.  Only an on-the-fly gzip of the
+        injected bytes is offered: a precompressed sidecar holds the page
+        without the script.
+        """
+        doc = await self._injected(meta.key)
+        identity = Variant(None, doc.etag, None, len(doc.data))
+        encoded: list[Variant] = []
+        if self.config.compress and len(doc.data) >= GZIP_MIN and "accept-encoding" in req.headers:
+            encoded.append(Variant("gzip", doc.etag[:-1] + '-gzip"'))
+        plan = plan_file(
+            req.method, req.headers, identity, encoded, meta.last_modified, time.time()
+        )
+        return await self._planned(meta, plan, req.method == "HEAD", doc)
+
+    async def _injected(self, key: FileKey) -> Injected:
+        doc = self._docs.get(key.path)
+        if doc is not None and doc.key == key:
+            return doc
+        assert self.inject is not None
+        if key.size <= self.config.cache_file_max:
+            raw = await self.read(key)
+        else:
+            raw = await asyncio.to_thread(_read_whole, key)
+        data = self.inject(raw)
+        # The file's identity plus "live": a tag that neither the file itself
+        # nor any of its sidecars can carry.
+        etag = make_etag(key.ino, key.size, key.mtime_ns, "live")
+        doc = self._docs[key.path] = Injected(key, data, etag)
+        return doc
+
+    async def _planned(
+        self, meta: FileMeta, plan: Plan, head_only: bool, doc: Injected | None = None
+    ) -> Response:
         variant = plan.variant
         key = meta.key
         common = meta.common
-        if variant.coding is not None:
+        if variant.coding is not None or doc is not None:
             common = (("ETag", variant.etag), *common[1:])
         enc: Fields = () if variant.coding is None else (("Content-Encoding", variant.coding),)
+        # The selected representation's length: the file's or the injected bytes'.
+        rep_size = key.size if doc is None else len(doc.data)
 
         if plan.status == 304:
             # RFC 9110 §15.4.5: a 304 carries the validators and caching fields
@@ -150,13 +229,21 @@ class Files:
         if plan.status == 416:
             # RFC 9110 §15.5.17: say how long the representation is.
             return Response(
-                416, (("Content-Range", f"bytes */{key.size}"), ("Content-Length", "0"))
+                416, (("Content-Range", f"bytes */{rep_size}"), ("Content-Length", "0"))
             )
 
-        # The body source: a sidecar file, an on-the-fly gzip, or the file itself.
+        # The body source: the injected bytes (or their gzip), a sidecar
+        # file, an on-the-fly gzip, or the file itself.
         body_key = key
         data: bytes | None = None
-        if variant.sidecar is not None:
+        if doc is not None:
+            if variant.coding == "gzip":
+                if doc.gz is None:
+                    doc.gz = await asyncio.to_thread(gzip_body, doc.data)
+                data = doc.gz
+            else:
+                data = doc.data
+        elif variant.sidecar is not None:
             side = self.resolver.regular_file(variant.sidecar)
             if not isinstance(side, File):
                 raise FileChanged(key.path)
@@ -215,10 +302,14 @@ class Files:
         meta = self.meta(f)
         if meta.key.size > self.config.cache_file_max:
             return None
+        if self.inject is not None and meta.content_type.startswith("text/html"):
+            # HEAD reads the page too: its length is the injected one.
+            body = (await self._injected(meta.key)).data
+        else:
+            body = b"" if req.method == "HEAD" else await self.read(meta.key)
         fields = (
             ("Content-Type", meta.content_type),
-            ("Content-Length", str(meta.key.size)),
+            ("Content-Length", str(len(body) if body else meta.key.size)),
             ("Cache-Control", self.config.generated_cache_control),
         )
-        body = b"" if req.method == "HEAD" else await self.read(meta.key)
-        return Response(status, fields, body)
+        return Response(status, fields, b"" if req.method == "HEAD" else body)

@@ -21,8 +21,8 @@ import functools
 import logging
 import os
 import traceback
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from staticsrv.cache import Bounded
@@ -30,6 +30,8 @@ from staticsrv.config import Config
 from staticsrv.fileresponse import Files
 from staticsrv.http11 import Request
 from staticsrv.listing import Listings
+from staticsrv.live.events import RESERVED, Hub
+from staticsrv.live.inject import inject
 from staticsrv.reader import FileChanged, FileKey, Reader
 from staticsrv.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
 from staticsrv.responses import ALLOW, KNOWN_METHODS, Response, error_response
@@ -46,6 +48,10 @@ SHAPE_FIELDS = frozenset({"if-match", "if-unmodified-since", "if-modified-since"
 RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 MEMO_ENTRIES = 4096
 LOOKUPS = 3  # a file replaced between stat and open is looked up again, this often
+
+
+def _bytes(body: object) -> bytes:
+    return body if isinstance(body, bytes) else b""
 
 
 class Rule(Protocol):
@@ -97,8 +103,15 @@ class Handler:
         self.config = config
         self.resolver = Resolver(config.root, listing=config.listing, dotfiles=config.dotfiles)
         self.reader = Reader(config.cache_entries)
-        self.files = Files(config, self.resolver, self.reader)
-        self.listings = Listings(config, self.resolver)
+        # Live reload: the event hub, and the script injected into every
+        # HTML answer.  Both None without --live: no answer changes then.
+        self.live: Hub | None = None
+        self._inject: Callable[[bytes], bytes] | None = None
+        if config.live:
+            self.live = Hub(cache_control=config.generated_cache_control)
+            self._inject = inject
+        self.files = Files(config, self.resolver, self.reader, inject=self._inject)
+        self.listings = Listings(config, self.resolver, inject=self._inject)
         self.rules = tuple(rules)
         self._skip = SHAPE_FIELDS.union(*(rule.reads for rule in self.rules))
         self._memo: Bounded[MemoKey, _Memo] = Bounded(
@@ -119,6 +132,8 @@ class Handler:
         self._memo.clear()
 
     def close(self) -> None:
+        if self.live is not None:
+            self.live.close()
         self._memo.clear()
         self.reader.close()
 
@@ -131,6 +146,12 @@ class Handler:
     def _error(
         self, req: Request, status: int, reason: str = "", extra: Iterable[tuple[str, str]] = ()
     ) -> Response:
+        if self._inject is not None:
+            # The built-in pages are HTML too: with the script, and the
+            # length of the injected page even for HEAD.
+            full = error_response(status, reason=reason, cache_control=self._cc, extra=extra)
+            full = full.with_body(self._inject(_bytes(full.body)))
+            return full.without_body() if req.method == "HEAD" else full
         return error_response(
             status, reason=reason, cache_control=self._cc, head=req.method == "HEAD", extra=extra
         )
@@ -153,7 +174,7 @@ class Handler:
             resp, facts = await self._decide(req)
         except Exception:
             log.error("error answering %s\n%s", req.target, traceback.format_exc())
-            return self.finish(req, error_response(500, cache_control=self._cc, close=True))
+            return self.finish(req, replace(self._error(req, 500), close=True))
         resp = self.finish(req, resp)
         if (
             key is not None
@@ -193,6 +214,9 @@ class Handler:
             if target.status == 404:
                 return await self._not_found(req, None)
             return self._error(req, target.status, target.reason), None
+        if self.live is not None and target.segments[:1] == (RESERVED,):
+            # Reserved for the live-reload endpoints only while --live is on.
+            return self.live.respond(req, target) or self._error(req, 404), None
         return await self._resolved(req, target)
 
     async def _resolved(self, req: Request, target: Target) -> tuple[Response, _Memo | None]:

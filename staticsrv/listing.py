@@ -12,6 +12,7 @@ import asyncio
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from staticsrv import pages
@@ -38,9 +39,16 @@ class _Rendered:
 
 
 class Listings:
-    def __init__(self, config: Config, resolver: Resolver) -> None:
+    def __init__(
+        self,
+        config: Config,
+        resolver: Resolver,
+        *,
+        inject: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self.config = config
         self.resolver = resolver
+        self.inject = inject  # live reload: the script goes in before any gzip
         self._cache: Bounded[tuple[str, int, int], _Rendered] = Bounded(256)
 
     def _entries(self, path: str) -> list[pages.ListingEntry]:
@@ -65,7 +73,8 @@ class Listings:
         return entries
 
     def _render(self, path: str, target: Target) -> bytes:
-        return pages.render_listing(target.segments, self._entries(path))
+        html = pages.render_listing(target.segments, self._entries(path))
+        return html if self.inject is None else self.inject(html)
 
     async def respond(self, req: Request, target: Target, found: Listing) -> Response:
         st = found.st
