@@ -23,7 +23,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from importlib import resources
 
 from staticsrv.conditional import Outcome, evaluate_preconditions
@@ -82,6 +82,9 @@ class Hub:
         self.heartbeat = heartbeat
         self._cc = cache_control
         self._streams: set[_Stream] = set()
+        # Set by the watcher once its watches are in place: a stream says
+        # hello only then, so a client that heard hello misses no change.
+        self.ready = asyncio.Event()
         script = resources.files("staticsrv.live").joinpath("live.js").read_bytes()
         self.script = script
         self._started = int(time.time())  # the script's "modification" time
@@ -126,7 +129,7 @@ class Hub:
             )
         if req.method == "HEAD":
             return Response(200, STREAM_FIELDS)
-        return Response(200, STREAM_FIELDS, StreamBody(self._chunks()))
+        return Response(200, STREAM_FIELDS, StreamBody(self.stream()))
 
     def _script(self, req: Request) -> Response:
         fields = (
@@ -144,12 +147,17 @@ class Hub:
         body = b"" if req.method == "HEAD" else self.script
         return Response(200, (*fields, ("Content-Length", str(len(self.script)))), body)
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    def stream(self) -> AsyncGenerator[bytes, None]:
+        """The chunks of one new event stream (hello, then events and heartbeats)."""
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncGenerator[bytes, None]:
         if len(self._streams) >= self.max_streams:
             return  # others got in between the check and now: end at once
         stream = _Stream()
         self._streams.add(stream)
         try:
+            await self.ready.wait()
             yield sse("hello", {"id": self.run_id})
             while True:
                 if stream.dropped:

@@ -51,16 +51,24 @@ class Settler:
         return self._last + self.delay if self._seen else None
 
     def changed(self, now: float, events: Iterable[Event]) -> None:
-        """Writes seen at ``now``: the quiet period starts again."""
-        seen = False
+        """Writes seen at ``now``: the quiet period starts again.
+
+        ``events`` is one group as the watcher hands it over: a set, in no
+        order.  A path new to this batch with an ``added`` event in its
+        group was created during the batch (a created-then-renamed scratch
+        file reports added, modified and deleted in one group).
+        """
+        group: dict[str, tuple[bool, int | None]] = {}
         for kind, path, size in events:
-            seen = True
+            added = group.get(path, (False, None))[0] or kind == ADDED
+            group[path] = (added, size)
+        for path, (added, size) in group.items():
             entry = self._seen.get(path)
             if entry is None:
-                self._seen[path] = _Seen(kind, size)
+                self._seen[path] = _Seen(ADDED if added else MODIFIED, size)
             else:
                 entry.size = size
-        if seen:
+        if group:
             self._last = now
 
     def settle(self, now: float, sizes: Mapping[str, int | None]) -> frozenset[str] | None:

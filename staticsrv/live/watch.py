@@ -113,26 +113,42 @@ def describe(config: Config) -> str:
     return f"Live reload on: watching {config.root}{extra}"
 
 
+async def _next(agen: AsyncIterator[Changes]) -> Changes:
+    return await agen.__anext__()
+
+
 async def _feed(
     paths: Sequence[str],
     flt: PathFilter,
     queue: asyncio.Queue[Changes | BaseException],
     stop: threading.Event,
     awatch: AWatch,
+    ready: Callable[[], None],
 ) -> None:
     polling = False
     while True:
+        changes = awatch(
+            *paths,
+            watch_filter=flt,
+            step=STEP_MS,
+            debounce=DEBOUNCE_MS,
+            stop_event=stop,
+            force_polling=True if polling else None,
+            poll_delay_ms=POLL_MS,
+        )
+        pending = asyncio.ensure_future(_next(changes))
+        # Its first step sets the watches up (or fails) before it waits for
+        # a change: after it, every later write is seen.
+        await asyncio.sleep(0)
+        if not pending.done():
+            ready()
         try:
-            async for changes in awatch(
-                *paths,
-                watch_filter=flt,
-                step=STEP_MS,
-                debounce=DEBOUNCE_MS,
-                stop_event=stop,
-                force_polling=True if polling else None,
-                poll_delay_ms=POLL_MS,
-            ):
-                queue.put_nowait(changes)
+            while True:
+                got = await pending
+                ready()  # (a watcher that found changes at once is in place too)
+                queue.put_nowait(got)
+                pending = asyncio.ensure_future(_next(changes))
+        except StopAsyncIteration:
             return
         except (FileNotFoundError, PermissionError) as exc:
             queue.put_nowait(exc)
@@ -166,7 +182,7 @@ async def watch(
     settler = Settler(config.live_delay)
     queue: asyncio.Queue[Changes | BaseException] = asyncio.Queue()
     stop = threading.Event()  # checked by the watching thread every step
-    feeder = asyncio.create_task(_feed(paths, flt, queue, stop, awatch))
+    feeder = asyncio.create_task(_feed(paths, flt, queue, stop, awatch, hub.ready.set))
     try:
         while True:
             due = settler.due
@@ -179,6 +195,7 @@ async def watch(
             now = loop.time()
             if isinstance(got, BaseException):
                 log.error("staticsrv: live reload stopped: %s", got)
+                hub.ready.set()  # streams still open, with nothing to announce
                 return
             if got is not None:
                 # The group comes after STEP_MS of quiet: the last write was

@@ -119,6 +119,12 @@ def test_binds_loopback_by_default(root: Path) -> None:
         (["--port", "abc"], "not a port number"),
         (["--root", ""], "does not exist"),
         (["--cache", "10", "--no-cache"], "exclude each other"),
+        (["--watch", "."], "--watch and --ignore need --live"),
+        (["--ignore", "*.tmp"], "need --live"),
+        (["--live", "--watch", "/definitely/not/here"], "--watch"),
+        (["--live", "--live-delay", "-1"], "--live-delay"),
+        (["--live", "--live-delay", "soon"], "--live-delay"),
+        (["--live", "--workers", "2"], "--live serves from one process"),
     ],
 )
 def test_bad_arguments_give_one_line_and_nonzero_exit(args: list[str], message: str) -> None:
