@@ -6,7 +6,8 @@
   if (window.__staticsrvLive) {
     return; // the tag is in the page twice: one connection is enough
   }
-  window.__staticsrvLive = true;
+  // What the page knows: the server run it listens to (null until hello).
+  var state = (window.__staticsrvLive = { run: null });
 
   var EVENTS = "/__staticsrv__/events";
   var MIN_DELAY = 500;
@@ -66,6 +67,7 @@
         return;
       }
       runId = id;
+      state.run = id;
     });
     source.addEventListener("reload", function () {
       location.reload();
