@@ -87,11 +87,11 @@ def run(
         sys.stderr.write(f"staticsrv: error: {exc}\n")
         return 1
     if announce:
+        print(f"Serving {shown_root} at {bound_url(lsock)} (Ctrl+C to stop)", flush=True)
         if config.live:
             from staticsrv.live.watch import describe
 
             print(describe(config), flush=True)
-        print(f"Serving {shown_root} at {bound_url(lsock)} (Ctrl+C to stop)", flush=True)
     if on_ready is not None:
         on_ready()
 

@@ -171,7 +171,21 @@ async def _feed(
 async def watch(
     config: Config, hub: Hub, invalidate: Callable[[], None], *, awatch: AWatch | None = None
 ) -> None:
-    """Watch until cancelled; announce each settled batch of changes."""
+    """Watch until cancelled; announce each settled batch of changes.
+
+    Never raises: a watcher that fails says so in one line, and the server
+    goes on serving (pages just stop reloading).
+    """
+    try:
+        await _watch(config, hub, invalidate, awatch)
+    except Exception as exc:
+        log.error("staticsrv: live reload stopped: %s", str(exc) or type(exc).__name__)
+        hub.ready.set()
+
+
+async def _watch(
+    config: Config, hub: Hub, invalidate: Callable[[], None], awatch: AWatch | None
+) -> None:
     if awatch is None:
         from watchfiles import awatch as real_awatch
 

@@ -213,3 +213,21 @@ async def test_an_edit_is_served_at_once_through_the_memo(live: Handler, root: P
     second = await live.handle(request("/"))
     assert body(second) == b"<head>" + SCRIPT_TAG + b"</head>new"
     assert second.field("ETag") != first.field("ETag")
+
+
+BIG = b"<html><head></head><body>" + b"y" * 50_000 + b"</body></html>"
+
+
+@pytest.fixture
+def small_cache(root: Path) -> Iterator[Handler]:
+    (root / "big.html").write_bytes(BIG)
+    handler = Handler(Config(root=os.path.realpath(root), live=True, cache_file_max=4096))
+    yield handler
+    handler.close()
+
+
+async def test_a_page_larger_than_the_memory_cache_is_injected_too(small_cache: Handler) -> None:
+    resp = await small_cache.handle(request("/big.html"))
+    assert body(resp) == BIG.replace(b"</head>", SCRIPT_TAG + b"</head>")
+    part = await small_cache.handle(request("/big.html", range="bytes=-14"))
+    assert body(part) == b"</body></html>"
