@@ -161,8 +161,11 @@ def wrk_rps(port: int, seconds: int) -> float:
 def throughput(root: Path, base: str, rounds: int, seconds: int) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         base_tree = export(base, Path(tmp))
-        trees = {f"before --live ({base})": (base_tree, ()), "this tree": (REPO, ())}
-        trees["this tree, --live on"] = (REPO, ("--live",))
+        trees: dict[str, tuple[Path, tuple[str, ...]]] = {
+            f"before --live ({base})": (base_tree, ()),
+            "this tree": (REPO, ()),
+            "this tree, --live on": (REPO, ("--live",)),
+        }
         results: dict[str, list[float]] = {name: [] for name in trees}
         names = list(trees)
         for r in range(rounds):
