@@ -7,6 +7,10 @@ pure :func:`~staticsrv.fileplan.plan_file`; this module gathers its facts
 (the file's identity, which compressed variants exist) and fetches bodies:
 small ones through the LRU reader, large ones as an open descriptor for
 sendfile.  May not touch: sockets, the request head's bytes, the access log.
+
+With ``--live`` an HTML file is answered as a representation of its own:
+the file's bytes with the live-reload script injected, under their own
+ETag and length (:meth:`Files._respond_injected`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ decided, after every rule, and hands it out again while the facts it rests
 on still hold (see :class:`_Memo`).  A new rule therefore cannot be skipped
 by a fast path; a rule that reads request headers names them in ``reads``,
 and a request carrying one of those always takes the whole tree.
+
+With ``--live`` the tree also answers the reserved ``/__staticsrv__/``
+paths (through :class:`~staticsrv.live.events.Hub`), and every HTML answer
+it builds (files, the 404 page, listings, the built-in pages) carries the
+live-reload script; the memo keeps those final answers like any other.
+Without ``--live`` neither branch is taken and no answer changes.
 """
 
 from __future__ import annotations

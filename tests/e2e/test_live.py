@@ -200,3 +200,14 @@ def test_without_live_nothing_is_reserved_or_injected(srv: Running) -> None:
     assert get(srv.addr, "/__staticsrv__/live.js").status == 404
     assert get(srv.addr, "/").body == (srv.root / "index.html").read_bytes()
     assert b"__staticsrv__" not in get(srv.addr, "/missing").body
+
+
+def test_a_root_inside_a_dot_folder_is_watched(serve: ServeFactory, tmp_path: Path) -> None:
+    root = tmp_path / ".cache" / "site"
+    root.mkdir(parents=True)
+    (root / "index.html").write_text("<p>x</p>")
+    running = serve(root=root, live=True, live_delay=DELAY)
+    with EventStream(running.addr) as stream:
+        stream.hello()
+        (root / "index.html").write_text("<p>y</p>")
+        assert stream.next_event() == ("reload", {"paths": ["/index.html"]})
