@@ -211,3 +211,17 @@ def test_a_root_inside_a_dot_folder_is_watched(serve: ServeFactory, tmp_path: Pa
         stream.hello()
         (root / "index.html").write_text("<p>y</p>")
         assert stream.next_event() == ("reload", {"paths": ["/index.html"]})
+
+
+def test_the_injected_page_revalidates_and_ranges_over_the_wire(live: Running) -> None:
+    full = get(live.addr, "/")
+    assert full.body.endswith(b'<h1>home</h1>\n<script src="/__staticsrv__/live.js"></script>')
+    assert full.header("content-length") == str(len(full.body))
+    etag = full.header("etag")
+    assert etag is not None and etag.endswith('-live"')
+    assert get(live.addr, "/", headers={"If-None-Match": etag}).status == 304
+    head = get(live.addr, "/", "HEAD")
+    assert head.header("content-length") == full.header("content-length")
+    assert head.header("etag") == etag
+    part = get(live.addr, "/", headers={"Range": "bytes=-9"})
+    assert (part.status, part.body) == (206, b"</script>")
