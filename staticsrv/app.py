@@ -74,6 +74,10 @@ def welcome(config: Config, shown_root: str, lsock: socket.socket, busy: list[in
 
     local, lan = banner.urls(lsock, base_url(config.base))
     print("\n".join(banner.lines(shown_root, local, lan, busy)), flush=True)
+    if config.live:
+        from staticsrv.live.watch import describe
+
+        print(describe(config), flush=True)
     if config.qr:
         if lan:
             print(banner.qr_text(lan[0]), end="", flush=True)

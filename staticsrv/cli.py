@@ -171,6 +171,32 @@ option = functools.partial(click.option, show_envvar=True)
 )
 @option("--qr", is_flag=True, help="Print a QR code of the LAN URL (needs staticsrv[qr]).")
 @option("--open", "open", is_flag=True, help="Open the browser once the server listens.")
+@option(
+    "--live",
+    "-l",
+    is_flag=True,
+    help="Reload open pages when a watched file changes (needs staticsrv[live]).",
+)
+@option(
+    "--watch",
+    multiple=True,
+    metavar="PATH",
+    help="With --live: also watch PATH (repeatable), e.g. sources a build writes into ROOT.",
+)
+@option(
+    "--ignore",
+    multiple=True,
+    metavar="GLOB",
+    help="With --live: changes matching GLOB reload nothing (repeatable).",
+)
+@option(
+    "--live-delay",
+    type=int,
+    metavar="MS",
+    default=_default("live_delay"),
+    show_default=True,
+    help="With --live: milliseconds of quiet before a change is announced.",
+)
 @click.version_option(__version__, "--version", "-V", prog_name="staticsrv")
 def command(root_arg: str | None, root_opt: str | None, **options: object) -> None:
     """Serve the files under ROOT over HTTP, for local development.
@@ -182,6 +208,7 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
       staticsrv --root docs/_build/html --host 0.0.0.0
       staticsrv dist --spa --cors    a single-page app, readable from any origin
       staticsrv site --base /proj/   a project Pages site, as deployed
+      staticsrv ./site --live        reload the browser when files change
 
     \b
     Every option can also be set as STATICSRV_<OPTION> in the environment,

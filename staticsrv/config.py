@@ -88,6 +88,11 @@ class Config:
     allowed_hosts: frozenset[str] | None = frozenset()
     qr: bool = False
     open_browser: bool = False
+    # Live reload (--live): off by default, and then no response changes.
+    live: bool = False
+    watch: tuple[str, ...] = ()  # extra real paths watched besides the root
+    ignore: tuple[str, ...] = ()  # globs whose changes reload nothing
+    live_delay: float = 0.1  # seconds of quiet before a change is announced
 
     @property
     def cache_control(self) -> str:
@@ -144,8 +149,13 @@ DEFAULTS: dict[str, object] = {
     "allowed_host": (),
     "qr": False,
     "open": False,
+    "live": False,
+    "watch": (),
+    "ignore": (),
+    "live_delay": 100,
 }
 PORT_FALLBACK = range(8080, 8100)  # tried in turn when no port is given
+MAX_LIVE_DELAY_MS = 10_000  # ten seconds of quiet: any longer is a typo
 
 
 def _seconds(name: str, value: object) -> float:
@@ -188,10 +198,11 @@ def has_uvloop() -> bool:
 
 
 def _strings(name: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        return tuple(value)
+    """A repeatable option's values (a lone string or path is one value, not its letters)."""
+    if isinstance(value, str | os.PathLike):
+        return (str(os.fspath(value)),)
+    if isinstance(value, list | tuple) and all(isinstance(v, str | os.PathLike) for v in value):
+        return tuple(str(os.fspath(v)) for v in value)
     raise ValueError(f"--{name}: give text, or a list of texts")
 
 
@@ -232,6 +243,32 @@ def _spa(root: str, value: object) -> str | None:
     return "/".join(segments)
 
 
+def _live_options(o: dict[str, object]) -> tuple[bool, tuple[str, ...], tuple[str, ...], float]:
+    """The live-reload fields of the Config, checked: live, watch, ignore, delay."""
+    watch = _strings("watch", o["watch"])
+    ignore = _strings("ignore", o["ignore"])
+    delay = _int_in("live-delay", o["live_delay"], 0, MAX_LIVE_DELAY_MS)
+    if not o["live"]:
+        if watch or ignore:
+            raise ValueError("--watch and --ignore need --live")
+        return False, (), (), delay / 1000
+    if not has_module("watchfiles"):
+        raise ValueError("--live needs watchfiles: pip install 'staticsrv[live]'")
+    if _int_in("workers", o["workers"], 1, MAX_WORKERS) != 1:
+        # Each worker would watch on its own and announce its own run id,
+        # so a reconnect landing on another worker would reload the page.
+        raise ValueError("--live serves from one process: drop --workers")
+    real: list[str] = []
+    for path in watch:
+        if not path or not os.path.exists(path):
+            raise ValueError(f"--watch: {path!r} does not exist")
+        real.append(os.path.realpath(path))
+    for glob in ignore:
+        if not glob:
+            raise ValueError("--ignore: give a glob such as '*.tmp'")
+    return True, tuple(dict.fromkeys(real)), ignore, delay / 1000
+
+
 def _int_in(name: str, value: object, low: int, high: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"--{name}: {value!r} is not a whole number")
@@ -268,6 +305,7 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
     root = check_root(os.fspath(root))
     if o["qr"] and not has_module("segno"):
         raise ValueError("--qr needs segno: pip install 'staticsrv[qr]'")
+    live, watch, ignore, live_delay = _live_options(o)
     return Config(
         root=root,
         host=host,
@@ -297,4 +335,8 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
             keepalive=_seconds("keepalive-timeout", o["keepalive_timeout"]),
             send=_seconds("send-timeout", o["send_timeout"]),
         ),
+        live=live,
+        watch=watch,
+        ignore=ignore,
+        live_delay=live_delay,
     )

@@ -216,6 +216,8 @@ class _Writer:
                 await transport.send(chunk(b""))
             complete = True
         finally:
+            # Close the producer now, not whenever the garbage collector
+            # finds it: an event stream unregisters itself on close.
             await _close_stream(stream)
             if self.shared.log is not None:
                 went = transport.sent - start if start >= 0 else 0
@@ -226,7 +228,8 @@ class _Writer:
 async def _close_stream(stream: StreamBody) -> None:
     aclose = getattr(stream.chunks, "aclose", None)
     if aclose is not None:
-        await aclose()
+        with contextlib.suppress(Exception):  # a producer's own failure is logged by it
+            await aclose()
 
 
 async def _send_parts(conn: Connection, shared: Shared, body: FileBody) -> bool:

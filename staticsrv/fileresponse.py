@@ -15,12 +15,18 @@ with its body (within the reader's budget), and at most
 piece and one compressor; a request beyond that gets the identity
 representation through sendfile (a server may always choose identity,
 RFC 9110 §12.5.3), with its own ETag.
+
+With ``--live`` an HTML file is answered as a representation of its own:
+the file's bytes with the live-reload script injected, under their own
+ETag and length (:meth:`Files._respond_injected`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from staticsrv.cache import Bounded
 from staticsrv.conditional import make_etag
@@ -39,6 +45,9 @@ from staticsrv.ranges import (
 from staticsrv.reader import FileChanged, FileKey, GzipStream, Reader, gzip_body, open_regular
 from staticsrv.resolver import File, Resolver
 from staticsrv.responses import FileBody, Response, StreamBody
+
+if TYPE_CHECKING:
+    from staticsrv.live.document import Documents, Injected
 
 GZIP_MIN = 1024  # below this gzip saves too little to be worth a Vary'd variant
 MAX_GZIP_STREAMS = 32  # large files compressed at once (under 0.5 MiB each, 16 MiB in all)
@@ -60,12 +69,29 @@ class FileMeta:
 
 
 class Files:
-    """File answers for one server; holds the per-version metadata."""
+    """File answers for one server; holds the per-version metadata.
 
-    def __init__(self, config: Config, resolver: Resolver, reader: Reader) -> None:
+    ``inject`` (live reload only) rewrites HTML bodies; without it the
+    answers are exactly the file's bytes and no HTML check is made.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        resolver: Resolver,
+        reader: Reader,
+        *,
+        inject: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self.config = config
         self.resolver = resolver
         self.reader = reader
+        self.inject = inject
+        self.docs: Documents | None = None
+        if inject is not None:
+            from staticsrv.live.document import Documents
+
+            self.docs = Documents(config, self.read, inject)
         # path -> the meta of the version last seen there; reused while a
         # fresh stat matches its key (see FileKey.matches).
         self._metas: Bounded[str, FileMeta] = Bounded(8192)
@@ -141,6 +167,8 @@ class Files:
     async def respond(self, req: Request, f: File) -> Response:
         """The answer to a GET or HEAD of the regular file ``f``."""
         meta = self.meta(f)
+        if self.docs is not None and meta.content_type.startswith("text/html"):
+            return await self._respond_injected(req, meta, self.docs)
         key = meta.key
         identity = Variant(None, meta.etag, None, key.size)
         plan = plan_file(
@@ -153,11 +181,32 @@ class Files:
         )
         return await self._planned(meta, plan, req.method == "HEAD")
 
-    async def _planned(self, meta: FileMeta, plan: Plan, head_only: bool) -> Response:
+    async def _respond_injected(self, req: Request, meta: FileMeta, docs: Documents) -> Response:
+        """An HTML file with the live-reload script: a representation of its own.
+
+        The injected bytes are not the file's bytes, so they get their own
+        strong ETag (RFC 9110 §8.8.3), their own length, and preconditions
+        and ranges are evaluated on them.  Only an on-the-fly gzip of the
+        injected bytes is offered: a precompressed sidecar holds the page
+        without the script.
+        """
+        doc = await docs.get(meta.key)
+        identity = Variant(None, doc.etag, None, len(doc.data))
+        encoded: list[Variant] = []
+        if self.config.compress and len(doc.data) >= GZIP_MIN and "accept-encoding" in req.headers:
+            encoded.append(Variant("gzip", doc.etag[:-1] + '-gzip"'))
+        plan = plan_file(
+            req.method, req.headers, identity, encoded, meta.last_modified, time.time()
+        )
+        return await self._planned(meta, plan, req.method == "HEAD", doc)
+
+    async def _planned(
+        self, meta: FileMeta, plan: Plan, head_only: bool, doc: Injected | None = None
+    ) -> Response:
         variant = plan.variant
         key = meta.key
         common = meta.common
-        if variant.coding is not None:
+        if variant.coding is not None or doc is not None:
             common = (("ETag", variant.etag), *common[1:])
         enc: Fields = () if variant.coding is None else (("Content-Encoding", variant.coding),)
 
@@ -169,15 +218,18 @@ class Files:
             return Response(412, (("Content-Length", "0"),))
         if plan.status == 416:
             # RFC 9110 §15.5.17: say how long the representation is.
-            return Response(
-                416,
-                (("Content-Range", unsatisfied_content_range(key.size)), ("Content-Length", "0")),
-            )
+            # The selected representation's length: the file's or the injected bytes'.
+            rep_size = key.size if doc is None else len(doc.data)
+            unsatisfied = unsatisfied_content_range(rep_size)
+            return Response(416, (("Content-Range", unsatisfied), ("Content-Length", "0")))
 
-        # The body source: a sidecar file, an on-the-fly gzip, or the file itself.
+        # The body source: the injected bytes (or their gzip), a sidecar
+        # file, an on-the-fly gzip, or the file itself.
         body_key = key
         data: bytes | None = None
-        if variant.sidecar is not None:
+        if doc is not None:
+            data = await doc.gzipped() if variant.coding == "gzip" else doc.data
+        elif variant.sidecar is not None:
             side = self.resolver.regular_file(variant.sidecar)
             if not isinstance(side, File):
                 raise FileChanged(key.path)
@@ -260,6 +312,14 @@ class Files:
         size = meta.key.size
         if size > self.config.cache_file_max:
             return None
+        if self.docs is not None and meta.content_type.startswith("text/html"):
+            # Live reload: the page with the script, gzipped after injection.
+            doc = await self.docs.get(meta.key)
+            varies = self.config.compress and len(doc.data) >= GZIP_MIN
+            if varies and self._gzip_wanted(req, len(doc.data)):
+                body = await doc.gzipped()
+                return self._generated(req, status, meta.content_type, body, gzipped=True), True
+            return self._generated(req, status, meta.content_type, doc.data, vary=varies), varies
         varies = self.config.compress and meta.compressible and size >= GZIP_MIN
         if varies and self._gzip_wanted(req, size):
             body = await self.reader.gzipped(meta.key)
@@ -280,6 +340,8 @@ class Files:
         Returns the answer and whether it depends on the Accept-Encoding value.
         """
         ctype = "text/html; charset=utf-8"
+        if self.inject is not None:
+            body = self.inject(body)  # live reload: before any gzip
         varies = self.config.compress and len(body) >= GZIP_MIN
         if self._gzip_wanted(req, len(body)):
             # A few KiB at most: compressing it inline costs microseconds.

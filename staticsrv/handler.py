@@ -12,9 +12,15 @@ with a :class:`~staticsrv.http11.Request` and a temporary folder.
 
 The memo is not a second decision tree: it only keeps what this tree
 decided, after every rule, and hands it out again while the facts it rests
-on still hold (see :class:`_Memo`).  A new rule therefore cannot be skipped
+on still hold (see :class:`~staticsrv.memo.Memo`).  A new rule therefore cannot be skipped
 by a fast path; a rule that reads request headers names them in ``reads``,
 and a request carrying one of those always takes the whole tree.
+
+With ``--live`` the tree also answers the reserved ``/__staticsrv__/``
+paths (through :class:`~staticsrv.live.events.Hub`), and every HTML answer
+it builds (files, the 404 page, listings, the built-in pages) carries the
+live-reload script; the memo keeps those final answers like any other.
+Without ``--live`` neither branch is taken and no answer changes.
 """
 
 from __future__ import annotations
@@ -22,20 +28,21 @@ from __future__ import annotations
 import errno
 import functools
 import logging
-import os
 import traceback
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from staticsrv.cache import Bounded
 from staticsrv.config import Config
 from staticsrv.fileresponse import Files
 from staticsrv.http11 import Request
 from staticsrv.listing import Listings
+from staticsrv.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey
 from staticsrv.netlify import REDIRECT_STATUSES, match_redirect
 from staticsrv.netlify import Redirect as RedirectRule
 from staticsrv.notfound import NotFoundPages
-from staticsrv.reader import FileChanged, FileKey, Reader
+from staticsrv.reader import FileChanged, Reader
 from staticsrv.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
 from staticsrv.responses import ALLOW, KNOWN_METHODS, Response, error_response
 from staticsrv.routing import (
@@ -59,50 +66,21 @@ from staticsrv.siterules import (
 )
 from staticsrv.target import Target, TargetError, decode_target, directory_redirect
 
+if TYPE_CHECKING:
+    from staticsrv.live.events import Hub
+
 log = logging.getLogger("staticsrv")
 
 __all__ = ["AddFields", "Handler", "Rule"]
 
-# Request fields that change what a file answer is beyond its version and
-# the target: preconditions other than If-None-Match (which is part of the
-# memo key) and Range.  A request carrying one takes the whole tree.
-SHAPE_FIELDS = frozenset({"if-match", "if-unmodified-since", "if-modified-since", "range"})
 # Out of descriptors or kernel memory: a passing shortage, not a fault of the
 # request.  It gets a 503 with Retry-After (RFC 9110 §15.6.4).
 RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-MEMO_ENTRIES = 4096
 LOOKUPS = 3  # a file replaced between stat and open is looked up again, this often
 
 
-@dataclass(slots=True)
-class _Memo:
-    """A final answer, and the facts under which the tree would give it again.
-
-    Keyed on (method, raw target, If-None-Match, has Accept-Encoding) for a
-    request without :data:`SHAPE_FIELDS` or rule-read fields.  Valid while:
-    for a file, a fresh ``stat`` of ``path`` finds the very version ``key``
-    (device, inode, size, mtime: :meth:`FileKey.matches`); for a 404,
-    ``path`` is still missing, the site's 404 page is still ``page``
-    (None: the built-in page) and the built-in page's "nearest folder" link
-    still holds (``hint``, see :class:`~staticsrv.notfound.Answer404`); and
-    every path in ``absent`` is still missing.  Only answers whose body is
-    in memory are kept, none that depends on the Accept-Encoding value, and
-    no answer decided by a ``_redirects`` rule or the SPA fallback (they
-    rest on more facts).
-    """
-
-    path: str
-    key: FileKey | None
-    page: FileKey | None
-    response: Response
-    varies: bool = False  # the answer depends on the Accept-Encoding value
-    hint: tuple[str, str] | None = None
-    # Paths whose absence the answer rests on: "about" for a clean URL
-    # answered by about.html, and every candidate tried before a 404.
-    absent: tuple[str, ...] = ()
-
-
-MemoKey = tuple[str, str, str | None, bool]
+def _bytes(body: object) -> bytes:
+    return body if isinstance(body, bytes) else b""
 
 
 class Handler:
@@ -115,8 +93,20 @@ class Handler:
             follow_symlinks=config.follow_symlinks,
         )
         self.reader = Reader(config.cache_entries)
-        self.files = Files(config, self.resolver, self.reader)
-        self.listings = Listings(config, self.resolver)
+        # Live reload: the event hub, and the script injected into every
+        # HTML answer.  Both None without --live: no answer changes then.
+        self.live: Hub | None = None
+        self._inject: Callable[[bytes], bytes] | None = None
+        self._reserved: tuple[str, ...] = ()
+        if config.live:
+            from staticsrv.live.events import RESERVED, Hub
+            from staticsrv.live.inject import inject
+
+            self.live = Hub(cache_control=config.generated_cache_control)
+            self._inject = inject
+            self._reserved = (RESERVED,)
+        self.files = Files(config, self.resolver, self.reader, inject=self._inject)
+        self.listings = Listings(config, self.resolver, inject=self._inject)
         self.not_found = NotFoundPages(config, self.resolver, self.files)
         self.site = SiteFiles(config.root) if config.site_rules else None
         own: list[Rule] = []
@@ -136,7 +126,7 @@ class Handler:
             else functools.lru_cache(maxsize=256)(lambda host: host_allowed(host, hosts))
         )
         self._skip = SHAPE_FIELDS.union(*(rule.reads for rule in self.rules))
-        self._memo: Bounded[MemoKey, _Memo] = Bounded(
+        self._memo: Bounded[MemoKey, Memo] = Bounded(
             MEMO_ENTRIES, budget=config.body_budget, weigh=lambda m: m.response.length
         )
         self._target = functools.lru_cache(maxsize=4096)(
@@ -154,6 +144,8 @@ class Handler:
         self._memo.clear()
 
     def close(self) -> None:
+        if self.live is not None:
+            self.live.close()
         self._memo.clear()
         self.reader.close()
 
@@ -166,6 +158,12 @@ class Handler:
     def _error(
         self, req: Request, status: int, reason: str = "", extra: Iterable[tuple[str, str]] = ()
     ) -> Response:
+        if self._inject is not None:
+            # The built-in pages are HTML too: with the script, and the
+            # length of the injected page even for HEAD.
+            full = error_response(status, reason=reason, cache_control=self._cc, extra=extra)
+            full = full.with_body(self._inject(_bytes(full.body)))
+            return full.without_body() if req.method == "HEAD" else full
         return error_response(
             status, reason=reason, cache_control=self._cc, head=req.method == "HEAD", extra=extra
         )
@@ -187,7 +185,7 @@ class Handler:
                 "accept-encoding" in headers,
             )
             memo = self._memo.get(key)
-            if memo is not None and self._holds(memo):
+            if memo is not None and memo.holds(self.resolver):
                 return memo.response
         try:
             resp, facts = await self._decide(req)
@@ -196,7 +194,7 @@ class Handler:
             # A fault of ours (or of a rule), never of the request: a 500 that
             # closes, so nothing half-decided is left on the connection.
             log.error("error answering %s\n%s", req.target, traceback.format_exc())
-            failed = error_response(500, cache_control=self._cc, close=True)
+            failed = replace(self._error(req, 500), close=True)
             try:
                 return self.finish(req, failed)
             except Exception:
@@ -211,22 +209,7 @@ class Handler:
             self._memo[key] = facts
         return resp
 
-    def _holds(self, memo: _Memo) -> bool:
-        if memo.absent and not all(map(self.resolver.is_missing, memo.absent)):
-            return False
-        if memo.key is not None:
-            try:
-                return memo.key.matches(os.stat(memo.path))
-            except (OSError, ValueError):
-                return False
-        if not self.resolver.still_missing(memo.path, memo.page):
-            return False
-        if memo.hint is not None:
-            folder, below = memo.hint
-            return os.path.isdir(folder) and (below == memo.path or self.resolver.is_missing(below))
-        return True
-
-    async def _decide(self, req: Request) -> tuple[Response, _Memo | None]:
+    async def _decide(self, req: Request) -> tuple[Response, Memo | None]:
         method = req.method
         if method == "OPTIONS":
             allow = (("Allow", ALLOW),)
@@ -245,6 +228,10 @@ class Handler:
             if target.status == 404:
                 return await self._not_found(req, None, ())
             return self._error(req, target.status, target.reason), None
+        if self.live is not None and target.segments[:1] == self._reserved:
+            # Reserved for the live-reload endpoints only while --live is on
+            # (at the server's root, even under --base: the script's URL).
+            return self.live.respond(req, target) or self._error(req, 404), None
         if self.base:
             inside = strip_base(self.base, target)
             if inside is True:
@@ -261,7 +248,7 @@ class Handler:
     def _redirect(self, req: Request, status: int, location: str) -> Response:
         return self._error(req, status, extra=(("Location", location),))
 
-    async def _routed(self, req: Request, target: Target) -> tuple[Response, _Memo | None]:
+    async def _routed(self, req: Request, target: Target) -> tuple[Response, Memo | None]:
         """Rules, file, folder, clean URL, rules again, SPA, 404: the site's precedence."""
         redirects = self.site.redirects if self.site is not None else ()
         path = site_path(target)
@@ -298,7 +285,7 @@ class Handler:
 
     async def _rule(
         self, req: Request, target: Target, rule: RedirectRule, captures: dict[str, str]
-    ) -> tuple[Response, _Memo | None]:
+    ) -> tuple[Response, Memo | None]:
         """The answer a ``_redirects`` rule gives; never memoised."""
         location = rule.target(captures, target.query)
         if location is None:
@@ -327,7 +314,7 @@ class Handler:
 
     async def _resolved(
         self, req: Request, target: Target, *, files_only: bool = False
-    ) -> tuple[Response, _Memo | None] | None:
+    ) -> tuple[Response, Memo | None] | None:
         """The answer for what is at ``target``; None if nothing is (or no file, if asked)."""
         if len(target.segments) == 1 and target.segments[0] in RULE_FILES:
             return None  # the rules are read, never served
@@ -339,7 +326,7 @@ class Handler:
                 if isinstance(outcome, File):
                     resp = await self.files.respond(req, outcome)
                     meta = self.files.meta(outcome)
-                    return resp, _Memo(outcome.path, meta.key, None, resp, meta.compressible)
+                    return resp, Memo(outcome.path, meta.key, None, resp, meta.compressible)
                 if isinstance(outcome, Redirect):
                     location = self._base_url + directory_redirect(target)[1:]
                     return self._redirect(req, 301, location), None
@@ -366,7 +353,7 @@ class Handler:
 
     async def _not_found(
         self, req: Request, target: Target | None, missing: tuple[str, ...]
-    ) -> tuple[Response, _Memo | None]:
+    ) -> tuple[Response, Memo | None]:
         """The 404 (see :mod:`staticsrv.notfound`), and the facts it rests on.
 
         ``target`` is None for a target refused by name (a dotfile), which
@@ -377,7 +364,7 @@ class Handler:
         resp = found.response
         if not missing or not found.memoisable:
             return resp, None
-        memo = _Memo(missing[0], None, found.page, resp, found.varies, found.hint)
+        memo = Memo(missing[0], None, found.page, resp, found.varies, found.hint)
         memo.absent = missing[1:]
         return resp, memo
 

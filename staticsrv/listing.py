@@ -21,6 +21,7 @@ import hashlib
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from staticsrv import pages
@@ -52,18 +53,30 @@ class _Rendered:
 
 
 def _render(
-    segments: tuple[str, ...], entries: list[pages.ListingEntry], mtime: float
+    segments: tuple[str, ...],
+    entries: list[pages.ListingEntry],
+    mtime: float,
+    inject: Callable[[bytes], bytes] | None = None,
 ) -> _Rendered:
     html = pages.render_listing(segments, entries)
+    if inject is not None:
+        html = inject(html)  # live reload: before the ETag and any gzip
     newest = max((e.mtime for e in entries), default=mtime)
     digest = hashlib.blake2b(html, digest_size=12).hexdigest()
     return _Rendered(time.monotonic(), html, f'"l-{digest}"', int(max(newest, mtime)))
 
 
 class Listings:
-    def __init__(self, config: Config, resolver: Resolver) -> None:
+    def __init__(
+        self,
+        config: Config,
+        resolver: Resolver,
+        *,
+        inject: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self.config = config
         self.resolver = resolver
+        self.inject = inject  # live reload: the script goes in before any gzip
         self._cache: Bounded[tuple[str, int, int], _Rendered] = Bounded(256)
 
     def _entries(self, path: str) -> list[pages.ListingEntry]:
@@ -91,7 +104,7 @@ class Listings:
         return entries
 
     def _render(self, path: str, target: Target, st: os.stat_result) -> _Rendered:
-        return _render(target.segments, self._entries(path), st.st_mtime)
+        return _render(target.segments, self._entries(path), st.st_mtime, self.inject)
 
     async def respond(self, req: Request, target: Target, found: Listing) -> Response:
         st = found.st

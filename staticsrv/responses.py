@@ -175,6 +175,13 @@ class Response:
         """A new value with ``extra`` fields appended (the original is untouched)."""
         return replace(self, fields=(*self.fields, *extra), _prefix=b"")
 
+    def with_body(self, body: bytes) -> Response:
+        """A new value with ``body`` in memory and its Content-Length."""
+        fields = tuple(f for f in self.fields if f[0].lower() != "content-length")
+        return replace(
+            self, fields=(*fields, ("Content-Length", str(len(body)))), body=body, _prefix=b""
+        )
+
     def without_body(self) -> Response:
         """The same head with no body: the HEAD answer of this GET answer."""
         return replace(self, body=b"")

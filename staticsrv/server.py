@@ -138,6 +138,11 @@ class ServerCore:
         """Accept and serve on ``lsock`` until ``stop`` is set, then shut down gracefully."""
         accept = self.background(self._accept_loop(lsock))
         self.background(self._sweep())
+        live = self.handler.live
+        if live is not None:
+            from staticsrv.live.watch import watch
+
+            self.background(watch(self.config, live, self.handler.invalidate))
         try:
             await stop.wait()
         finally:

@@ -74,6 +74,31 @@ def test_serves_prints_url_logs_and_stops_cleanly(root: Path, sig: int) -> None:
     assert '"GET / HTTP/1.1" 200 11' in err
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_live_says_what_it_watches_and_stops_at_once_with_a_stream_open(
+    root: Path, sig: int
+) -> None:
+    pytest.importorskip("watchfiles")
+    from tests.sse import EventStream
+
+    proc, port, _ = start(str(root), "--port", "0", "--live")
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == f"Live reload on: watching {root.resolve()}"
+        with EventStream(("127.0.0.1", port)) as stream:
+            stream.hello()
+            assert b"/__staticsrv__/live.js" in get(("127.0.0.1", port), "/").body
+            code, err = stop(proc, sig)
+            with pytest.raises(ConnectionError):
+                stream.next_event()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0
+    assert "Traceback" not in err
+
+
 def test_root_as_positional_argument_and_quiet(root: Path) -> None:
     proc, port, _ = start(str(root), "--port", "0", "-q")
     assert get(("127.0.0.1", port), "/").status == 200
@@ -119,6 +144,12 @@ def test_binds_loopback_by_default(root: Path) -> None:
         (["--port", "abc"], "not a port number"),
         (["--root", ""], "does not exist"),
         (["--cache", "10", "--no-cache"], "exclude each other"),
+        (["--watch", "."], "--watch and --ignore need --live"),
+        (["--ignore", "*.tmp"], "need --live"),
+        (["--live", "--watch", "/definitely/not/here"], "--watch"),
+        (["--live", "--live-delay", "-1"], "--live-delay"),
+        (["--live", "--live-delay", "soon"], "--live-delay"),
+        (["--live", "--workers", "2"], "--live serves from one process"),
     ],
 )
 def test_bad_arguments_give_one_line_and_nonzero_exit(args: list[str], message: str) -> None:

@@ -1,0 +1,71 @@
+"""The handler's memo: final answers, and the facts each one rests on.
+
+Owns: what a memo entry is (:class:`Memo`), what it is keyed on
+(:data:`MemoKey`), which request fields keep a request out of it
+(:data:`SHAPE_FIELDS`), and the check that its facts still hold, in as few
+system calls as the verdict needs.  The memo is not a second decision tree:
+the handler stores only what its one tree decided, after every rule.
+May not touch: sockets, the decision itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from staticsrv.reader import FileKey
+from staticsrv.resolver import Resolver
+from staticsrv.responses import Response
+
+MEMO_ENTRIES = 4096
+# Request fields that change what a file answer is beyond its version and
+# the target: preconditions other than If-None-Match (which is part of the
+# memo key) and Range.  A request carrying one takes the whole tree.
+SHAPE_FIELDS = frozenset({"if-match", "if-unmodified-since", "if-modified-since", "range"})
+
+
+@dataclass(slots=True)
+class Memo:
+    """A final answer, and the facts under which the tree would give it again.
+
+    Keyed on (method, raw target, If-None-Match, has Accept-Encoding) for a
+    request without :data:`SHAPE_FIELDS` or rule-read fields.  Valid while:
+    for a file, a fresh ``stat`` of ``path`` finds the very version ``key``
+    (device, inode, size, mtime: :meth:`FileKey.matches`); for a 404,
+    ``path`` is still missing, the site's 404 page is still ``page``
+    (None: the built-in page) and the built-in page's "nearest folder" link
+    still holds (``hint``, see :class:`~staticsrv.notfound.Answer404`); and
+    every path in ``absent`` is still missing.  Only answers whose body is
+    in memory are kept, none that depends on the Accept-Encoding value, and
+    no answer decided by a ``_redirects`` rule or the SPA fallback (they
+    rest on more facts).
+    """
+
+    path: str
+    key: FileKey | None
+    page: FileKey | None
+    response: Response
+    varies: bool = False  # the answer depends on the Accept-Encoding value
+    hint: tuple[str, str] | None = None
+    # Paths whose absence the answer rests on: "about" for a clean URL
+    # answered by about.html, and every candidate tried before a 404.
+    absent: tuple[str, ...] = ()
+
+    def holds(self, resolver: Resolver) -> bool:
+        """True while every fact this answer rests on still holds (see above)."""
+        if self.absent and not all(map(resolver.is_missing, self.absent)):
+            return False
+        if self.key is not None:
+            try:
+                return self.key.matches(os.stat(self.path))
+            except (OSError, ValueError):
+                return False
+        if not resolver.still_missing(self.path, self.page):
+            return False
+        if self.hint is not None:
+            folder, below = self.hint
+            return os.path.isdir(folder) and (below == self.path or resolver.is_missing(below))
+        return True
+
+
+MemoKey = tuple[str, str, str | None, bool]
