@@ -18,9 +18,12 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from staticsrv.config import Config, has_uvloop
+
+if TYPE_CHECKING:
+    from staticsrv.tls import Setup
 
 EXIT_FORCED = 130  # a second Ctrl+C: as a shell reports a SIGINT'ed job
 STOP_SIGNALS = tuple(
@@ -66,35 +69,73 @@ def install_stop_signals(
             signal.signal(sig, lambda _s, _f: loop.call_soon_threadsafe(on_signal))
 
 
+def banner_extra(config: Config, port: int, tls: Setup | None) -> list[str]:
+    """The lines after "Serving ...": the LAN addresses of a wildcard bind, the TLS set-up."""
+    lines: list[str] = []
+    if config.host in ("0.0.0.0", "::"):
+        from staticsrv.certs import lan_addresses
+
+        for addr in lan_addresses(config.host):
+            shown = f"[{addr}]" if ":" in addr else addr
+            lines.append(f"  On your network: {config.scheme}://{shown}:{port}/")
+    if tls is not None:
+        lines.extend(tls.banner)
+    return lines
+
+
+def tls_setup(config: Config) -> tuple[Setup | None, str]:
+    """The TLS the config asks for, or (None, the one-line error)."""
+    from staticsrv.tls import setup
+
+    try:
+        return setup(config), ""
+    except ValueError as exc:
+        return None, str(exc)
+
+
 def run(
     config: Config,
     shown_root: str,
     *,
     announce: bool = True,
     on_ready: Callable[[], None] | None = None,
+    tls: Setup | None = None,
 ) -> int:
     """Bind, serve until a stop signal, return the exit status.
 
     ``on_ready`` runs once the socket listens (the worker supervisor waits
-    for it before announcing the URL).
+    for it before announcing the URL).  ``tls`` is the context built once
+    for the process (the CLI builds it before forking workers).
     """
     from staticsrv.accesslog import stderr_sink
     from staticsrv.server import BindError, ServerCore, bind, bound_url
 
+    if tls is None and config.scheme == "https":
+        tls, error = tls_setup(config)
+        if tls is None:
+            sys.stderr.write(f"staticsrv: error: {error}\n")
+            return 2
     try:
         lsock = bind(config.host, config.port, reuse_port=config.workers > 1)
     except BindError as exc:
         sys.stderr.write(f"staticsrv: error: {exc}\n")
         return 1
     if announce:
-        print(f"Serving {shown_root} at {bound_url(lsock)} (Ctrl+C to stop)", flush=True)
+        url = bound_url(lsock, config.scheme)
+        lines = [f"Serving {shown_root} at {url} (Ctrl+C to stop)"]
+        lines += banner_extra(config, lsock.getsockname()[1], tls)
+        print("\n".join(lines), flush=True)
     if on_ready is not None:
         on_ready()
 
     async def main() -> int:
         stop = asyncio.Event()
         install_stop_signals(asyncio.get_running_loop(), stop)
-        core = ServerCore(config, access_log=None if config.quiet else stderr_sink)
+        core = ServerCore(
+            config,
+            access_log=None if config.quiet else stderr_sink,
+            tls=None if tls is None else tls.context,
+        )
         await core.serve(lsock, stop)
         return 0
 

@@ -104,6 +104,36 @@ def _default(name: str) -> object:
     show_default=True,
     help="Seconds a client may stop reading before it is dropped.",
 )
+@click.option(
+    "--https",
+    is_flag=True,
+    help="Serve HTTPS with a certificate from a local CA made (once) in the user's data folder.",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Serve HTTPS with this PEM certificate (chain); the key may sit in it too.",
+)
+@click.option(
+    "--tls-key", type=click.Path(dir_okay=False), default=None, metavar="FILE", help="PEM key."
+)
+@click.option(
+    "--tls-key-password-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="File whose first line is the key's password.",
+)
+@click.option(
+    "--print-ca",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=lambda ctx, _param, value: _print_ca(ctx) if value else None,
+    help="Print the local CA's certificate (PEM), making it if needed, and exit.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No access log.")
 @click.version_option(__version__, "--version", "-V", prog_name="staticsrv")
 def command(root_arg: str | None, root_opt: str | None, **options: object) -> None:
@@ -114,6 +144,7 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
       staticsrv                      serve the current folder on 127.0.0.1:8080
       staticsrv ./site --port 0      any free port
       staticsrv --root docs/_build/html --host 0.0.0.0
+      staticsrv --https --host 0.0.0.0   HTTPS for phones on the LAN
     """
     if root_arg is not None and root_opt is not None and root_arg != root_opt:
         _fail("give the root either as ROOT or as --root, not both")
@@ -123,13 +154,29 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
     except ValueError as exc:
         _fail(str(exc))
         return
+    from staticsrv.app import run, tls_setup
+
+    # Built once, before any worker forks: one CA, one leaf, one context.
+    tls, error = tls_setup(config) if config.scheme == "https" else (None, "")
+    if error:
+        _fail(error)
     if config.workers > 1:
         from staticsrv.workers import run_workers
 
-        sys.exit(run_workers(config, root))
-    from staticsrv.app import run
+        sys.exit(run_workers(config, root, tls))
+    sys.exit(run(config, root, tls=tls))
 
-    sys.exit(run(config, root))
+
+def _print_ca(ctx: click.Context) -> None:
+    from staticsrv.certs import ensure_ca
+
+    try:
+        path = ensure_ca()
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    click.echo(path.read_text("ascii"), nl=False)
+    ctx.exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -70,6 +70,16 @@ class Config:
     cache_entries: int = 256  # so the cache holds at most 64 MiB of bodies
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
+    # HTTPS: either a certificate from the local CA (https), or the user's
+    # own PEM files (absolute paths; the key may sit in the cert file).
+    https: bool = False
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_key_password_file: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.https or self.tls_cert is not None else "http"
 
     @property
     def cache_control(self) -> str:
@@ -116,6 +126,10 @@ DEFAULTS: dict[str, object] = {
     "keepalive_timeout": _TIMEOUTS.keepalive,
     "send_timeout": _TIMEOUTS.send,
     "quiet": False,
+    "https": False,
+    "tls_cert": None,
+    "tls_key": None,
+    "tls_key_password_file": None,
 }
 
 
@@ -185,6 +199,17 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
     host = str(o["host"])
     if not host:
         raise ValueError("--host: give an address or a name")
+    tls = {name: _path(name, o[name]) for name in ("tls_cert", "tls_key", "tls_key_password_file")}
+    if o["https"] and tls["tls_cert"]:
+        raise ValueError("--https makes its own certificate: give --https or --tls-cert, not both")
+    for name in ("tls_key", "tls_key_password_file"):
+        if tls[name] and not tls["tls_cert"]:
+            raise ValueError(f"--{name.replace('_', '-')} needs --tls-cert")
+    if o["https"]:
+        from staticsrv.certs import NEEDS_EXTRA, has_cryptography
+
+        if not has_cryptography():
+            raise ValueError(NEEDS_EXTRA)
     return Config(
         root=check_root(os.fspath(root)),
         host=host,
@@ -203,4 +228,17 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
             keepalive=_seconds("keepalive-timeout", o["keepalive_timeout"]),
             send=_seconds("send-timeout", o["send_timeout"]),
         ),
+        https=bool(o["https"]),
+        tls_cert=tls["tls_cert"],
+        tls_key=tls["tls_key"],
+        tls_key_password_file=tls["tls_key_password_file"],
     )
+
+
+def _path(name: str, value: object) -> str | None:
+    """An absolute path (the server may change folders; workers start elsewhere)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise ValueError(f"--{name.replace('_', '-')}: {value!r} is not a path")
+    return str(os.path.abspath(os.fspath(value)))

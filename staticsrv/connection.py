@@ -41,7 +41,7 @@ from staticsrv.responses import (
     error_response,
     render_head,
 )
-from staticsrv.transport import RECV_SIZE, Transport
+from staticsrv.transport import RECV_SIZE, Opened, Pipe
 
 log = logging.getLogger("staticsrv")
 
@@ -51,6 +51,7 @@ LINGER_SECONDS = 2.0
 LINGER_BYTES = 1024 * 1024
 PARSE_CACHE_HEAD_MAX = 2048  # heads up to this size share parses (see Shared)
 FLUSH_AT = RECV_SIZE * 4  # pipelined answers held back at most this many bytes
+PLAIN_ON_TLS = "This server speaks HTTPS only: use an https:// address."
 _GONE = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.EBADF})
 
 
@@ -102,7 +103,7 @@ class Shared:
 class Connection:
     __slots__ = ("deadline", "peer", "phase", "queued", "task", "timed_out", "transport")
 
-    def __init__(self, transport: Transport, peer: str) -> None:
+    def __init__(self, transport: Pipe, peer: str) -> None:
         self.transport = transport
         self.peer = peer
         self.deadline = 0.0
@@ -258,6 +259,14 @@ async def _serve(conn: Connection, shared: Shared) -> None:
     limits, t = shared.limits, shared.timeouts
     buf = ReceiveBuffer(limits)
     writer = _Writer(conn, shared)
+    # A TLS handshake runs under the head deadline the server set at
+    # accept: half a ClientHello is dropped like half a head.
+    conn.phase = Phase.RECEIVING
+    opened = await transport.open()
+    if opened is not Opened.READY:
+        if opened is Opened.PLAIN:
+            await _refuse_plain(conn, shared, buf, writer)
+        return
     discard = 0  # bytes of a request body still to drop before the next head
     body_deadline = 0.0
     while True:
@@ -348,6 +357,28 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             if unread:
                 await _linger(conn)
             return
+
+
+async def _refuse_plain(
+    conn: Connection, shared: Shared, buf: ReceiveBuffer, writer: _Writer
+) -> None:
+    """Plain HTTP on the HTTPS port: read the head, say to use https://, close.
+
+    As nginx's 497 (sent as a plain 400) and caddy's answer: a redirect
+    could not be trusted, a clear message can.
+    """
+    while (item := buf.extract_head()) is None:
+        data = await conn.transport.recv()
+        if not data:
+            return
+        buf.feed(data)
+    conn.phase = Phase.BUSY
+    resp = error_response(400, reason=PLAIN_ON_TLS, close=True)
+    head = render_head(resp, shared.clock.date_line(), False, False)
+    req = parse_head(item, shared.limits) if isinstance(item, bytes) else None
+    writer.add(req if isinstance(req, Request) else None, 400, head, _body_bytes(resp))
+    await writer.flush()
+    await _linger(conn)
 
 
 async def _linger(conn: Connection) -> None:

@@ -15,6 +15,7 @@ import errno
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
@@ -23,6 +24,7 @@ from staticsrv.accesslog import AccessLog
 from staticsrv.config import Config
 from staticsrv.connection import Connection, Phase, Shared
 from staticsrv.handler import Handler, Rule
+from staticsrv.tls import TLSTransport
 from staticsrv.transport import Features, Transport
 
 log = logging.getLogger("staticsrv")
@@ -87,8 +89,10 @@ class ServerCore:
         access_log: Callable[[str], None] | None = None,
         rules: Iterable[Rule] = (),
         features: Features | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config
+        self.tls = tls  # one context for every connection, built by the caller
         self.handler = Handler(config, rules=rules)
         self.access_log = AccessLog(access_log) if access_log is not None else None
         self.shared = Shared(config, self.handler, self.access_log)
@@ -183,7 +187,11 @@ class ServerCore:
         def progress() -> None:
             conn.deadline = loop.time() + send_timeout
 
-        conn = Connection(Transport(sock, self.features, progress), peer)
+        raw = Transport(sock, self.features, progress)
+        if self.tls is None:
+            conn = Connection(raw, peer)
+        else:
+            conn = Connection(TLSTransport(raw, self.tls, peer, progress), peer)
         conn.deadline = deadline
         self._conns.add(conn)
         conn.task = loop.create_task(self._run(conn))

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import errno
 import os
 import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 RECV_SIZE = 65536
 PREAD_SIZE = RECV_SIZE * 4
@@ -65,6 +67,29 @@ class Features:
     add_writer: bool = True  # selector loops; Windows' proactor loop has none
 
 
+class Opened(enum.Enum):
+    """How opening a connection's transport went (a TLS handshake, say)."""
+
+    READY = "ready"  # bytes may flow
+    FAILED = "failed"  # the handshake failed or the client left: close, nothing to say
+    PLAIN = "plain"  # plain HTTP on a TLS port: recv() gives the plain bytes
+
+
+class Pipe(Protocol):
+    """What the connection loop needs from a transport: :class:`Transport` or TLS."""
+
+    sent: int
+
+    async def open(self) -> Opened: ...
+    async def recv(self) -> bytes: ...
+    async def send(self, data: bytes | memoryview) -> None: ...
+    def send_nowait(self, data: bytes) -> None: ...
+    def unacked(self) -> int: ...
+    async def sendfile(self, fd: int, offset: int, count: int) -> bool: ...
+    def shutdown_write(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class Transport:
     """Plain TCP on one non-blocking socket."""
 
@@ -81,6 +106,10 @@ class Transport:
         self._features = features
         self._progress = progress  # called whenever bytes went out
         self.sent = 0  # bytes written so far (heads and bodies)
+
+    async def open(self) -> Opened:
+        """Nothing to negotiate on plain TCP."""
+        return Opened.READY
 
     async def recv(self) -> bytes:
         """Up to RECV_SIZE bytes; b"" at the end of the stream."""

@@ -17,10 +17,14 @@ import signal
 import socket
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from staticsrv.config import Config
+
+if TYPE_CHECKING:
+    from staticsrv.tls import Setup
 
 RESTART_WINDOW = 10.0  # seconds
 RESTART_LIMIT = 10  # crashes within the window before the supervisor gives up
@@ -32,8 +36,8 @@ def reuse_port_supported() -> bool:
     return hasattr(socket, "SO_REUSEPORT")
 
 
-def run_workers(config: Config, shown_root: str) -> int:
-    from staticsrv.app import run
+def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> int:
+    from staticsrv.app import banner_extra, run
     from staticsrv.server import BindError, bind, bound_url
 
     if not reuse_port_supported():
@@ -52,7 +56,7 @@ def run_workers(config: Config, shown_root: str) -> int:
         click.echo(f"staticsrv: error: {exc}", err=True)
         return 1
     config = dataclasses.replace(config, port=port)
-    url = bound_url(reserve)
+    url = bound_url(reserve, config.scheme)
     # Each worker writes one byte here once it listens; the URL is printed
     # only when all do, so a client that reads it can connect at once.
     ready_r, ready_w = os.pipe()
@@ -75,7 +79,7 @@ def run_workers(config: Config, shown_root: str) -> int:
                 os.close(ready_w)
 
             try:
-                status = run(config, shown_root, announce=False, on_ready=ready)
+                status = run(config, shown_root, announce=False, on_ready=ready, tls=tls)
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -100,6 +104,8 @@ def run_workers(config: Config, shown_root: str) -> int:
         return 1
     os.close(ready_r)
     click.echo(f"Serving {shown_root} at {url} with {config.workers} workers (Ctrl+C to stop)")
+    for line in banner_extra(config, port, tls):
+        click.echo(line)
     sys.stdout.flush()
 
     crashes: list[float] = []

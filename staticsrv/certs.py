@@ -1,0 +1,400 @@
+"""The local certificate authority behind ``--https``, and its leaf certificate.
+
+Owns: the user's data folder (``STATICSRV_DATA_DIR``, else the platform's
+per-user data folder as platformdirs computes it), the CA's key and
+certificate there (made once, reused for years), the leaf certificate for
+the names the server is reached by (re-issued when they change or it nears
+its end), and the names themselves (loopback plus, when bound beyond
+loopback, the LAN addresses the banner prints).  Uses ``cryptography``, the
+optional extra ``staticsrv[tls]``.  May not touch: sockets other than the
+address probe, HTTP, the system trust store (never changed: the user trusts
+the CA by hand, once per device).
+
+Errors are ``ValueError`` with the one line the CLI prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import getpass
+import hashlib
+import ipaddress
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+ENV_DATA_DIR = "STATICSRV_DATA_DIR"
+CA_CERT = "ca.pem"
+CA_KEY = "ca-key.pem"
+LEAF_CERT = "localhost.pem"
+LEAF_KEY = "localhost-key.pem"
+CA_DAYS = 3650  # as mkcert: a CA trusted by hand on a phone should outlive the project
+# Apple platforms refuse TLS server certificates valid for more than 825
+# days even from a user-trusted CA, and browsers cap public ones at 398:
+# stay under both.
+LEAF_DAYS = 397
+RENEW_BEFORE_DAYS = 30  # re-issue the leaf this long before it ends
+BACKDATE = datetime.timedelta(days=1)  # a phone whose clock lags still accepts it
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+NEEDS_EXTRA = "--https needs the cryptography package: pip install 'staticsrv[tls]'"
+
+
+def has_cryptography() -> bool:
+    try:
+        import cryptography.x509  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def data_dir() -> Path:
+    """Where the CA lives: $STATICSRV_DATA_DIR, else the per-user data folder."""
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        return Path(env).expanduser()
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME", "")
+        # The XDG spec: a relative value is invalid and must be ignored.
+        base = Path(xdg) if os.path.isabs(xdg) else home / ".local" / "share"
+    return base / "staticsrv"
+
+
+# --------------------------------------------------------------------------- names
+
+
+def lan_addresses(host: str) -> list[str]:
+    """The non-loopback addresses a wildcard bind is reachable at, best first.
+
+    A UDP socket "connected" to a public address reveals the interface the
+    default route uses; no packet is sent.  The host name's own addresses
+    add the others the resolver knows.
+    """
+    found: list[str] = []
+    families = [socket.AF_INET] if host == "0.0.0.0" else [socket.AF_INET, socket.AF_INET6]
+    probes = {socket.AF_INET: "192.0.2.1", socket.AF_INET6: "2001:db8::1"}  # RFC 5737/3849
+    for family in families:
+        with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((probes[family], 9))
+            found.append(str(probe.getsockname()[0]))
+    with contextlib.suppress(OSError):
+        for info in socket.getaddrinfo(socket.gethostname(), None, type=socket.SOCK_STREAM):
+            if info[0] in families:
+                found.append(str(info[4][0]))
+    out: list[str] = []
+    for text in found:
+        addr = ipaddress.ip_address(text.split("%")[0])
+        if addr.is_loopback or addr.is_link_local or addr.is_unspecified or text in out:
+            continue
+        out.append(str(addr))
+    return out
+
+
+def leaf_names(host: str) -> list[str]:
+    """Loopback names, plus what the server is reached by beyond loopback."""
+    names = list(LOOPBACK_NAMES)
+    if host in WILDCARD_HOSTS:
+        extra = lan_addresses(host)
+    else:
+        try:
+            extra = [] if ipaddress.ip_address(host).is_loopback else [host]
+        except ValueError:
+            extra = [] if host.lower() == "localhost" else [host.lower()]
+    return names + [n for n in extra if n not in names]
+
+
+# --------------------------------------------------------------------------- files
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """The CA and the leaf certificate ready for a server."""
+
+    ca_path: Path
+    fingerprint: str  # SHA-256 of the CA certificate, as browsers show it
+    cert_path: Path
+    key_path: Path
+    names: tuple[str, ...]
+    new_ca: bool
+    new_leaf: bool
+
+
+def fingerprint(pem: bytes) -> str:
+    import ssl
+
+    der = ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    """Atomically, created with ``mode`` from the start (a key is never readable by others)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """One process at a time makes or renews certificates (two first starts at once)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; the writes are atomic anyway
+        yield
+        return
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _new_key() -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    # P-256: every browser and phone takes it, and handshakes cost a
+    # fraction of RSA-2048's.
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _owner() -> str:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "user"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _make_ca(folder: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = _new_key()
+    # The owner in the name: in a phone's list of trusted CAs it says whose
+    # machine this is.
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "staticsrv development CA"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"staticsrv {_owner()}"[:64]),
+        ]
+    )
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
+        # RFC 5280 §4.2.1.9: a CA that signs only end-entity certificates.
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write(folder / CA_KEY, _key_pem(key), 0o600)
+    _write(folder / CA_CERT, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def _san(names: list[str]) -> list[x509.GeneralName]:
+    from cryptography import x509
+
+    out: list[x509.GeneralName] = []
+    for n in names:
+        try:
+            out.append(x509.IPAddress(ipaddress.ip_address(n)))
+        except ValueError:
+            out.append(x509.DNSName(n))
+    return out
+
+
+def _make_leaf(folder: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
+               names: list[str]) -> None:  # fmt: skip
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = _new_key()
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "staticsrv development"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, names[0]),
+                ]
+            )
+        )
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + datetime.timedelta(days=LEAF_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        # Browsers match names only against subjectAltName (RFC 6125 §6.4.4).
+        .add_extension(x509.SubjectAlternativeName(_san(names)), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write(folder / LEAF_KEY, _key_pem(key), 0o600)
+    _write(folder / LEAF_CERT, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def _leaf_ok(folder: Path, ca: x509.Certificate, names: list[str]) -> bool:
+    """The leaf exists, comes from this CA, names exactly ``names`` and is not ending soon."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        leaf = x509.load_pem_x509_certificate((folder / LEAF_CERT).read_bytes())
+        key = load_pem_private_key((folder / LEAF_KEY).read_bytes(), None)
+        leaf.verify_directly_issued_by(ca)
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, TypeError, x509.ExtensionNotFound):
+        return False
+    except Exception:  # InvalidSignature: another CA's leaf
+        return False
+    if key.public_key() != leaf.public_key():
+        return False
+    have = {str(v) for v in san.get_values_for_type(x509.DNSName)}
+    have |= {str(v) for v in san.get_values_for_type(x509.IPAddress)}
+    left = leaf.not_valid_after_utc - _now()
+    return have == set(names) and left > datetime.timedelta(days=RENEW_BEFORE_DAYS)
+
+
+def _load_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        cert = x509.load_pem_x509_certificate((folder / CA_CERT).read_bytes())
+        key = load_pem_private_key((folder / CA_KEY).read_bytes(), None)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"--https: cannot read the CA in {folder}: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
+        raise ValueError(f"--https: the CA key in {folder} does not match {CA_CERT}")
+    return cert, key
+
+
+def _prepare(folder: Path) -> None:
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--https: cannot create {folder}: {exc.strerror}") from None
+    key = folder / CA_KEY
+    if os.name == "posix" and key.exists() and key.stat().st_mode & 0o077:
+        key.chmod(0o600)  # someone loosened it: a CA key readable by others is a risk
+
+
+def ensure_ca() -> Path:
+    """The CA's certificate path, making the CA first if there is none."""
+    if not has_cryptography():
+        raise ValueError(NEEDS_EXTRA.replace("--https", "--print-ca"))
+    folder = data_dir()
+    _prepare(folder)
+    with _locked(folder):
+        if _load_ca(folder) is None:
+            _make_ca(folder)
+    return folder / CA_CERT
+
+
+def ensure(names: list[str]) -> Issued:
+    """The CA (made if missing) and a leaf for exactly ``names`` (re-issued if needed)."""
+    if not has_cryptography():
+        raise ValueError(NEEDS_EXTRA)
+    folder = data_dir()
+    _prepare(folder)
+    try:
+        with _locked(folder):
+            loaded = _load_ca(folder)
+            new_ca = loaded is None
+            if loaded is None:
+                _make_ca(folder)
+                loaded = _load_ca(folder)
+                assert loaded is not None
+            ca, ca_key = loaded
+            new_leaf = not _leaf_ok(folder, ca, names)
+            if new_leaf:
+                _make_leaf(folder, ca, ca_key, names)
+    except OSError as exc:
+        raise ValueError(f"--https: cannot write certificates in {folder}: {exc}") from None
+    return Issued(
+        ca_path=folder / CA_CERT,
+        fingerprint=fingerprint((folder / CA_CERT).read_bytes()),
+        cert_path=folder / LEAF_CERT,
+        key_path=folder / LEAF_KEY,
+        names=tuple(names),
+        new_ca=new_ca,
+        new_leaf=new_leaf,
+    )
