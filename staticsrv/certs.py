@@ -198,6 +198,23 @@ def _owner() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    """ECDSA signs (digitalSignature); a CA also signs certificates and CRLs (RFC 5280 §4.2.1.3)."""
+    from cryptography import x509
+
+    flags = dict.fromkeys(
+        ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement"), False
+    )
+    return x509.KeyUsage(
+        digital_signature=True,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+        **flags,
+    )
+
+
 def _make_ca(folder: Path) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -223,20 +240,7 @@ def _make_ca(folder: Path) -> None:
         .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
         # RFC 5280 §4.2.1.9: a CA that signs only end-entity certificates.
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(ca=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -280,20 +284,7 @@ def _make_leaf(folder: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePriva
         .not_valid_before(now - BACKDATE)
         .not_valid_after(now + datetime.timedelta(days=LEAF_DAYS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         # Browsers match names only against subjectAltName (RFC 6125 §6.4.4).
         .add_extension(x509.SubjectAlternativeName(_san(names)), critical=False)

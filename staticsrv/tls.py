@@ -229,13 +229,12 @@ def server_context(cert: str, key: str | None, password_file: str | None) -> ssl
     try:
         ctx.load_cert_chain(cert, key, password=(lambda: password or b""))
     except ssl.SSLError as exc:
-        reason = str(exc.reason or "")
-        if "MISMATCH" in reason:
+        if "MISMATCH" in str(exc.reason or ""):
             why = "the certificate and the key do not match"
-        elif "BAD_DECRYPT" in reason or "DECRYPT" in reason:
-            why = "wrong password for the key"
+        elif password is not None:
+            why = f"cannot open {key_file}: wrong password, or not a PEM key"
         else:
-            why = f"not a PEM certificate and key ({reason or exc})"
+            why = f"not a PEM certificate and key: {cert}" + (f", {key}" if key else "")
         raise ValueError(f"--tls-cert: {why}") from None
     except OSError as exc:
         raise ValueError(f"--tls-cert: cannot load {cert}: {exc.strerror or exc}") from None

@@ -8,9 +8,25 @@ their framing (Content-Length), which also proves the server's framing.
 from __future__ import annotations
 
 import socket
+import ssl
 from dataclasses import dataclass, field
 
 TIMEOUT = 10.0
+
+
+class Addr(tuple[str, int]):
+    """A server's address; with ``tls`` set, every client here speaks TLS to it.
+
+    A tuple still (``socket.create_connection`` takes it as is), so the
+    same tests run over plain TCP and over TLS.
+    """
+
+    tls: ssl.SSLContext | None
+
+    def __new__(cls, host: str, port: int, tls: ssl.SSLContext | None = None) -> Addr:
+        self = super().__new__(cls, (host, port))
+        self.tls = tls
+        return self
 
 
 @dataclass
@@ -25,9 +41,18 @@ class Response:
         return self.headers.get(name.lower())
 
 
-def connect(addr: tuple[str, int]) -> socket.socket:
-    sock = socket.create_connection(addr, timeout=TIMEOUT)
-    return sock
+def connect(addr: tuple[str, int], timeout: float = TIMEOUT) -> socket.socket:
+    """A connection to ``addr``: TLS (verifying name and CA) when the address says so."""
+    sock = socket.create_connection(addr, timeout=timeout)
+    tls = getattr(addr, "tls", None)
+    if tls is None:
+        return sock
+    try:
+        wrapped: socket.socket = tls.wrap_socket(sock, server_hostname=addr[0])
+        return wrapped
+    except BaseException:
+        sock.close()
+        raise
 
 
 class Conn:

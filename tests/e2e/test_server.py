@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from staticsrv.transport import Features
-from tests.client import Conn, build, get, raw
+from tests.client import Conn, build, connect, get, raw
 from tests.conftest import Running, ServeFactory
 
 # ---------------------------------------------------------------- files
@@ -276,7 +276,7 @@ def test_large_get_body_is_drained_after_the_answer_not_reset_rfc9112_9_6(srv: R
     """Lingering close: the server answers, half-closes and reads on, so the
     client can finish sending and still read the answer (no RST)."""
     body = b"x" * 500_000  # over the 64 KiB a GET body may have to stay open
-    sock = socket.create_connection(srv.addr, timeout=10)
+    sock = connect(srv.addr, timeout=10)
     try:
         sock.sendall(
             b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body)
@@ -339,7 +339,7 @@ def test_request_dribbled_one_byte_at_a_time(srv: Running) -> None:
 
 def test_client_disconnect_mid_transfer_does_not_hurt_the_server(srv: Running) -> None:
     for _ in range(5):
-        sock = socket.create_connection(srv.addr)
+        sock = connect(srv.addr)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.sendall(build("/big.bin"))
         sock.recv(1000)
