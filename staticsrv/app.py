@@ -73,7 +73,7 @@ def banner_extra(config: Config, port: int, tls: Setup | None) -> list[str]:
     """The lines after "Serving ...": the LAN addresses of a wildcard bind, the TLS set-up."""
     lines: list[str] = []
     if config.host in ("0.0.0.0", "::"):
-        from staticsrv.certs import lan_addresses
+        from staticsrv.lan import lan_addresses
 
         for addr in lan_addresses(config.host):
             shown = f"[{addr}]" if ":" in addr else addr

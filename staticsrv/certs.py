@@ -8,7 +8,7 @@ its end), and the names themselves (loopback plus, when bound beyond
 loopback, the LAN addresses the banner prints).  Uses ``cryptography``, the
 optional extra ``staticsrv[tls]``.  May not touch: sockets other than the
 address probe, HTTP, the system trust store (never changed: the user trusts
-the CA by hand, once per device).
+the CA by hand, once per device).  The names come from :mod:`staticsrv.lan`.
 
 Errors are ``ValueError`` with the one line the CLI prints.
 """
@@ -19,7 +19,9 @@ import contextlib
 import datetime
 import getpass
 import hashlib
+import importlib.util
 import ipaddress
+import json
 import os
 import socket
 import sys
@@ -37,6 +39,7 @@ CA_CERT = "ca.pem"
 CA_KEY = "ca-key.pem"
 LEAF_CERT = "localhost.pem"
 LEAF_KEY = "localhost-key.pem"
+LEAF_META = "localhost.json"  # what the leaf was issued for: reuse is checked without parsing
 CA_DAYS = 3650  # as mkcert: a CA trusted by hand on a phone should outlive the project
 # Apple platforms refuse TLS server certificates valid for more than 825
 # days even from a user-trusted CA, and browsers cap public ones at 398:
@@ -44,17 +47,13 @@ CA_DAYS = 3650  # as mkcert: a CA trusted by hand on a phone should outlive the 
 LEAF_DAYS = 397
 RENEW_BEFORE_DAYS = 30  # re-issue the leaf this long before it ends
 BACKDATE = datetime.timedelta(days=1)  # a phone whose clock lags still accepts it
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 NEEDS_EXTRA = "--https needs the cryptography package: pip install 'staticsrv[tls]'"
 
 
 def has_cryptography() -> bool:
-    try:
-        import cryptography.x509  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    # Found, not imported: a start that reuses its certificates never loads
+    # it (about 12 MiB of resident memory and a slower start).
+    return importlib.util.find_spec("cryptography") is not None
 
 
 def data_dir() -> Path:
@@ -72,49 +71,6 @@ def data_dir() -> Path:
         # The XDG spec: a relative value is invalid and must be ignored.
         base = Path(xdg) if os.path.isabs(xdg) else home / ".local" / "share"
     return base / "staticsrv"
-
-
-# --------------------------------------------------------------------------- names
-
-
-def lan_addresses(host: str) -> list[str]:
-    """The non-loopback addresses a wildcard bind is reachable at, best first.
-
-    A UDP socket "connected" to a public address reveals the interface the
-    default route uses; no packet is sent.  The host name's own addresses
-    add the others the resolver knows.
-    """
-    found: list[str] = []
-    families = [socket.AF_INET] if host == "0.0.0.0" else [socket.AF_INET, socket.AF_INET6]
-    probes = {socket.AF_INET: "192.0.2.1", socket.AF_INET6: "2001:db8::1"}  # RFC 5737/3849
-    for family in families:
-        with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as probe:
-            probe.connect((probes[family], 9))
-            found.append(str(probe.getsockname()[0]))
-    with contextlib.suppress(OSError):
-        for info in socket.getaddrinfo(socket.gethostname(), None, type=socket.SOCK_STREAM):
-            if info[0] in families:
-                found.append(str(info[4][0]))
-    out: list[str] = []
-    for text in found:
-        addr = ipaddress.ip_address(text.split("%")[0])
-        if addr.is_loopback or addr.is_link_local or addr.is_unspecified or text in out:
-            continue
-        out.append(str(addr))
-    return out
-
-
-def leaf_names(host: str) -> list[str]:
-    """Loopback names, plus what the server is reached by beyond loopback."""
-    names = list(LOOPBACK_NAMES)
-    if host in WILDCARD_HOSTS:
-        extra = lan_addresses(host)
-    else:
-        try:
-            extra = [] if ipaddress.ip_address(host).is_loopback else [host]
-        except ValueError:
-            extra = [] if host.lower() == "localhost" else [host.lower()]
-    return names + [n for n in extra if n not in names]
 
 
 # --------------------------------------------------------------------------- files
@@ -296,7 +252,23 @@ def _make_leaf(folder: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePriva
         .sign(ca_key, hashes.SHA256())
     )
     _write(folder / LEAF_KEY, _key_pem(key), 0o600)
-    _write(folder / LEAF_CERT, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    _write(folder / LEAF_CERT, pem, 0o644)
+    _write_meta(folder, ca, pem, names)
+
+
+def _write_meta(folder: Path, ca: x509.Certificate, leaf_pem: bytes, names: list[str]) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    leaf = x509.load_pem_x509_certificate(leaf_pem)
+    meta = {
+        "names": names,
+        "ca": fingerprint(ca.public_bytes(serialization.Encoding.PEM)),
+        "leaf": fingerprint(leaf_pem),
+        "not_after": leaf.not_valid_after_utc.isoformat(),
+    }
+    _write(folder / LEAF_META, json.dumps(meta, indent=1).encode(), 0o644)
 
 
 def _leaf_ok(folder: Path, ca: x509.Certificate, names: list[str]) -> bool:
@@ -350,9 +322,11 @@ def _prepare(folder: Path) -> None:
 
 def ensure_ca() -> Path:
     """The CA's certificate path, making the CA first if there is none."""
+    folder = data_dir()
+    if (folder / CA_CERT).is_file() and (folder / CA_KEY).is_file():
+        return folder / CA_CERT
     if not has_cryptography():
         raise ValueError(NEEDS_EXTRA.replace("--https", "--print-ca"))
-    folder = data_dir()
     _prepare(folder)
     with _locked(folder):
         if _load_ca(folder) is None:
@@ -360,12 +334,34 @@ def ensure_ca() -> Path:
     return folder / CA_CERT
 
 
+def _reusable(folder: Path, names: list[str]) -> Issued | None:
+    """The last leaf, if its record says it fits: stdlib only, no certificate parsing."""
+    try:
+        meta = json.loads((folder / LEAF_META).read_text("utf-8"))
+        ca = fingerprint((folder / CA_CERT).read_bytes())
+        leaf = fingerprint((folder / LEAF_CERT).read_bytes())
+        not_after = datetime.datetime.fromisoformat(meta["not_after"])
+        ok = (folder / CA_KEY).is_file() and (folder / LEAF_KEY).is_file()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    fits = sorted(meta.get("names", [])) == sorted(names) and (meta.get("ca"), meta.get("leaf"))
+    if not ok or fits != (ca, leaf):
+        return None
+    if not_after - _now() <= datetime.timedelta(days=RENEW_BEFORE_DAYS):
+        return None
+    return Issued(folder / CA_CERT, ca, folder / LEAF_CERT, folder / LEAF_KEY,
+                  tuple(names), new_ca=False, new_leaf=False)  # fmt: skip
+
+
 def ensure(names: list[str]) -> Issued:
     """The CA (made if missing) and a leaf for exactly ``names`` (re-issued if needed)."""
-    if not has_cryptography():
-        raise ValueError(NEEDS_EXTRA)
     folder = data_dir()
     _prepare(folder)
+    reuse = _reusable(folder, names)
+    if reuse is not None:
+        return reuse
+    if not has_cryptography():
+        raise ValueError(NEEDS_EXTRA)
     try:
         with _locked(folder):
             loaded = _load_ca(folder)
@@ -378,6 +374,8 @@ def ensure(names: list[str]) -> Issued:
             new_leaf = not _leaf_ok(folder, ca, names)
             if new_leaf:
                 _make_leaf(folder, ca, ca_key, names)
+            else:  # a leaf that fits, without its record (made by an older version)
+                _write_meta(folder, ca, (folder / LEAF_CERT).read_bytes(), names)
     except OSError as exc:
         raise ValueError(f"--https: cannot write certificates in {folder}: {exc}") from None
     return Issued(

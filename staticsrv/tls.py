@@ -23,7 +23,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from staticsrv import certs
+from staticsrv import certs, lan
 from staticsrv.config import Config
 from staticsrv.transport import RECV_SIZE, Opened, Transport
 
@@ -31,7 +31,7 @@ log = logging.getLogger("staticsrv")
 
 # Plaintext encrypted and sent per step: the bound on a connection's
 # memory for bodies, and the grain of the progress the send deadline sees.
-PIECE = 128 * 1024
+PIECE = 64 * 1024
 HANDSHAKE_RECORD = 0x16  # TLS ContentType handshake (RFC 8446 §5.1): a ClientHello's first byte
 # Alerts that mean "the client does not trust this certificate" (RFC 8446 §6.2).
 _DISTRUST = ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "DECRYPT_ERROR")
@@ -255,7 +255,7 @@ def setup(config: Config) -> Setup | None:
                 f"--https: the certificate folder {folder} is inside the served folder; "
                 f"set {certs.ENV_DATA_DIR} to a folder outside it"
             )
-        issued = certs.ensure(certs.leaf_names(config.host))
+        issued = certs.ensure(lan.leaf_names(config.host))
         ctx = server_context(str(issued.cert_path), str(issued.key_path), None)
         made = "made now" if issued.new_ca else "reused"
         return Setup(

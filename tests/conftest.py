@@ -43,7 +43,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     ``@pytest.mark.one_scheme`` runs a test once, on plain HTTP unless it
     asks ``serve(https=True)`` itself (the TLS-specific tests).
     """
-    if "scheme" in metafunc.fixturenames:
+    if "serve" in metafunc.fixturenames:
         once = metafunc.definition.get_closest_marker("one_scheme") is not None
         metafunc.parametrize("scheme", SCHEMES[:1] if once else SCHEMES)
 

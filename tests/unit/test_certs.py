@@ -8,6 +8,7 @@ import hashlib
 import ipaddress
 import ssl
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from staticsrv import certs
+from staticsrv import certs, lan
 
 NAMES = ["localhost", "127.0.0.1", "::1"]
 
@@ -120,6 +121,20 @@ def test_second_start_reuses_ca_and_leaf_unchanged(folder: Path) -> None:
     assert {p: p.read_bytes() for p in before} == before
 
 
+def test_reuse_does_not_load_cryptography(folder: Path) -> None:
+    """A start that reuses its certificates stays as light as a plain one."""
+    certs.ensure(NAMES)
+    code = (
+        "import sys; from staticsrv import certs; "
+        f"assert not certs.ensure({NAMES!r}).new_leaf; "
+        "print('cryptography' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert done.stdout.strip() == "False"
+
+
 def test_leaf_is_reissued_when_the_names_change_and_the_ca_is_kept(folder: Path) -> None:
     first = certs.ensure(NAMES)
     ca_before = first.ca_path.read_bytes()
@@ -195,23 +210,23 @@ def test_environment_variable_overrides_the_data_folder(
 
 
 def test_loopback_binds_name_loopback_only() -> None:
-    assert certs.leaf_names("127.0.0.1") == NAMES
-    assert certs.leaf_names("localhost") == NAMES
-    assert certs.leaf_names("::1") == NAMES
+    assert lan.leaf_names("127.0.0.1") == NAMES
+    assert lan.leaf_names("localhost") == NAMES
+    assert lan.leaf_names("::1") == NAMES
 
 
 def test_a_specific_address_or_name_is_added() -> None:
-    assert certs.leaf_names("192.168.1.20") == [*NAMES, "192.168.1.20"]
-    assert certs.leaf_names("Dev.Example") == [*NAMES, "dev.example"]
+    assert lan.leaf_names("192.168.1.20") == [*NAMES, "192.168.1.20"]
+    assert lan.leaf_names("Dev.Example") == [*NAMES, "dev.example"]
 
 
 def test_wildcard_binds_add_every_lan_address(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(certs, "lan_addresses", lambda host: ["192.168.1.20", "10.0.0.5"])
-    assert certs.leaf_names("0.0.0.0") == [*NAMES, "192.168.1.20", "10.0.0.5"]
+    monkeypatch.setattr(lan, "lan_addresses", lambda host: ["192.168.1.20", "10.0.0.5"])
+    assert lan.leaf_names("0.0.0.0") == [*NAMES, "192.168.1.20", "10.0.0.5"]
 
 
 def test_lan_addresses_leave_out_loopback_and_link_local() -> None:
-    for addr in certs.lan_addresses("::"):
+    for addr in lan.lan_addresses("::"):
         ip = ipaddress.ip_address(addr)
         assert not (ip.is_loopback or ip.is_link_local or ip.is_unspecified)
-    assert all(":" not in a for a in certs.lan_addresses("0.0.0.0"))
+    assert all(":" not in a for a in lan.lan_addresses("0.0.0.0"))

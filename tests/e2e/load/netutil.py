@@ -7,7 +7,9 @@ body cost linear time, and reads every answer strictly by its framing
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +43,12 @@ class Client:
     """One connection: send raw bytes, read framed answers, or read to EOF."""
 
     def __init__(
-        self, addr: tuple[str, int], *, timeout: float = TIMEOUT, rcvbuf: int | None = None
+        self,
+        addr: tuple[str, int],
+        *,
+        timeout: float = TIMEOUT,
+        rcvbuf: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -50,6 +57,8 @@ class Client:
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             self.sock.settimeout(timeout)
             self.sock.connect(addr)
+            if tls is not None:
+                self.sock = tls.wrap_socket(self.sock, server_hostname=addr[0])
         except BaseException:
             self.sock.close()
             raise
@@ -125,8 +134,8 @@ class Client:
                 if not self._fill():
                     how = "eof"
                     break
-            except ConnectionResetError:
-                how = "reset"
+            except (ConnectionResetError, ssl.SSLError):
+                how = "reset"  # over TLS also a record cut off by the close
                 break
             except TimeoutError:
                 break
@@ -135,14 +144,29 @@ class Client:
         return data, how
 
 
-def fetch(addr: tuple[str, int], target: str, *, timeout: float = TIMEOUT) -> Reply:
+def fetch(
+    addr: tuple[str, int],
+    target: str,
+    *,
+    timeout: float = TIMEOUT,
+    tls: ssl.SSLContext | None = None,
+) -> Reply:
     """One request on a fresh connection with ``Connection: close``; checks the close."""
-    with Client(addr, timeout=timeout) as client:
+    with Client(addr, timeout=timeout, tls=tls) as client:
         reply = client.get(target, close=True)
         assert reply.headers.get("connection") == "close", reply.headers
         rest, how = client.read_to_eof(timeout)
         assert (rest, how) == (b"", "eof"), f"after the answer: {rest[:100]!r} then {how}"
         return reply
+
+
+def client_hello() -> bytes:
+    """The bytes of a real TLS ClientHello (a browser's first flight)."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with contextlib.suppress(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return outgoing.read()
 
 
 def server_sockets(port: int) -> dict[int, tuple[int, int]]:
