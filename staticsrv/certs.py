@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 ENV_DATA_DIR = "STATICSRV_DATA_DIR"
 CA_CERT = "ca.pem"
 CA_KEY = "ca-key.pem"
-LEAF_CERT = "localhost.pem"
+LEAF_CERT = "localhost.pem"  # the leaf, then the CA: the chain the server sends
 LEAF_KEY = "localhost-key.pem"
 LEAF_META = "localhost.json"  # what the leaf was issued for: reuse is checked without parsing
 CA_DAYS = 3650  # as mkcert: a CA trusted by hand on a phone should outlive the project
@@ -252,7 +252,12 @@ def _make_leaf(folder: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePriva
         .sign(ca_key, hashes.SHA256())
     )
     _write(folder / LEAF_KEY, _key_pem(key), 0o600)
-    pem = cert.public_bytes(serialization.Encoding.PEM)
+    # The chain with the CA (RFC 8446 §4.4.2 allows it): a client can then
+    # pin the CA, whose key never changes, rather than each re-issued leaf
+    # (Chromium's --ignore-certificate-errors-spki-list, for one).
+    pem = cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(
+        serialization.Encoding.PEM
+    )
     _write(folder / LEAF_CERT, pem, 0o644)
     _write_meta(folder, ca, pem, names)
 
@@ -265,7 +270,7 @@ def _write_meta(folder: Path, ca: x509.Certificate, leaf_pem: bytes, names: list
     meta = {
         "names": names,
         "ca": fingerprint(ca.public_bytes(serialization.Encoding.PEM)),
-        "leaf": fingerprint(leaf_pem),
+        "leaf": hashlib.sha256(leaf_pem).hexdigest(),
         "not_after": leaf.not_valid_after_utc.isoformat(),
     }
     _write(folder / LEAF_META, json.dumps(meta, indent=1).encode(), 0o644)
@@ -339,7 +344,7 @@ def _reusable(folder: Path, names: list[str]) -> Issued | None:
     try:
         meta = json.loads((folder / LEAF_META).read_text("utf-8"))
         ca = fingerprint((folder / CA_CERT).read_bytes())
-        leaf = fingerprint((folder / LEAF_CERT).read_bytes())
+        leaf = hashlib.sha256((folder / LEAF_CERT).read_bytes()).hexdigest()
         not_after = datetime.datetime.fromisoformat(meta["not_after"])
         ok = (folder / CA_KEY).is_file() and (folder / LEAF_KEY).is_file()
     except (OSError, ValueError, KeyError, TypeError):

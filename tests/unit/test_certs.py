@@ -95,6 +95,14 @@ def test_leaf_names_exactly_the_given_names_and_serves_tls_only(folder: Path) ->
     assert leaf.not_valid_before_utc < datetime.datetime.now(datetime.UTC)
 
 
+def test_the_certificate_file_is_the_chain_leaf_then_ca(folder: Path) -> None:
+    issued = certs.ensure(NAMES)
+    chain = x509.load_pem_x509_certificates(issued.cert_path.read_bytes())
+    assert len(chain) == 2
+    assert chain[0].subject.rfc4514_string().endswith("O=staticsrv development")
+    assert chain[1] == load(issued.ca_path)
+
+
 def test_leaf_verifies_with_the_stdlib_against_the_ca(folder: Path) -> None:
     issued = certs.ensure(NAMES)
     client = ssl.create_default_context(cafile=str(issued.ca_path))
