@@ -113,6 +113,9 @@ class TLSTransport:
             return await self._raw.recv()  # lingering close: only counted, never read
         while True:
             try:
+                if not (self._in.pending or self._ssl.pending()):
+                    # Nothing buffered: skip the read that could only ask for more.
+                    raise ssl.SSLWantReadError
                 data = self._ssl.read(RECV_SIZE)
             except ssl.SSLWantReadError:
                 pass
