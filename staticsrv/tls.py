@@ -176,16 +176,20 @@ class TLSTransport:
             offset += len(data)
         return True
 
-    def shutdown_write(self) -> None:
-        """close_notify (RFC 8446 §6.1), then the TCP half-close."""
+    def _close_notify(self) -> None:
+        """The alert that says the stream ends here, not cut (RFC 8446 §6.1); best effort."""
         if self._up and not self._closing and self._plain is None:
             with contextlib.suppress(ssl.SSLError):
                 self._ssl.unwrap()
             self._raw.send_nowait(self._out.read())
         self._closing = True
+
+    def shutdown_write(self) -> None:
+        self._close_notify()
         self._raw.shutdown_write()
 
     def close(self) -> None:
+        self._close_notify()
         self._raw.close()
 
 
