@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 
-.PHONY: run test unit lint typecheck bench bench-idle clean
+.PHONY: run test unit lint typecheck bench bench-idle bench-tls clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(STAMP)  ## side-by-side benchmark against the peers (needs ../shared/be
 
 bench-idle: $(STAMP)  ## memory with 1,000 idle keep-alive connections, beside the peers
 	$(PY) benchmarks/idle_conns.py --md benchmarks/IDLE.md
+
+bench-tls: $(STAMP)  ## HTTPS beside nginx and caddy with the same certificate (wrk, nginx, caddy)
+	$(PY) benchmarks/tls.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

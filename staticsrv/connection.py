@@ -8,6 +8,9 @@ the edge (Date, framing, Connection) and logging what was really sent.
 May not touch: the listening socket, files (beyond closing a body's
 descriptor), the decision of what to answer.
 
+The transport is opened first (a TLS handshake, under the head deadline);
+plain HTTP on a TLS port is answered 400 in plain text and closed.
+
 Deadlines are plain numbers on each connection, checked by the server's
 sweeper a few times a second, instead of a timer per read: the hot path
 only assigns a float.  A connection whose deadline passes is cancelled.

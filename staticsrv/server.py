@@ -1,7 +1,8 @@
 """The listener: the only module that touches the listening socket.
 
 Owns: binding (:func:`bind`), the accept loop with its back-off when out
-of descriptors, the connection cap, the sweeper that enforces every
+of descriptors, the connection cap, one transport per connection (TLS
+over TCP when given an ``SSLContext``), the sweeper that enforces every
 connection's deadline, graceful shutdown, and a registry of background
 tasks (a file watcher is one) that live and die with the server.
 May not touch: HTTP, files, the decision of what to answer.

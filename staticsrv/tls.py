@@ -272,6 +272,8 @@ def setup(config: Config) -> Setup | None:
                 f"  CA SHA-256 fingerprint {issued.fingerprint}",
                 "  Trust it once per device: import that file as a trusted certificate "
                 "authority (staticsrv --print-ca prints it)",
+                f"  Certificate for {', '.join(issued.names)} "
+                f"({'issued now' if issued.new_leaf else 'reused'})",
             ),
         )
     if config.tls_cert is None:

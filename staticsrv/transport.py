@@ -11,6 +11,8 @@ descriptor it is handed, deadlines themselves.
 
 What the platform lacks is a :class:`Features` value, probed once and
 passable by hand, so each fallback is tested on Linux by forcing it.
+:class:`Pipe` is the interface the connection loop uses; the TLS transport
+(:mod:`staticsrv.tls`) offers it too, on top of a plain one.
 """
 
 from __future__ import annotations

@@ -369,12 +369,13 @@ def test_https_with_workers_and_the_banner(site: Path, client_tls: ssl.SSLContex
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(4)]
+        lines = [proc.stdout.readline() for _ in range(5)]
         match = re.search(r"https://127\.0\.0\.1:(\d+)/ with 2 workers", lines[0])
         assert match, lines
         assert "local CA" in lines[1] and str(certs.data_dir() / certs.CA_CERT) in lines[1]
         assert re.search(r"SHA-256 fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}", lines[2])
         assert "Trust it" in lines[3]
+        assert "Certificate for localhost, 127.0.0.1, ::1 (" in lines[4]
         addr = Addr("127.0.0.1", int(match.group(1)), client_tls)
         for _ in range(4):
             assert get(addr, "/hello.txt").body == HELLO
