@@ -111,33 +111,37 @@ class TLSTransport:
             return first if first else await self._raw.recv()
         if self._closing or not self._up:
             return await self._raw.recv()  # lingering close: only counted, never read
+        tls, incoming = self._ssl, self._in
         while True:
-            try:
-                if not (self._in.pending or self._ssl.pending()):
-                    # Nothing buffered: skip the read that could only ask for more.
-                    raise ssl.SSLWantReadError
-                data = self._ssl.read(RECV_SIZE)
-            except ssl.SSLWantReadError:
-                pass
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                return b""  # close_notify, or the TCP end
-            except ssl.SSLError:
-                return b""  # a broken record: nothing more can be trusted
-            else:
+            if incoming.pending or tls.pending():  # else a read could only ask for more
+                try:
+                    data = tls.read(RECV_SIZE)
+                except ssl.SSLWantReadError:
+                    data = b""  # a record in part, or one with no data (a key update)
+                except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                    return b""  # close_notify, or the TCP end
+                except ssl.SSLError:
+                    return b""  # a broken record: nothing more can be trusted
                 if self._out.pending:
-                    await self._flush()  # a key update answered
-                return data
-            await self._flush()
+                    await self._flush()  # what reading produced (a key update's answer)
+                if data:
+                    return data
             raw = await self._raw.recv()
             if not raw:
                 return b""
-            self._in.write(raw)
+            incoming.write(raw)
 
     async def send(self, data: bytes | memoryview) -> None:
         """All of ``data``, encrypted and sent one bounded piece at a time."""
         if self._plain is not None:
             await self._raw.send(data)
             self.sent += len(data)
+            return
+        if len(data) <= PIECE:  # most answers: one step
+            self._ssl.write(data)
+            await self._raw.send(self._out.read())
+            self.sent += len(data)
+            self._progress()
             return
         view = memoryview(data)
         for start in range(0, len(view), PIECE):
