@@ -117,7 +117,11 @@ def _default(name: str) -> object:
     help="Serve HTTPS with this PEM certificate (chain); the key may sit in it too.",
 )
 @click.option(
-    "--tls-key", type=click.Path(dir_okay=False), default=None, metavar="FILE", help="PEM key."
+    "--tls-key",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="PEM key of --tls-cert (when not in the certificate file).",
 )
 @click.option(
     "--tls-key-password-file",
@@ -137,7 +141,7 @@ def _default(name: str) -> object:
 @click.option("--quiet", "-q", is_flag=True, help="No access log.")
 @click.version_option(__version__, "--version", "-V", prog_name="staticsrv")
 def command(root_arg: str | None, root_opt: str | None, **options: object) -> None:
-    """Serve the files under ROOT over HTTP, for local development.
+    """Serve the files under ROOT over HTTP (or HTTPS), for local development.
 
     \b
     Examples:

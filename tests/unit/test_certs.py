@@ -238,3 +238,29 @@ def test_lan_addresses_leave_out_loopback_and_link_local() -> None:
         ip = ipaddress.ip_address(addr)
         assert not (ip.is_loopback or ip.is_link_local or ip.is_unspecified)
     assert all(":" not in a for a in lan.lan_addresses("0.0.0.0"))
+
+
+# ---------------------------------------------------------------- without the extra
+
+
+def test_https_without_cryptography_names_the_extra(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from staticsrv.config import from_options
+
+    monkeypatch.setattr(certs, "has_cryptography", lambda: False)
+    with pytest.raises(ValueError, match=r"--https needs .*pip install 'staticsrv\[tls\]'"):
+        from_options(tmp_path, https=True)
+    with pytest.raises(ValueError, match=r"--print-ca needs .*staticsrv\[tls\]"):
+        certs.ensure_ca()
+
+
+def test_a_reusable_leaf_needs_no_cryptography(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    certs.ensure(NAMES)
+    monkeypatch.setattr(certs, "has_cryptography", lambda: False)
+    assert not certs.ensure(NAMES).new_leaf
+    assert certs.ensure_ca() == folder / "ca.pem"
+    with pytest.raises(ValueError, match="needs the cryptography package"):
+        certs.ensure([*NAMES, "10.1.2.3"])  # a new name needs a new leaf
