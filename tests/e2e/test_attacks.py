@@ -12,7 +12,8 @@ server must close the connection afterwards:
 
 Every row also checks that no file outside the root leaks and that nothing
 was injected into the response head; after every row, and after the whole
-table replayed at once, a normal request is still served.
+table replayed at once, a normal request is still served.  The table runs
+over plain HTTP and over TLS (the same bytes inside the TLS session).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import contextlib
 import dataclasses
 import os
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +31,7 @@ import pytest
 
 import staticsrv
 from staticsrv.config import Config, Timeouts
+from tests.client import Addr, connect
 
 pytestmark = pytest.mark.load
 
@@ -52,13 +55,18 @@ class Answer:
 
 @dataclasses.dataclass
 class Server:
-    addr: tuple[str, int]
+    addr: Addr  # says whether to speak TLS (see tests.client.connect)
     server: staticsrv.Server
     log: list[str]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["http", "https"])
+def server(
+    tmp_path_factory: pytest.TempPathFactory,
+    client_tls: ssl.SSLContext,
+    request: pytest.FixtureRequest,
+) -> Iterator[Server]:
+    https = request.param == "https"
     base = tmp_path_factory.mktemp("attacks")
     (base / "secret.txt").write_bytes(SECRET)  # next to the root, never served
     root = base / "site"
@@ -72,11 +80,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         root=os.path.realpath(root),
         port=0,
         timeouts=Timeouts(head=5.0, keepalive=5.0, send=5.0),
+        https=https,
     )
     log: list[str] = []
     # Leaving serve() raises if the server's loop died.
     with staticsrv.serve(config=config, access_log=log.append) as running:
-        yield Server(("127.0.0.1", running.port), running, log)
+        addr = Addr("127.0.0.1", running.port, client_tls if https else None)
+        yield Server(addr, running, log)
 
 
 def _recv_answer(sock: socket.socket, buf: bytearray) -> Answer | None:
@@ -119,7 +129,14 @@ def _send_in_background(sock: socket.socket, data: bytes) -> threading.Thread:
         with contextlib.suppress(OSError):
             sock.sendall(data)
 
-    thread = threading.Thread(target=send, daemon=True)
+    if isinstance(sock, ssl.SSLSocket):
+        # One TLS session must never be used by two threads at once
+        # (OpenSSL): these requests (under 64 KiB) fit in the socket buffers
+        # and the server's lingering close, so they go out whole first.
+        send()
+        thread = threading.Thread(target=lambda: None, daemon=True)
+    else:
+        thread = threading.Thread(target=send, daemon=True)
     thread.start()
     return thread
 
@@ -376,7 +393,7 @@ def _check_answer(data: bytes, answer: Answer) -> None:
 def test_attack(
     server: Server, name: str, data: bytes, statuses: frozenset[int], close: bool | None
 ) -> None:
-    with socket.create_connection(server.addr, timeout=TIMEOUT) as sock:
+    with connect(server.addr, timeout=TIMEOUT) as sock:
         sender = _send_in_background(sock, data)
         buf = bytearray()
         answer = _recv_answer(sock, buf)
@@ -397,7 +414,7 @@ def test_attack(
             assert follow is not None, "the server closed a connection it should keep"
             assert (follow.status, follow.body) == (200, HELLO)
     # And the server as a whole is fine.
-    with socket.create_connection(server.addr, timeout=TIMEOUT) as sock:
+    with connect(server.addr, timeout=TIMEOUT) as sock:
         after = _normal_request(sock, bytearray())
         assert after is not None and (after.status, after.body) == (200, HELLO)
 
@@ -406,7 +423,7 @@ def test_whole_table_at_once_then_normal_request(server: Server) -> None:
     """Every attack on its own connection, all in flight together."""
 
     def one(data: bytes) -> int | None:
-        with socket.create_connection(server.addr, timeout=TIMEOUT) as sock:
+        with connect(server.addr, timeout=TIMEOUT) as sock:
             sender = _send_in_background(sock, data)
             answer = _recv_answer(sock, bytearray())
             sender.join(TIMEOUT)
@@ -416,7 +433,7 @@ def test_whole_table_at_once_then_normal_request(server: Server) -> None:
         statuses = list(pool.map(one, [row[1] for row in TABLE]))
     for (name, _, allowed, _), status in zip(TABLE, statuses, strict=True):
         assert status in allowed, f"{name}: {status}"
-    with socket.create_connection(server.addr, timeout=TIMEOUT) as sock:
+    with connect(server.addr, timeout=TIMEOUT) as sock:
         buf = bytearray()
         for _ in range(3):
             answer = _normal_request(sock, buf)
