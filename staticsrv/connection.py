@@ -367,8 +367,9 @@ async def _refuse_plain(
 ) -> None:
     """Plain HTTP on the HTTPS port: read the head, say to use https://, close.
 
-    As nginx's 497 (sent as a plain 400) and caddy's answer: a redirect
-    could not be trusted, a clear message can.
+    As nginx (its 497, sent as a plain 400) and caddy do.  A redirect would
+    have to build its target from the client's Host field (an open
+    redirect); a fixed message cannot be abused.
     """
     while (item := buf.extract_head()) is None:
         data = await conn.transport.recv()
