@@ -86,6 +86,14 @@ class Server:
         return bound_url(self._lsock, self.config.scheme)
 
     @property
+    def ca_file(self) -> str | None:
+        """With ``https=True``: the local CA's certificate, for a client to trust.
+
+        >>> ssl.create_default_context(cafile=server.ca_file)   # doctest: +SKIP
+        """
+        return None if self.tls is None else self.tls.ca_path
+
+    @property
     def running(self) -> bool:
         """True from start until the server has stopped (or died)."""
         return self._task is not None and not self._task.done()

@@ -206,6 +206,7 @@ class Setup:
 
     context: ssl.SSLContext
     banner: tuple[str, ...]
+    ca_path: str | None = None  # the local CA's certificate, with --https
 
 
 def _read_password(path: str) -> bytes:
@@ -279,6 +280,7 @@ def setup(config: Config) -> Setup | None:
                 f"  Certificate for {', '.join(issued.names)} "
                 f"({'issued now' if issued.new_leaf else 'reused'})",
             ),
+            str(issued.ca_path),
         )
     if config.tls_cert is None:
         return None

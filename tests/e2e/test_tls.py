@@ -80,6 +80,7 @@ def test_tls_1_2_or_1_3_with_alpn_http11_and_a_verified_certificate(serve: Serve
             sock.sendall(build("/hello.txt", headers={"Connection": "close"}))
             assert read_to_eof(sock).endswith(b"\r\n\r\n" + HELLO)
     assert srv.server.url.startswith("https://127.0.0.1:")
+    assert srv.server.ca_file == str(certs.data_dir() / certs.CA_CERT)
 
 
 def test_tls_1_1_and_older_are_refused(serve: ServeFactory) -> None:
