@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from staticsrv import certs, lan
 from staticsrv.config import Config
+from staticsrv.target import is_hidden
 from staticsrv.transport import RECV_SIZE, Opened, Transport
 
 log = logging.getLogger("staticsrv")
@@ -253,19 +254,23 @@ def server_context(cert: str, key: str | None, password_file: str | None) -> ssl
     return ctx
 
 
-def _inside(path: str, root: str) -> bool:
-    real = os.path.realpath(path)
-    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+def _servable(path: str, config: Config) -> bool:
+    """Whether a request could fetch ``path``: inside the root and, without
+    --dotfiles, not hidden by the very rule requests meet (a ``.name``)."""
+    real, root = os.path.realpath(path), config.root
+    if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+        return False
+    return config.dotfiles or not is_hidden(os.path.relpath(real, root).split(os.sep))
 
 
 def setup(config: Config) -> Setup | None:
     """The TLS this config asks for (None for plain HTTP), or ValueError with the CLI's line."""
     if config.https:
         folder = str(certs.data_dir())
-        if _inside(folder, config.root):
+        if _servable(folder, config):
             raise ValueError(
-                f"--https: the certificate folder {folder} is inside the served folder; "
-                f"set {certs.ENV_DATA_DIR} to a folder outside it"
+                f"--https: the certificate folder {folder} would be served; "
+                f"set {certs.ENV_DATA_DIR} to a folder outside the served one"
             )
         issued = certs.ensure(lan.leaf_names(config.host))
         ctx = server_context(str(issued.cert_path), str(issued.key_path), None)
@@ -285,8 +290,8 @@ def setup(config: Config) -> Setup | None:
     if config.tls_cert is None:
         return None
     key = config.tls_key or config.tls_cert
-    if _inside(key, config.root):
+    if _servable(key, config):
         # Served like any other file, the key would be anyone's.
-        raise ValueError(f"--tls-key: {key} is inside the served folder; move it out")
+        raise ValueError(f"--tls-key: {key} would be served (it is in the served folder)")
     ctx = server_context(config.tls_cert, config.tls_key, config.tls_key_password_file)
     return Setup(ctx, (f"HTTPS with the certificate {config.tls_cert}",))

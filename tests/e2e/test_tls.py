@@ -313,19 +313,30 @@ def test_a_bad_certificate_option_is_one_clear_error(
         staticsrv.Server(site, port=0, **filled)  # type: ignore[arg-type]
 
 
-def test_a_key_inside_the_served_folder_is_refused(own: dict[str, Path], site: Path) -> None:
-    shutil.copy(own["key"], site / "key.pem")
-    with pytest.raises(ValueError, match="inside the served folder"):
-        staticsrv.Server(site, port=0, tls_cert=own["cert"], tls_key=site / "key.pem")
+def test_a_key_the_server_would_serve_is_refused(own: dict[str, Path], site: Path) -> None:
+    for name in ("key.pem", ".well-known/key.pem"):
+        shutil.copy(own["key"], site / name)
+        with pytest.raises(ValueError, match="would be served"):
+            staticsrv.Server(site, port=0, tls_cert=own["cert"], tls_key=site / name)
+    # A dot-folder is never served unless --dotfiles says so.
+    (site / ".tls").mkdir()
+    shutil.copy(own["key"], site / ".tls" / "key.pem")
+    options = {"tls_cert": own["cert"], "tls_key": site / ".tls" / "key.pem"}
+    assert staticsrv.Server(site, port=0, **options).tls is not None  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="would be served"):
+        staticsrv.Server(site, port=0, dotfiles=True, **options)  # type: ignore[arg-type]
 
 
-def test_a_ca_folder_inside_the_served_folder_is_refused(
+def test_a_ca_folder_the_server_would_serve_is_refused(
     site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(certs.ENV_DATA_DIR, str(site / "certs"))
-    with pytest.raises(ValueError, match=r"certificate folder .* is inside the served folder"):
+    with pytest.raises(ValueError, match=r"certificate folder .* would be served"):
         staticsrv.Server(site, port=0, https=True)
     assert not (site / "certs").exists()
+    # Serving a home folder: the data folder under a dot-folder stays hidden.
+    monkeypatch.setenv(certs.ENV_DATA_DIR, str(site / ".local" / "share" / "staticsrv"))
+    assert staticsrv.Server(site, port=0, https=True).ca_file is not None
 
 
 # ---------------------------------------------------------------- the command line
