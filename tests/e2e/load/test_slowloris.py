@@ -4,7 +4,9 @@ Each slow connection's head deadline starts with its first byte and is not
 extended by later ones, so with ``--head-timeout 2`` a connection that
 trickles its head must be closed 2 s (plus the sweeper's period) after its
 first byte.  The bound asserted is generous (8 s): an outcome, not a speed
-benchmark.  The measured times are printed (``-s``).
+benchmark.  The measured times are printed (``-s``).  Over TLS the same
+holds for a head trickled inside the session and for a trickled
+ClientHello: the handshake runs under the head deadline.
 """
 
 from __future__ import annotations
