@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -52,9 +53,10 @@ def page_root(tmp_path: Path) -> Path:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (set $CHROMIUM)")
 def test_chromium_loads_a_page_over_https_as_a_secure_context(
-    serve: ServeFactory, page_root: Path
+    serve: ServeFactory, page_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
+    caplog.set_level(logging.WARNING, logger="staticsrv")
     srv = serve(page_root, https=True)
     ca_pin = spki_sha256((certs.data_dir() / certs.CA_CERT).read_bytes())
     failed: list[str] = []
@@ -77,3 +79,5 @@ def test_chromium_loads_a_page_over_https_as_a_secure_context(
         finally:
             browser.close()
     assert failed == []
+    # Not one connection refused the certificate along the way.
+    assert [r.getMessage() for r in caplog.records if "TLS" in r.getMessage()] == []
