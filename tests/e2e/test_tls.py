@@ -6,6 +6,8 @@ tests/conftest.py); these tests are about TLS itself and run once.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import os
 import re
@@ -15,6 +17,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,8 @@ from cryptography.hazmat.primitives import serialization
 import staticsrv
 from staticsrv import certs
 from staticsrv.config import Timeouts
+from staticsrv.http11 import Request
+from staticsrv.responses import Response, StreamBody
 from tests.client import Addr, Conn, build, get, raw
 from tests.conftest import ServeFactory
 
@@ -395,3 +400,40 @@ def test_https_with_workers_and_the_banner(site: Path, client_tls: ssl.SSLContex
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- streamed answers
+
+
+@dataclasses.dataclass(frozen=True)
+class EventStream:
+    """A rule that answers /events with a small Server-Sent Events stream,
+    as the live-reload event stream is sent (a StreamBody, chunked)."""
+
+    reads: frozenset[str] = frozenset()
+
+    def apply(self, req: Request, resp: Response) -> Response:
+        if req.target != "/events":
+            return resp
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for i in range(3):
+                yield f"data: {i}\n\n".encode()
+                await asyncio.sleep(0)  # allowed: hands the loop over between events
+
+        fields = (("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"))
+        return Response(200, fields, StreamBody(chunks()))
+
+
+def test_an_event_stream_goes_out_over_tls_chunk_by_chunk(serve: ServeFactory) -> None:
+    srv = serve(https=True, rules=[EventStream()])
+    end = b"\r\n0\r\n\r\n"  # the last chunk (RFC 9112 §7.1)
+    with Conn(srv.addr) as conn:
+        conn.send(build("/events"))
+        while end not in conn.buf:
+            assert conn._fill(), f"closed mid-stream: {conn.buf!r}"
+        stream, conn.buf = conn.buf.split(end, 1)
+        assert conn.request("/hello.txt").body == HELLO  # the connection goes on
+    head, _, body = (stream + end).partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head and b"text/event-stream" in head
+    assert body.startswith(b"9\r\ndata: 0\n\n\r\n9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n")
