@@ -279,6 +279,7 @@ def _write_meta(folder: Path, ca: x509.Certificate, leaf_pem: bytes, names: list
 def _leaf_ok(folder: Path, ca: x509.Certificate, names: list[str]) -> bool:
     """The leaf exists, comes from this CA, names exactly ``names`` and is not ending soon."""
     from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     try:
@@ -286,10 +287,8 @@ def _leaf_ok(folder: Path, ca: x509.Certificate, names: list[str]) -> bool:
         key = load_pem_private_key((folder / LEAF_KEY).read_bytes(), None)
         leaf.verify_directly_issued_by(ca)
         san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (OSError, ValueError, TypeError, x509.ExtensionNotFound):
-        return False
-    except Exception:  # InvalidSignature: another CA's leaf
-        return False
+    except (OSError, ValueError, TypeError, x509.ExtensionNotFound, InvalidSignature):
+        return False  # missing, damaged, or another CA's leaf
     if key.public_key() != leaf.public_key():
         return False
     have = {str(v) for v in san.get_values_for_type(x509.DNSName)}

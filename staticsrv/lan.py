@@ -50,7 +50,10 @@ def leaf_names(host: str) -> list[str]:
         extra = lan_addresses(host)
     else:
         try:
-            extra = [] if ipaddress.ip_address(host).is_loopback else [host]
+            ip = ipaddress.ip_address(host)
+            extra = (
+                [] if ip.is_loopback else [str(ip)]
+            )  # one spelling: "2001:DB8::1" is "2001:db8::1"
         except ValueError:
             extra = [] if host.lower() == "localhost" else [host.lower()]
     return names + [n for n in extra if n not in names]

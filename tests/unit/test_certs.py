@@ -226,6 +226,7 @@ def test_loopback_binds_name_loopback_only() -> None:
 def test_a_specific_address_or_name_is_added() -> None:
     assert lan.leaf_names("192.168.1.20") == [*NAMES, "192.168.1.20"]
     assert lan.leaf_names("Dev.Example") == [*NAMES, "dev.example"]
+    assert lan.leaf_names("2001:DB8::0:1") == [*NAMES, "2001:db8::1"]
 
 
 def test_wildcard_binds_add_every_lan_address(monkeypatch: pytest.MonkeyPatch) -> None:
