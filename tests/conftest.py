@@ -49,7 +49,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def ca_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The CA of ``--https`` for the whole session, never the user's own.
 
     Set in the environment, so subprocess servers use it too.
@@ -61,7 +61,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def client_tls(data_dir: Path) -> ssl.SSLContext:
+def client_tls(ca_data_dir: Path) -> ssl.SSLContext:
     """A client context that trusts the session's CA and nothing else."""
     return ssl.create_default_context(cafile=str(certs.ensure_ca()))
 

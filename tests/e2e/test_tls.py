@@ -354,7 +354,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_print_ca_prints_the_ca_certificate(data_dir: Path) -> None:
+def test_print_ca_prints_the_ca_certificate(ca_data_dir: Path) -> None:
     done = cli("--print-ca")
     assert done.returncode == 0, done.stderr
     assert done.stdout == (certs.ensure_ca()).read_text()
