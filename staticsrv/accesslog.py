@@ -25,16 +25,22 @@ def stderr_sink(text: str) -> None:
 
 
 class AccessLog:
-    __slots__ = ("_lines", "_sink")
+    __slots__ = ("_lines", "_sec", "_sink", "_when")
 
     def __init__(self, sink: Callable[[str], None]) -> None:
         self._sink = sink
         self._lines: list[str] = []
+        self._sec = -1
+        self._when = ""
 
     def record(
         self, peer: str, req: Request | None, status: int, sent: int, complete: bool = True
     ) -> None:
-        when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+        now = int(time.time())
+        if now != self._sec:  # formatted once a second, like the Date line
+            self._sec = now
+            self._when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+        when = self._when
         line = f"{req.method} {req.target} {req.version}" if req is not None else "-"
         # The target holds the raw bytes as latin-1 characters: back to those
         # bytes, and anything outside printable ASCII shown as \xHH (as nginx

@@ -21,9 +21,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 
-from staticsrv.config import Config, from_options
+from staticsrv.config import PORT_FALLBACK, Config, from_options
 from staticsrv.handler import Rule
-from staticsrv.server import BindError, ServerCore, bind, bound_url
+from staticsrv.server import BindError, ServerCore, bind_any, bound_url
 from staticsrv.transport import Features
 
 __all__ = ["BindError", "Server", "serve"]
@@ -103,9 +103,10 @@ class Server:
         if self._lsock is None:
             import dataclasses
 
-            self._lsock = bind(self.config.host, self.config.port)
+            ports = PORT_FALLBACK if self.config.port_fallback else (self.config.port,)
+            self._lsock, _busy = bind_any(self.config.host, ports)
             port = self._lsock.getsockname()[1]
-            self.config = dataclasses.replace(self.config, port=port)
+            self.config = dataclasses.replace(self.config, port=port, port_fallback=False)
 
     async def start(self) -> None:
         self.listen()

@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from staticsrv.config import Config, has_uvloop
+from staticsrv.config import PORT_FALLBACK, Config, has_uvloop
 
 if TYPE_CHECKING:
     from staticsrv.tls import Setup
@@ -69,20 +70,6 @@ def install_stop_signals(
             signal.signal(sig, lambda _s, _f: loop.call_soon_threadsafe(on_signal))
 
 
-def banner_extra(config: Config, port: int, tls: Setup | None) -> list[str]:
-    """The lines after "Serving ...": the LAN addresses of a wildcard bind, the TLS set-up."""
-    lines: list[str] = []
-    if config.host in ("0.0.0.0", "::"):
-        from staticsrv.lan import lan_addresses
-
-        for addr in lan_addresses(config.host):
-            shown = f"[{addr}]" if ":" in addr else addr
-            lines.append(f"  On your network: {config.scheme}://{shown}:{port}/")
-    if tls is not None:
-        lines.extend(tls.banner)
-    return lines
-
-
 def tls_setup(config: Config) -> tuple[Setup | None, str]:
     """The TLS the config asks for, or (None, the one-line error)."""
     from staticsrv.tls import setup
@@ -93,6 +80,27 @@ def tls_setup(config: Config) -> tuple[Setup | None, str]:
         return None, str(exc)
 
 
+def welcome(
+    config: Config, shown_root: str, lsock: socket.socket, busy: list[int], tls: Setup | None
+) -> None:
+    """The banner (URLs, then the TLS set-up), QR code and browser, once the socket listens."""
+    from staticsrv import banner
+    from staticsrv.routing import base_url
+
+    local, lan = banner.urls(lsock, base_url(config.base), config.scheme)
+    lines = banner.lines(shown_root, local, lan, busy)
+    if tls is not None:
+        lines += tls.banner
+    print("\n".join(lines), flush=True)
+    if config.qr:
+        if lan:
+            print(banner.qr_text(lan[0]), end="", flush=True)
+        else:
+            sys.stderr.write("staticsrv: --qr: no LAN URL to show (use --host 0.0.0.0)\n")
+    if config.open_browser:
+        banner.open_browser(local)
+
+
 def run(
     config: Config,
     shown_root: str,
@@ -100,37 +108,47 @@ def run(
     announce: bool = True,
     on_ready: Callable[[], None] | None = None,
     tls: Setup | None = None,
+    parent_watch: int | None = None,
 ) -> int:
     """Bind, serve until a stop signal, return the exit status.
 
     ``on_ready`` runs once the socket listens (the worker supervisor waits
     for it before announcing the URL).  ``tls`` is the context built once
     for the process (the CLI builds it before forking workers).
+    ``parent_watch`` is the read end of a pipe only the parent writes to:
+    its end-of-file (the parent is gone) stops the server like SIGTERM.
     """
     from staticsrv.accesslog import stderr_sink
-    from staticsrv.server import BindError, ServerCore, bind, bound_url
+    from staticsrv.server import BindError, ServerCore, bind_any
 
     if tls is None and config.scheme == "https":
         tls, error = tls_setup(config)
         if tls is None:
             sys.stderr.write(f"staticsrv: error: {error}\n")
             return 2
+    ports = PORT_FALLBACK if config.port_fallback else (config.port,)
     try:
-        lsock = bind(config.host, config.port, reuse_port=config.workers > 1)
+        lsock, busy = bind_any(config.host, ports, reuse_port=config.workers > 1)
     except BindError as exc:
         sys.stderr.write(f"staticsrv: error: {exc}\n")
         return 1
     if announce:
-        url = bound_url(lsock, config.scheme)
-        lines = [f"Serving {shown_root} at {url} (Ctrl+C to stop)"]
-        lines += banner_extra(config, lsock.getsockname()[1], tls)
-        print("\n".join(lines), flush=True)
+        welcome(config, shown_root, lsock, busy, tls)
     if on_ready is not None:
         on_ready()
 
     async def main() -> int:
         stop = asyncio.Event()
-        install_stop_signals(asyncio.get_running_loop(), stop)
+        loop = asyncio.get_running_loop()
+        install_stop_signals(loop, stop)
+        if parent_watch is not None:
+            fd = parent_watch
+
+            def parent_gone() -> None:
+                loop.remove_reader(fd)
+                stop.set()
+
+            loop.add_reader(fd, parent_gone)
         core = ServerCore(
             config,
             access_log=None if config.quiet else stderr_sink,

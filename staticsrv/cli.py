@@ -9,6 +9,7 @@ May not touch: sockets, HTTP.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -28,37 +29,68 @@ def _default(name: str) -> object:
     return DEFAULTS[name]
 
 
+class _Lines(click.ParamType):  # type: ignore[type-arg]
+    """Text whose several values in an environment variable are one per line.
+
+    ``-H "Name: value"`` holds spaces, so the default (split on whitespace)
+    would cut it apart.
+    """
+
+    name = "text"
+    envvar_list_splitter = "\n"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        return str(value)
+
+
+# Every option can also come from STATICSRV_<OPTION> (main() sets the prefix);
+# --help names the variable next to each option.
+option = functools.partial(click.option, show_envvar=True)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("root_arg", metavar="[ROOT]", required=False, type=click.Path())
-@click.option("--root", "root_opt", type=click.Path(), help="Folder to serve (default: .).")
-@click.option(
+@option(
+    "--root",
+    "root_opt",
+    type=click.Path(),
+    envvar="STATICSRV_ROOT",
+    help="Folder to serve (default: .).",
+)
+@option(
     "--host",
     default=_default("host"),
     show_default=True,
     help="Address to bind; 0.0.0.0 for the LAN.",
 )
-@click.option(
+@option(
     "--port",
     "-p",
-    default=str(_default("port")),
+    default=None,
     metavar="PORT",
-    show_default=True,
-    help="Port to listen on; 0 picks a free one.",
+    help="Port to listen on; 0 picks a free one.  [default: 8080, or the next free port to 8099]",
 )
-@click.option("--no-listing", is_flag=True, help="Answer 404 for folders without index.html.")
-@click.option(
+@option("--no-listing", is_flag=True, help="Answer 404 for folders without index.html.")
+@option(
     "--dotfiles", is_flag=True, help="Serve and list dotfiles such as .env (hidden by default)."
 )
-@click.option(
+@option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Serve symlinks that point outside ROOT (trusts the tree; dotfiles stay hidden).",
+)
+@option(
     "--cache",
     type=int,
     default=None,
     metavar="SECONDS",
     help="Send Cache-Control: max-age=SECONDS (default: no-cache, always revalidate).",
 )
-@click.option("--no-cache", is_flag=True, help="Send Cache-Control: no-store.")
-@click.option("--no-compress", is_flag=True, help="Do not gzip text responses on the fly.")
-@click.option(
+@option("--no-cache", is_flag=True, help="Send Cache-Control: no-store.")
+@option("--no-compress", is_flag=True, help="Do not gzip text responses on the fly.")
+@option(
     "--workers",
     "-w",
     type=int,
@@ -66,21 +98,21 @@ def _default(name: str) -> object:
     show_default=True,
     help="Processes sharing the port (SO_REUSEPORT).",
 )
-@click.option(
+@option(
     "--loop",
     type=click.Choice(LOOPS),
     default=_default("loop"),
     show_default=True,
     help="Event loop; auto uses uvloop when installed.",
 )
-@click.option(
+@option(
     "--max-connections",
     type=int,
     default=_default("max_connections"),
     show_default=True,
     help="Open connections at once; more wait in the listen backlog.",
 )
-@click.option(
+@option(
     "--head-timeout",
     type=float,
     metavar="SECONDS",
@@ -88,7 +120,7 @@ def _default(name: str) -> object:
     show_default=True,
     help="Seconds to receive a whole request head.",
 )
-@click.option(
+@option(
     "--keepalive-timeout",
     type=float,
     metavar="SECONDS",
@@ -96,7 +128,7 @@ def _default(name: str) -> object:
     show_default=True,
     help="Seconds an idle connection stays open.",
 )
-@click.option(
+@option(
     "--send-timeout",
     type=float,
     metavar="SECONDS",
@@ -104,41 +136,76 @@ def _default(name: str) -> object:
     show_default=True,
     help="Seconds a client may stop reading before it is dropped.",
 )
-@click.option(
+@option("--quiet", "-q", is_flag=True, help="No access log.")
+@option(
+    "--spa",
+    is_flag=False,
+    flag_value="index.html",
+    default=None,
+    metavar="[FILE]",
+    help="Single-page app: a missed page navigation gets FILE (default index.html) with 200.",
+)
+@option("--no-clean-urls", is_flag=True, help="Do not serve /about from about.html.")
+@option(
+    "--base",
+    default=_default("base"),
+    show_default=True,
+    metavar="PATH",
+    help="Serve the site under this prefix, as a project Pages site (/project/).",
+)
+@option("--no-rules", is_flag=True, help="Ignore the _redirects and _headers files.")
+@option("--cors", is_flag=True, help="Let any origin read the files (no credentials).")
+@option(
+    "--header",
+    "-H",
+    multiple=True,
+    type=_Lines(),
+    metavar='"NAME: VALUE"',
+    help="Add a field to every answer (repeatable; one per line in the variable).",
+)
+@option(
+    "--allowed-host",
+    multiple=True,
+    metavar="NAME",
+    help="Answer this Host name too (repeatable; 'all' turns the DNS-rebinding check off).",
+)
+@option("--qr", is_flag=True, help="Print a QR code of the LAN URL (needs staticsrv[qr]).")
+@option("--open", "open", is_flag=True, help="Open the browser once the server listens.")
+@option(
     "--https",
     is_flag=True,
     help="Serve HTTPS with a certificate from a local CA made (once) in the user's data folder.",
 )
-@click.option(
+@option(
     "--tls-cert",
     type=click.Path(dir_okay=False),
-    default=None,
+    default=_default("tls_cert"),
     metavar="FILE",
     help="Serve HTTPS with this PEM certificate (chain); the key may sit in it too.",
 )
-@click.option(
+@option(
     "--tls-key",
     type=click.Path(dir_okay=False),
-    default=None,
+    default=_default("tls_key"),
     metavar="FILE",
     help="PEM key of --tls-cert (when not in the certificate file).",
 )
-@click.option(
+@option(
     "--tls-key-password-file",
     type=click.Path(dir_okay=False),
-    default=None,
+    default=_default("tls_key_password_file"),
     metavar="FILE",
     help="File whose first line is the key's password.",
 )
-@click.option(
+@option(
     "--print-ca",
     is_flag=True,
     is_eager=True,
     expose_value=False,
+    allow_from_autoenv=False,  # an action, not a setting: never from the environment
     callback=lambda ctx, _param, value: _print_ca(ctx) if value else None,
     help="Print the local CA's certificate (PEM), making it if needed, and exit.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No access log.")
 @click.version_option(__version__, "--version", "-V", prog_name="staticsrv")
 def command(root_arg: str | None, root_opt: str | None, **options: object) -> None:
     """Serve the files under ROOT over HTTP (or HTTPS), for local development.
@@ -148,7 +215,13 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
       staticsrv                      serve the current folder on 127.0.0.1:8080
       staticsrv ./site --port 0      any free port
       staticsrv --root docs/_build/html --host 0.0.0.0
+      staticsrv dist --spa --cors    a single-page app, readable from any origin
+      staticsrv site --base /proj/   a project Pages site, as deployed
       staticsrv --https --host 0.0.0.0   HTTPS for phones on the LAN
+
+    \b
+    Every option can also be set as STATICSRV_<OPTION> in the environment,
+    e.g. STATICSRV_PORT=3000 or STATICSRV_CORS=1.
     """
     if root_arg is not None and root_opt is not None and root_arg != root_opt:
         _fail("give the root either as ROOT or as --root, not both")
@@ -186,7 +259,9 @@ def _print_ca(ctx: click.Context) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, folding click's usage errors into one line."""
     try:
-        status = command.main(args=argv, prog_name="staticsrv", standalone_mode=False)
+        status = command.main(
+            args=argv, prog_name="staticsrv", standalone_mode=False, auto_envvar_prefix="STATICSRV"
+        )
     except click.ClickException as exc:
         _fail(" ".join(exc.format_message().split()))
     except click.exceptions.Abort:

@@ -16,10 +16,10 @@ from typing import Final
 
 from staticsrv.httpdate import parse_http_date
 
-__all__ = ["Outcome", "evaluate_preconditions", "if_range_allows_range", "make_etag"]
+__all__ = ["Precondition", "evaluate_preconditions", "if_range_allows_range", "make_etag"]
 
 
-class Outcome(enum.Enum):
+class Precondition(enum.Enum):
     """What the server does after evaluating the preconditions."""
 
     PROCEED = 200  # serve the request normally (which may still become a 206)
@@ -113,7 +113,7 @@ def _any_match(value: str, etag: str, *, strong: bool) -> bool:
 
 def evaluate_preconditions(
     method: str, headers: Mapping[str, str], etag: str, last_modified: int, now: float
-) -> Outcome:
+) -> Precondition:
     """Apply RFC 9110 §13.2.2 steps 1-4 in exactly that order.
 
     ``headers`` has lower-cased names; ``etag`` is our current strong tag and
@@ -126,14 +126,14 @@ def evaluate_preconditions(
     if_match = headers.get("if-match")
     if if_match is not None:
         if not _any_match(if_match, etag, strong=True):
-            return Outcome.PRECONDITION_FAILED
+            return Precondition.PRECONDITION_FAILED
     else:
         ius = headers.get("if-unmodified-since")
         if ius is not None:
             # An invalid date (or a list of dates) is ignored (§13.1.4).
             date = parse_http_date(ius, now)
             if date is not None and last_modified > date:
-                return Outcome.PRECONDITION_FAILED
+                return Precondition.PRECONDITION_FAILED
 
     # Step 3/4: If-None-Match, and only when it is absent, If-Modified-Since
     # (§13.1.3: MUST ignore If-Modified-Since when If-None-Match is present).
@@ -142,8 +142,8 @@ def evaluate_preconditions(
         if _any_match(if_none_match, etag, strong=False):
             # §13.1.2: 304 for GET/HEAD, 412 for any other method.
             if method in _SAFE_READ:
-                return Outcome.NOT_MODIFIED
-            return Outcome.PRECONDITION_FAILED
+                return Precondition.NOT_MODIFIED
+            return Precondition.PRECONDITION_FAILED
     elif method in _SAFE_READ:
         ims = headers.get("if-modified-since")
         if ims is not None:
@@ -153,8 +153,8 @@ def evaluate_preconditions(
             # as invalid and ignore it (RFC 2616 §14.25 spelled this out),
             # otherwise a bogus far-future date would pin a stale cache entry.
             if date is not None and date <= now and last_modified <= date:
-                return Outcome.NOT_MODIFIED
-    return Outcome.PROCEED
+                return Precondition.NOT_MODIFIED
+    return Precondition.PROCEED
 
 
 def if_range_allows_range(if_range: str | None, etag: str, last_modified: int) -> bool:

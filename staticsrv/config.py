@@ -14,6 +14,9 @@ import math
 import os
 from dataclasses import dataclass, field
 
+from staticsrv.netlify import check_field
+from staticsrv.routing import host_name, parse_base
+
 KIB = 1024
 MIB = 1024 * KIB
 
@@ -55,6 +58,9 @@ class Config:
     port: int = 8080
     listing: bool = True
     dotfiles: bool = False
+    # Serve symlinks whose target lies outside the root (a monorepo's shared
+    # assets); off by default, because it trusts whoever wrote the tree.
+    follow_symlinks: bool = False
     quiet: bool = False
     # Cache-Control policy: None -> "no-cache" (revalidate, edits show at
     # once), 0 or more -> "max-age=N", and no_store -> "no-store".
@@ -70,6 +76,18 @@ class Config:
     cache_entries: int = 256  # so the cache holds at most 64 MiB of bodies
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
+    # Preview as deployed (README "Preview as deployed").
+    port_fallback: bool = False  # no --port given: 8080 busy -> the next free up to 8099
+    spa: str | None = None  # the page a missed navigation gets (relative to the root)
+    clean_urls: bool = True  # /about -> about.html, as on GitHub Pages
+    base: tuple[str, ...] = ()  # --base: the site lives under /a/b/
+    site_rules: bool = True  # read _redirects and _headers from the root
+    cors: bool = False
+    headers: tuple[tuple[str, str], ...] = ()  # -H: on every answer
+    # Host names answered besides IP literals and *.localhost; None: any.
+    allowed_hosts: frozenset[str] | None = frozenset()
+    qr: bool = False
+    open_browser: bool = False
     # HTTPS: either a certificate from the local CA (https), or the user's
     # own PEM files (absolute paths; the key may sit in the cert file).
     https: bool = False
@@ -113,9 +131,10 @@ _DEFAULT = Config(root="")
 # the same names as keyword arguments.
 DEFAULTS: dict[str, object] = {
     "host": _DEFAULT.host,
-    "port": _DEFAULT.port,
+    "port": None,  # 8080, or the next free port up to 8099
     "no_listing": False,
     "dotfiles": False,
+    "follow_symlinks": False,
     "cache": None,
     "no_cache": False,
     "no_compress": False,
@@ -126,11 +145,21 @@ DEFAULTS: dict[str, object] = {
     "keepalive_timeout": _TIMEOUTS.keepalive,
     "send_timeout": _TIMEOUTS.send,
     "quiet": False,
+    "spa": None,
+    "no_clean_urls": False,
+    "base": "/",
+    "no_rules": False,
+    "cors": False,
+    "header": (),
+    "allowed_host": (),
+    "qr": False,
+    "open": False,
     "https": False,
     "tls_cert": None,
     "tls_key": None,
     "tls_key_password_file": None,
 }
+PORT_FALLBACK = range(8080, 8100)  # tried in turn when no port is given
 
 
 def _seconds(name: str, value: object) -> float:
@@ -142,7 +171,8 @@ def _seconds(name: str, value: object) -> float:
 
 def check_port(value: object) -> int:
     text = str(value)
-    if not (text.isdecimal() and 0 <= int(text) <= 65535):
+    # isascii: str.isdecimal() also takes other scripts' digits ("\u0663" is 3).
+    if not (text.isascii() and text.isdecimal() and 0 <= int(text) <= 65535):
         raise ValueError(f"--port: {text!r} is not a port number (0 to 65535)")
     return int(text)
 
@@ -158,12 +188,62 @@ def check_root(root: str) -> str:
     return os.path.realpath(root)
 
 
-def has_uvloop() -> bool:
+def has_module(name: str) -> bool:
+    """Whether an optional dependency can be imported."""
     try:
-        import uvloop  # noqa: F401
+        __import__(name)
     except ImportError:
         return False
     return True
+
+
+def has_uvloop() -> bool:
+    return has_module("uvloop")
+
+
+def _strings(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError(f"--{name}: give text, or a list of texts")
+
+
+def _header(text: str) -> tuple[str, str]:
+    """``-H "Name: value"``: refused at start if it could not be sent as is."""
+    name, colon, value = text.partition(":")
+    name, value = name.strip(), value.strip()
+    why = check_field(name, value) if colon else f"{text!r} is not Name: value"
+    if why is not None:
+        raise ValueError(f"--header: {why}")
+    return name, value
+
+
+def _allowed_hosts(names: tuple[str, ...]) -> frozenset[str] | None:
+    if any(name.lower() == "all" for name in names):
+        return None  # the user turned the check off
+    out = set()
+    for name in names:
+        clean = host_name(name.strip())
+        if not clean or any(c in clean for c in "/ @#?"):
+            raise ValueError(f"--allowed-host: {name!r} is not a host name")
+        out.add(clean)
+    return frozenset(out)
+
+
+def _spa(root: str, value: object) -> str | None:
+    """The SPA page relative to the root; it must be a file inside it."""
+    if value is None or value is False:
+        return None
+    text = "index.html" if value is True else str(value)
+    segments = parse_base(text, "--spa")  # the same rules as any path: no "..", no dotfiles
+    path = os.path.join(root, *segments)
+    if not segments or not os.path.isfile(path):
+        raise ValueError(
+            f"--spa: {text!r} is not a file in the root "
+            "(to name the root after --spa, write --spa=FILE or put the root first)"
+        )
+    return "/".join(segments)
 
 
 def _int_in(name: str, value: object, low: int, high: int | None) -> int:
@@ -210,12 +290,26 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
 
         if not has_cryptography():
             raise ValueError(NEEDS_EXTRA)
+    root = check_root(os.fspath(root))
+    if o["qr"] and not has_module("segno"):
+        raise ValueError("--qr needs segno: pip install 'staticsrv[qr]'")
     return Config(
-        root=check_root(os.fspath(root)),
+        root=root,
         host=host,
-        port=check_port(o["port"]),
+        port=PORT_FALLBACK[0] if o["port"] is None else check_port(o["port"]),
+        port_fallback=o["port"] is None,
+        spa=_spa(root, o["spa"]),
+        clean_urls=not o["no_clean_urls"],
+        base=parse_base(str(o["base"])),
+        site_rules=not o["no_rules"],
+        cors=bool(o["cors"]),
+        headers=tuple(_header(text) for text in _strings("header", o["header"])),
+        allowed_hosts=_allowed_hosts(_strings("allowed-host", o["allowed_host"])),
+        qr=bool(o["qr"]),
+        open_browser=bool(o["open"]),
         listing=not o["no_listing"],
         dotfiles=bool(o["dotfiles"]),
+        follow_symlinks=bool(o["follow_symlinks"]),
         quiet=bool(o["quiet"]),
         max_age=cache,
         no_store=bool(o["no_cache"]),

@@ -1,10 +1,12 @@
 """One connection: read heads, ask the handler, send the answers, keep the deadlines.
 
 Owns: the per-connection loop (heads read chunk by chunk into a
-:class:`~staticsrv.http11.ReceiveBuffer`, pipelined answers joined into one
-write), the discarding of small request bodies, lingering close, the
-connection's :class:`Phase` and deadline, rendering each answer's head at
-the edge (Date, framing, Connection) and logging what was really sent.
+:class:`~staticsrv.http11.ReceiveBuffer`; the answers go out through
+:class:`~staticsrv.writer.Writer`, which joins pipelined ones and logs what
+was really sent), the discarding of small request bodies (chunked ones read
+strictly by :mod:`staticsrv.chunked`, 400 and close when malformed),
+lingering close, the connection's :class:`Phase` and deadline, rendering
+each answer's head at the edge (Date, framing, Connection).
 May not touch: the listening socket, files (beyond closing a body's
 descriptor), the decision of what to answer.
 
@@ -20,31 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import errno
-import functools
 import logging
-import math
 import os
-import time
 import traceback
-from dataclasses import dataclass
 
-from staticsrv.accesslog import AccessLog
-from staticsrv.config import Config
-from staticsrv.handler import Handler
-from staticsrv.http11 import ParseError, ReceiveBuffer, Request, parse_head
-from staticsrv.httpdate import format_http_date
-from staticsrv.responses import (
-    FileBody,
-    Response,
-    StreamBody,
-    chunk,
-    date_line,
-    error_response,
-    render_head,
-)
-from staticsrv.transport import RECV_SIZE, Opened, Pipe
+from staticsrv.chunked import ChunkedReader, State
+from staticsrv.config import Limits
+from staticsrv.http11 import ParseError, Request, parse_head
+from staticsrv.receivebuffer import ReceiveBuffer
+from staticsrv.responses import FileBody, Response, error_response, render_head
+from staticsrv.shared import Clock, Shared
+from staticsrv.transport import RECV_SIZE, Opened
+from staticsrv.writer import Connection, Phase, Writer, body_bytes, close_stream
 
 log = logging.getLogger("staticsrv")
 
@@ -54,87 +44,20 @@ LINGER_SECONDS = 2.0
 LINGER_BYTES = 1024 * 1024
 PARSE_CACHE_HEAD_MAX = 2048  # heads up to this size share parses (see Shared)
 FLUSH_AT = RECV_SIZE * 4  # pipelined answers held back at most this many bytes
-PLAIN_ON_TLS = "This server speaks HTTPS only: use an https:// address."
 _GONE = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.EBADF})
-
-
-class Phase(enum.IntEnum):
-    """What a connection's deadline means (not the HTTP method HEAD)."""
-
-    IDLE = 0  # between requests: keep-alive deadline; shutdown closes it at once
-    RECEIVING = 1  # a head has begun: head deadline, answered 408 when it passes
-    BUSY = 2  # answering: send deadline, moved on by progress
-    STREAMING = 3  # an endless body (event stream): only sends have a deadline
-
-
-class Clock:
-    """The Date line, formatted once a second (RFC 9110 §6.6.1)."""
-
-    __slots__ = ("_line", "_sec")
-
-    def __init__(self) -> None:
-        self._sec = -1
-        self._line = b""
-
-    def date_line(self) -> bytes:
-        now = int(time.time())
-        if now != self._sec:
-            self._sec = now
-            self._line = date_line(format_http_date(now))
-        return self._line
-
-
-class Shared:
-    """What every connection of one server uses."""
-
-    def __init__(self, config: Config, handler: Handler, access_log: AccessLog | None) -> None:
-        self.config = config
-        self.handler = handler
-        self.log = access_log
-        self.limits = config.limits
-        self.timeouts = config.timeouts
-        self.clock = Clock()
-        self.stopping = False
-        # Keep-alive clients repeat the very same head (browsers per resource,
-        # load generators always): parse_head is pure and Request immutable,
-        # so identical bytes can share one parse.  Bounded in entries and size.
-        self.parse_cached = functools.lru_cache(maxsize=512)(
-            functools.partial(parse_head, limits=config.limits)
-        )
-
-
-class Connection:
-    __slots__ = ("deadline", "peer", "phase", "queued", "task", "timed_out", "transport")
-
-    def __init__(self, transport: Pipe, peer: str) -> None:
-        self.transport = transport
-        self.peer = peer
-        self.deadline = 0.0
-        self.phase = Phase.IDLE
-        self.timed_out = False
-        # Unacknowledged bytes at the sweeper's last look (Transport.unacked);
-        # -1 when not known.
-        self.queued = -1
-        self.task: asyncio.Task[None] | None = None
-
-
-@dataclass(slots=True)
-class _Sent:
-    """An answer written into the outgoing batch, logged once the batch is out."""
-
-    req: Request | None
-    status: int
-    head: int  # bytes of the head
-    body: int  # bytes of the body
-
-
-def _body_bytes(resp: Response) -> bytes:
-    return resp.body if isinstance(resp.body, bytes) else b""
+_BAD_CHUNKS = ParseError(400, "Malformed chunked body")
+# Plain HTTP on the HTTPS port: a plain 400 with this message, then close,
+# as nginx (its 497, sent as a plain 400) and caddy do.  A redirect would
+# have to build its target from the client's Host field (an open
+# redirect); a fixed message cannot be abused.
+PLAIN_ON_TLS = "This server speaks HTTPS only: use an https:// address."
+_WRONG_SCHEME = ParseError(400, PLAIN_ON_TLS)
+__all__ = ["Clock", "Connection", "Phase", "Shared", "run"]
 
 
 def _whole(resp: Response, shared: Shared) -> bytes:
     """A closing answer in memory (the connection's own errors), head and body."""
-    return render_head(resp, shared.clock.date_line(), False, False) + _body_bytes(resp)
+    return render_head(resp, shared.clock.date_line(), False, False) + body_bytes(resp)
 
 
 async def run(conn: Connection, shared: Shared) -> None:
@@ -158,117 +81,18 @@ async def run(conn: Connection, shared: Shared) -> None:
         conn.transport.close()
 
 
-class _Writer:
-    """The outgoing side of one connection: batching, deadlines and the log."""
-
-    __slots__ = ("conn", "loop", "out", "sent", "shared", "size")
-
-    def __init__(self, conn: Connection, shared: Shared) -> None:
-        self.conn = conn
-        self.shared = shared
-        self.loop = asyncio.get_running_loop()
-        self.out: list[bytes] = []
-        self.sent: list[_Sent] = []
-        self.size = 0
-
-    def add(self, req: Request | None, status: int, head: bytes, body: bytes) -> None:
-        self.out.append(head + body if body else head)
-        self.sent.append(_Sent(req, status, len(head), len(body)))
-        self.size += len(head) + len(body)
-
-    async def flush(self) -> None:
-        if not self.out:
-            return
-        out = self.out
-        transport = self.conn.transport
-        start = transport.sent
-        self.conn.deadline = self.loop.time() + self.shared.timeouts.send
-        try:
-            await transport.send(b"".join(out) if len(out) > 1 else out[0])
-        finally:
-            self._log(transport.sent - start)
-            out.clear()
-            self.size = 0
-
-    def _log(self, went: int) -> None:
-        """Log the batch: each answer with the body bytes that really went out."""
-        access = self.shared.log
-        if access is not None:
-            for item in self.sent:
-                body = min(max(went - item.head, 0), item.body)
-                went -= item.head + item.body
-                if item.status:  # 0: a head whose body is logged by its sender
-                    access.record(self.conn.peer, item.req, item.status, body, body == item.body)
-        self.sent.clear()
-
-    async def send_file(self, req: Request, resp: Response, head: bytes, body: FileBody) -> bool:
-        """Head, then the file's parts; False if the file ended early."""
-        transport = self.conn.transport
-        complete = False
-        start = -1  # until the head is out
-        try:
-            self.out.append(head)
-            self.sent.append(_Sent(None, 0, len(head), 0))  # logged below, not with the batch
-            await self.flush()
-            start = transport.sent
-            complete = await _send_parts(self.conn, self.shared, body)
-        finally:
-            os.close(body.fd)
-            if self.shared.log is not None:
-                went = transport.sent - start if start >= 0 else 0
-                self.shared.log.record(self.conn.peer, req, resp.status, went, complete)
-        return complete
-
-    async def send_stream(self, req: Request, resp: Response, head: bytes, chunked: bool) -> None:
-        """Head, then the stream's chunks as they come; deadlines only while sending."""
-        assert isinstance(resp.body, StreamBody)
-        conn, transport = self.conn, self.conn.transport
-        self.out.append(head)
-        self.sent.append(_Sent(None, 0, len(head), 0))
-        await self.flush()
-        conn.phase = Phase.STREAMING
-        start = transport.sent
-        complete = False
-        try:
-            async for data in resp.body.chunks:
-                if data:
-                    conn.deadline = self.loop.time() + self.shared.timeouts.send
-                    await transport.send(chunk(data) if chunked else data)
-                    conn.deadline = math.inf
-            if chunked:
-                await transport.send(chunk(b""))
-            complete = True
-        finally:
-            if self.shared.log is not None:
-                went = transport.sent - start
-                self.shared.log.record(conn.peer, req, resp.status, went, complete)
-
-
-async def _send_parts(conn: Connection, shared: Shared, body: FileBody) -> bool:
-    transport = conn.transport
-    loop = asyncio.get_running_loop()
-    for part in body.parts:
-        conn.deadline = loop.time() + shared.timeouts.send
-        if isinstance(part, bytes):
-            await transport.send(part)
-        elif not await transport.sendfile(body.fd, *part):
-            return False
-    return True
-
-
 async def _serve(conn: Connection, shared: Shared) -> None:
     loop = asyncio.get_running_loop()
     transport = conn.transport
     limits, t = shared.limits, shared.timeouts
     buf = ReceiveBuffer(limits)
-    writer = _Writer(conn, shared)
-    # A TLS handshake runs under the head deadline the server set at
-    # accept: half a ClientHello is dropped like half a head.
+    writer = Writer(conn, shared)
+    # The transport opens first: a TLS handshake runs under the head
+    # deadline the server set at accept (half a ClientHello is dropped like
+    # half a head).
     conn.phase = Phase.RECEIVING
     opened = await transport.open()
-    if opened is not Opened.READY:
-        if opened is Opened.PLAIN:
-            await _refuse_plain(conn, shared, buf, writer)
+    if opened is Opened.FAILED:
         return
     discard = 0  # bytes of a request body still to drop before the next head
     body_deadline = 0.0
@@ -313,20 +137,30 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             req = shared.parse_cached(item)
         else:
             req = parse_head(item, limits)
-        if isinstance(req, ParseError):
-            resp = error_response(req.status, reason=req.reason, close=True)
-            head = render_head(resp, shared.clock.date_line(), False, False)
-            writer.add(None, resp.status, head, _body_bytes(resp))
-            await writer.flush()
-            await _linger(conn)
+        if opened is Opened.PLAIN:
+            known = req if isinstance(req, Request) else None
+            await _refuse(conn, shared, writer, known, _WRONG_SCHEME)
             return
+        if isinstance(req, ParseError):
+            await _refuse(conn, shared, writer, None, req)
+            return
+        unread = req.body_length > limits.max_discard_body
+        if req.chunked:
+            conn.phase = Phase.RECEIVING  # a stalled body gets the 408 a stalled head gets
+            state = await _read_chunked(conn, buf, writer, limits, loop.time() + t.head)
+            conn.phase = Phase.BUSY
+            if state is None:
+                return
+            if state is State.ERROR:
+                await _refuse(conn, shared, writer, req, _BAD_CHUNKS)
+                return
+            unread = state is State.TOO_LARGE
 
         resp = await shared.handler.handle(req)
         close = resp.close or not req.keep_alive or shared.stopping
-        unread = req.chunked or req.body_length > limits.max_discard_body
         if unread:
-            # RFC 9112 §9.6 / §6.3: we do not read large or chunked bodies
-            # of GET/HEAD; closing keeps the connection from desynchronising.
+            # RFC 9112 §9.6 / §6.3: we do not read large bodies of GET/HEAD;
+            # closing keeps the connection from desynchronising.
             close = True
         elif req.body_length:
             # The body to drop has the head's deadline, counted once from
@@ -349,10 +183,10 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             elif not await writer.send_file(req, resp, head, body):
                 return  # the file shrank under us: the framing is broken, close
         elif req.method == "HEAD":
+            await close_stream(body)
             writer.add(req, resp.status, head, b"")
         else:
-            await writer.send_stream(req, resp, head, chunked=not http10)
-            if http10:
+            if not await writer.send_stream(req, resp, head, chunked=not http10) or http10:
                 return
             conn.phase = Phase.BUSY
         if close:
@@ -362,27 +196,35 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             return
 
 
-async def _refuse_plain(
-    conn: Connection, shared: Shared, buf: ReceiveBuffer, writer: _Writer
+async def _refuse(
+    conn: Connection, shared: Shared, writer: Writer, req: Request | None, why: ParseError
 ) -> None:
-    """Plain HTTP on the HTTPS port: read the head, say to use https://, close.
-
-    As nginx (its 497, sent as a plain 400) and caddy do.  A redirect would
-    have to build its target from the client's Host field (an open
-    redirect); a fixed message cannot be abused.
-    """
-    while (item := buf.extract_head()) is None:
-        data = await conn.transport.recv()
-        if not data:
-            return
-        buf.feed(data)
-    conn.phase = Phase.BUSY
-    resp = error_response(400, reason=PLAIN_ON_TLS, close=True)
+    """Answer ``why`` (the stream cannot be trusted any more) and close."""
+    resp = error_response(why.status, reason=why.reason, close=True)
     head = render_head(resp, shared.clock.date_line(), False, False)
-    req = parse_head(item, shared.limits) if isinstance(item, bytes) else None
-    writer.add(req if isinstance(req, Request) else None, 400, head, _body_bytes(resp))
+    writer.add(req, resp.status, head, body_bytes(resp))
     await writer.flush()
     await _linger(conn)
+
+
+async def _read_chunked(
+    conn: Connection, buf: ReceiveBuffer, writer: Writer, limits: Limits, deadline: float
+) -> State | None:
+    """Read past a chunked body strictly (:mod:`staticsrv.chunked`); None if the client left.
+
+    The body has the head's deadline, counted once: trickling cannot stretch it.
+    """
+    reader = ChunkedReader(limits.max_discard_body)
+    while True:
+        buf.extract(reader.feed(buf.peek()))
+        if reader.finished:
+            return reader.state
+        await writer.flush()  # answers to earlier pipelined requests first
+        conn.deadline = deadline
+        data = await conn.transport.recv()
+        if not data:
+            return None
+        buf.feed(data)
 
 
 async def _linger(conn: Connection) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from staticsrv.conditional import Outcome, evaluate_preconditions, if_range_allows_range
+from staticsrv.conditional import Precondition, evaluate_preconditions, if_range_allows_range
 from staticsrv.negotiate import choose_encoding
 from staticsrv.ranges import ByteRange, Unsatisfiable, parse_range
 
@@ -59,9 +59,9 @@ def plan_file(
             variant = next(v for v in encoded if v.coding == coding)
 
     outcome = evaluate_preconditions(method, headers, variant.etag, last_modified, now)
-    if outcome is Outcome.NOT_MODIFIED:
+    if outcome is Precondition.NOT_MODIFIED:
         return Plan(304, variant)
-    if outcome is Outcome.PRECONDITION_FAILED:
+    if outcome is Precondition.PRECONDITION_FAILED:
         return Plan(412, variant)
 
     # RFC 9110 §14.2: Range is defined for GET only (HEAD mirrors GET's answer).

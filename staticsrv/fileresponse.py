@@ -6,7 +6,15 @@ Owns: what the handler answers for a :class:`~staticsrv.resolver.File`
 pure :func:`~staticsrv.fileplan.plan_file`; this module gathers its facts
 (the file's identity, which compressed variants exist) and fetches bodies:
 small ones through the LRU reader, large ones as an open descriptor for
-sendfile.  May not touch: sockets, the request head's bytes, the access log.
+sendfile, large ones gzipped on the fly as a :class:`~staticsrv.reader.GzipStream`
+(chunked).  May not touch: sockets, the request head's bytes, the access log.
+
+Memory for on-the-fly gzip is bounded twice: a small file's gzip is cached
+with its body (within the reader's budget), and at most
+``MAX_GZIP_STREAMS`` large files are compressed at once, each holding one
+piece and one compressor; a request beyond that gets the identity
+representation through sendfile (a server may always choose identity,
+RFC 9110 §12.5.3), with its own ETag.
 """
 
 from __future__ import annotations
@@ -21,13 +29,19 @@ from staticsrv.fileplan import Plan, Variant, plan_file
 from staticsrv.http11 import Request
 from staticsrv.httpdate import format_http_date
 from staticsrv.mime import guess_type
-from staticsrv.negotiate import is_compressible
-from staticsrv.ranges import content_range, multipart_layout, new_boundary
-from staticsrv.reader import FileChanged, FileKey, Reader, open_regular
+from staticsrv.negotiate import choose_encoding, is_compressible
+from staticsrv.ranges import (
+    content_range,
+    multipart_layout,
+    new_boundary,
+    unsatisfied_content_range,
+)
+from staticsrv.reader import FileChanged, FileKey, GzipStream, Reader, gzip_body, open_regular
 from staticsrv.resolver import File, Resolver
-from staticsrv.responses import FileBody, Response
+from staticsrv.responses import FileBody, Response, StreamBody
 
 GZIP_MIN = 1024  # below this gzip saves too little to be worth a Vary'd variant
+MAX_GZIP_STREAMS = 32  # large files compressed at once (under 0.5 MiB each, 16 MiB in all)
 # Precompressed sidecars, in the server's order of preference (RFC 9110 §8.4.1).
 SIDECARS: tuple[tuple[str, str], ...] = (("br", ".br"), ("zstd", ".zst"), ("gzip", ".gz"))
 Fields = tuple[tuple[str, str], ...]
@@ -55,6 +69,7 @@ class Files:
         # path -> the meta of the version last seen there; reused while a
         # fresh stat matches its key (see FileKey.matches).
         self._metas: Bounded[str, FileMeta] = Bounded(8192)
+        self.streams = 0  # GzipStreams open now (see MAX_GZIP_STREAMS)
 
     def meta(self, f: File) -> FileMeta:
         st = f.st
@@ -102,13 +117,18 @@ class Files:
                 tag = make_etag(side.st.st_ino, side.st.st_size, side.st.st_mtime_ns, coding)
                 found.append(Variant(coding, tag, side.path, side.st.st_size))
                 coded.add(coding)
+        size = meta.key.size
         if (
             self.config.compress
             and "gzip" not in coded
-            and GZIP_MIN <= meta.key.size <= self.config.cache_file_max
+            and size >= GZIP_MIN
+            and (size <= self.config.cache_file_max or self.streams < MAX_GZIP_STREAMS)
         ):
             found.append(Variant("gzip", meta.etag[:-1] + '-gzip"'))
         return found
+
+    def _stream_closed(self) -> None:
+        self.streams -= 1
 
     async def read(self, key: FileKey) -> bytes:
         """The whole body of a small file version, through the LRU reader."""
@@ -150,7 +170,8 @@ class Files:
         if plan.status == 416:
             # RFC 9110 §15.5.17: say how long the representation is.
             return Response(
-                416, (("Content-Range", f"bytes */{key.size}"), ("Content-Length", "0"))
+                416,
+                (("Content-Range", unsatisfied_content_range(key.size)), ("Content-Length", "0")),
             )
 
         # The body source: a sidecar file, an on-the-fly gzip, or the file itself.
@@ -161,6 +182,8 @@ class Files:
             if not isinstance(side, File):
                 raise FileChanged(key.path)
             body_key = FileKey.of(side.path, side.st)
+        elif variant.coding == "gzip" and key.size > self.config.cache_file_max:
+            return self._streamed(meta, plan, (*enc, *common), head_only)
         elif variant.coding == "gzip":
             data = await self.reader.gzipped(key)
         size = len(data) if data is not None else body_key.size
@@ -206,19 +229,81 @@ class Files:
         resp.body = FileBody(open_regular(body_key), tuple(parts), total)
         return resp
 
-    async def page(self, req: Request, f: File, status: int) -> Response | None:
+    def _streamed(self, meta: FileMeta, plan: Plan, fields: Fields, head_only: bool) -> Response:
+        """A 200 of a large file gzipped as it is sent: chunked, no Content-Length.
+
+        Only a 200 gets here: a Range request is always answered from the
+        identity representation (see :func:`~staticsrv.fileplan.plan_file`).
+        """
+        assert plan.status == 200
+        ctype = ("Content-Type", meta.content_type)
+        resp = Response(200, (ctype, ("Accept-Ranges", "bytes"), *fields))
+        if head_only:
+            return resp  # RFC 9110 §9.3.2: the GET's fields, here without a length
+        # Opened now, before the head exists: a file replaced since the stat
+        # is looked up again rather than announced with the wrong ETag.
+        fd = open_regular(meta.key)
+        self.streams += 1
+        resp.body = StreamBody(GzipStream(fd, meta.key, self._stream_closed), finite=True)
+        return resp
+
+    async def page(self, req: Request, f: File, status: int) -> tuple[Response, bool] | None:
         """The site's own error page ``f`` with ``status``, or None if it is large.
 
+        Returns the answer and whether it depends on the Accept-Encoding value.
+
         No validators or ranges apply to an error body: it stands for the
-        missing resource, not for the page's file.
+        missing resource, not for the page's file.  It is gzipped like any
+        other text answer (once per version, through the reader's cache).
         """
         meta = self.meta(f)
-        if meta.key.size > self.config.cache_file_max:
+        size = meta.key.size
+        if size > self.config.cache_file_max:
             return None
-        fields = (
-            ("Content-Type", meta.content_type),
-            ("Content-Length", str(meta.key.size)),
-            ("Cache-Control", self.config.generated_cache_control),
+        varies = self.config.compress and meta.compressible and size >= GZIP_MIN
+        if varies and self._gzip_wanted(req, size):
+            body = await self.reader.gzipped(meta.key)
+            return self._generated(req, status, meta.content_type, body, gzipped=True), True
+        body = await self.read(meta.key)
+        return self._generated(req, status, meta.content_type, body, vary=varies), varies
+
+    def _gzip_wanted(self, req: Request, size: int) -> bool:
+        return (
+            self.config.compress
+            and size >= GZIP_MIN
+            and choose_encoding(req.headers.get("accept-encoding"), ("gzip",)) == "gzip"
         )
-        body = b"" if req.method == "HEAD" else await self.read(meta.key)
-        return Response(status, fields, body)
+
+    def text_page(self, req: Request, status: int, body: bytes) -> tuple[Response, bool]:
+        """A generated HTML page (the built-in 404) as an answer, gzipped when accepted.
+
+        Returns the answer and whether it depends on the Accept-Encoding value.
+        """
+        ctype = "text/html; charset=utf-8"
+        varies = self.config.compress and len(body) >= GZIP_MIN
+        if self._gzip_wanted(req, len(body)):
+            # A few KiB at most: compressing it inline costs microseconds.
+            return self._generated(req, status, ctype, gzip_body(body), gzipped=True), True
+        return self._generated(req, status, ctype, body, vary=varies), varies
+
+    def _generated(
+        self,
+        req: Request,
+        status: int,
+        ctype: str,
+        body: bytes,
+        *,
+        gzipped: bool = False,
+        vary: bool = False,
+    ) -> Response:
+        fields = [
+            ("Content-Type", ctype),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", self.config.generated_cache_control),
+        ]
+        if gzipped:
+            fields.append(("Content-Encoding", "gzip"))
+        if gzipped or vary:
+            # RFC 9110 §12.5.5: the answer varies with Accept-Encoding.
+            fields.append(("Vary", "Accept-Encoding"))
+        return Response(status, tuple(fields), b"" if req.method == "HEAD" else body)

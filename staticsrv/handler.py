@@ -1,7 +1,10 @@
 """The handler: a parsed request in, a :class:`~staticsrv.responses.Response` out.
 
-Owns: the one decision tree from a request to an answer (methods, target
-decoding, resolution, files, listings, the 404 page, errors), the rules
+Owns: the one decision tree from a request to an answer (Host check,
+methods, CORS preflight, target decoding, ``--base``, ``_redirects``,
+resolution, clean URLs, SPA fallback, files, listings, the 404 page,
+errors; the pure parts live in :mod:`staticsrv.routing` and
+:mod:`staticsrv.netlify`), the rules
 applied to every answer (:meth:`Handler.finish`), and the memo that makes a
 repeated request cheap.  May not touch: sockets, the bytes of the head, the
 Date and Connection fields, the access log.  It can be driven in a unit test
@@ -23,19 +26,42 @@ import os
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from staticsrv.cache import Bounded
 from staticsrv.config import Config
 from staticsrv.fileresponse import Files
 from staticsrv.http11 import Request
 from staticsrv.listing import Listings
+from staticsrv.netlify import REDIRECT_STATUSES, match_redirect
+from staticsrv.netlify import Redirect as RedirectRule
+from staticsrv.notfound import NotFoundPages
 from staticsrv.reader import FileChanged, FileKey, Reader
 from staticsrv.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
 from staticsrv.responses import ALLOW, KNOWN_METHODS, Response, error_response
+from staticsrv.routing import (
+    HOST_REFUSED,
+    base_url,
+    host_allowed,
+    html_candidate,
+    is_navigation,
+    strip_base,
+)
+from staticsrv.rules import AddFields, Rule
+from staticsrv.siterules import (
+    RULE_FILES,
+    Cors,
+    SetFields,
+    SiteFiles,
+    SiteHeaders,
+    preflight_fields,
+    replace_fields,
+    site_path,
+)
 from staticsrv.target import Target, TargetError, decode_target, directory_redirect
 
 log = logging.getLogger("staticsrv")
+
+__all__ = ["AddFields", "Handler", "Rule"]
 
 # Request fields that change what a file answer is beyond its version and
 # the target: preconditions other than If-None-Match (which is part of the
@@ -48,27 +74,6 @@ MEMO_ENTRIES = 4096
 LOOKUPS = 3  # a file replaced between stat and open is looked up again, this often
 
 
-class Rule(Protocol):
-    """Something applied to every answer the handler gives, fast path or not."""
-
-    @property
-    def reads(self) -> frozenset[str]:
-        """Lower-case request fields the rule looks at (such requests skip the memo)."""
-
-    def apply(self, req: Request, resp: Response) -> Response: ...
-
-
-@dataclass(frozen=True, slots=True)
-class AddFields:
-    """The simplest rule: the same fields on every answer."""
-
-    fields: tuple[tuple[str, str], ...]
-    reads: frozenset[str] = frozenset()
-
-    def apply(self, req: Request, resp: Response) -> Response:
-        return resp.with_fields(self.fields)
-
-
 @dataclass(slots=True)
 class _Memo:
     """A final answer, and the facts under which the tree would give it again.
@@ -77,9 +82,13 @@ class _Memo:
     request without :data:`SHAPE_FIELDS` or rule-read fields.  Valid while:
     for a file, a fresh ``stat`` of ``path`` finds the very version ``key``
     (device, inode, size, mtime: :meth:`FileKey.matches`); for a 404,
-    ``path`` is still missing and the site's 404 page is still ``page``
-    (None: the built-in page).  Only answers whose body is in memory are
-    kept, and none that depends on the Accept-Encoding value.
+    ``path`` is still missing, the site's 404 page is still ``page``
+    (None: the built-in page) and the built-in page's "nearest folder" link
+    still holds (``hint``, see :class:`~staticsrv.notfound.Answer404`); and
+    every path in ``absent`` is still missing.  Only answers whose body is
+    in memory are kept, none that depends on the Accept-Encoding value, and
+    no answer decided by a ``_redirects`` rule or the SPA fallback (they
+    rest on more facts).
     """
 
     path: str
@@ -87,6 +96,10 @@ class _Memo:
     page: FileKey | None
     response: Response
     varies: bool = False  # the answer depends on the Accept-Encoding value
+    hint: tuple[str, str] | None = None
+    # Paths whose absence the answer rests on: "about" for a clean URL
+    # answered by about.html, and every candidate tried before a 404.
+    absent: tuple[str, ...] = ()
 
 
 MemoKey = tuple[str, str, str | None, bool]
@@ -95,11 +108,33 @@ MemoKey = tuple[str, str, str | None, bool]
 class Handler:
     def __init__(self, config: Config, *, rules: Iterable[Rule] = ()) -> None:
         self.config = config
-        self.resolver = Resolver(config.root, listing=config.listing, dotfiles=config.dotfiles)
+        self.resolver = Resolver(
+            config.root,
+            listing=config.listing,
+            dotfiles=config.dotfiles,
+            follow_symlinks=config.follow_symlinks,
+        )
         self.reader = Reader(config.cache_entries)
         self.files = Files(config, self.resolver, self.reader)
         self.listings = Listings(config, self.resolver)
-        self.rules = tuple(rules)
+        self.not_found = NotFoundPages(config, self.resolver, self.files)
+        self.site = SiteFiles(config.root) if config.site_rules else None
+        own: list[Rule] = []
+        if config.headers:
+            own.append(SetFields(config.headers))
+        if self.site is not None:
+            own.append(SiteHeaders(self.site, config.base, config.dotfiles))
+        if config.cors:
+            own.append(Cors())  # last: it removes what must not go with "*"
+        self.rules = (*own, *rules)
+        self.base = config.base
+        self._base_url = base_url(config.base)
+        hosts = config.allowed_hosts
+        self._host_ok = (
+            None
+            if hosts is None
+            else functools.lru_cache(maxsize=256)(lambda host: host_allowed(host, hosts))
+        )
         self._skip = SHAPE_FIELDS.union(*(rule.reads for rule in self.rules))
         self._memo: Bounded[MemoKey, _Memo] = Bounded(
             MEMO_ENTRIES, budget=config.body_budget, weigh=lambda m: m.response.length
@@ -138,6 +173,11 @@ class Handler:
     async def handle(self, req: Request) -> Response:
         """The final answer to ``req``; never raises for a request or a file."""
         headers = req.headers
+        # DNS rebinding: before anything else, even the memo (README, Security).
+        if self._host_ok is not None and not self._host_ok(headers.get("host")):
+            return self.finish(req, self._error(req, 403, HOST_REFUSED))
+        if self.site is not None and self.site.refresh():
+            self.invalidate()  # _redirects or _headers changed: answers may differ
         key: MemoKey | None = None
         if self._skip.isdisjoint(headers):
             key = (
@@ -151,10 +191,16 @@ class Handler:
                 return memo.response
         try:
             resp, facts = await self._decide(req)
+            resp = self.finish(req, resp)
         except Exception:
+            # A fault of ours (or of a rule), never of the request: a 500 that
+            # closes, so nothing half-decided is left on the connection.
             log.error("error answering %s\n%s", req.target, traceback.format_exc())
-            return self.finish(req, error_response(500, cache_control=self._cc, close=True))
-        resp = self.finish(req, resp)
+            failed = error_response(500, cache_control=self._cc, close=True)
+            try:
+                return self.finish(req, failed)
+            except Exception:
+                return failed  # the fault was a rule's own
         if (
             key is not None
             and facts is not None
@@ -166,23 +212,29 @@ class Handler:
         return resp
 
     def _holds(self, memo: _Memo) -> bool:
+        if memo.absent and not all(map(self.resolver.is_missing, memo.absent)):
+            return False
         if memo.key is not None:
             try:
                 return memo.key.matches(os.stat(memo.path))
             except (OSError, ValueError):
                 return False
-        if not self.resolver.is_missing(memo.path):
+        if not self.resolver.still_missing(memo.path, memo.page):
             return False
-        page = self.resolver.not_found_page()
-        if page is None or memo.page is None:
-            return page is None and memo.page is None
-        return memo.page.matches(page.st)
+        if memo.hint is not None:
+            folder, below = memo.hint
+            return os.path.isdir(folder) and (below == memo.path or self.resolver.is_missing(below))
+        return True
 
     async def _decide(self, req: Request) -> tuple[Response, _Memo | None]:
         method = req.method
         if method == "OPTIONS":
+            allow = (("Allow", ALLOW),)
+            if self.config.cors and "access-control-request-method" in req.headers:
+                # A CORS preflight (Fetch standard): say what may follow.
+                return Response(204, (*allow, *preflight_fields(req.headers))), None
             # RFC 9110 §9.3.7: 204 with the methods this resource supports.
-            return Response(204, (("Allow", ALLOW),)), None
+            return Response(204, allow), None
         if method not in ("GET", "HEAD"):
             if method not in KNOWN_METHODS:
                 return self._error(req, 501), None
@@ -191,27 +243,113 @@ class Handler:
         target = self._target(req.target)
         if isinstance(target, TargetError):
             if target.status == 404:
-                return await self._not_found(req, None)
+                return await self._not_found(req, None, ())
             return self._error(req, target.status, target.reason), None
-        return await self._resolved(req, target)
+        if self.base:
+            inside = strip_base(self.base, target)
+            if inside is True:
+                # "/" and "/project" lead to "/project/".  302, not 301: a
+                # browser keeps a 301 for good, and this port may serve
+                # another site tomorrow.
+                return self._redirect(req, 302, self._base_url), None
+            if inside is False:
+                return self._error(req, 404), None  # outside the prefix
+            assert isinstance(inside, Target)
+            target = inside
+        return await self._routed(req, target)
 
-    async def _resolved(self, req: Request, target: Target) -> tuple[Response, _Memo | None]:
+    def _redirect(self, req: Request, status: int, location: str) -> Response:
+        return self._error(req, status, extra=(("Location", location),))
+
+    async def _routed(self, req: Request, target: Target) -> tuple[Response, _Memo | None]:
+        """Rules, file, folder, clean URL, rules again, SPA, 404: the site's precedence."""
+        redirects = self.site.redirects if self.site is not None else ()
+        path = site_path(target)
+        hit = match_redirect(redirects, path, forced=True) if redirects else None
+        if hit is not None:
+            return await self._rule(req, target, *hit)
+        found = await self._resolved(req, target)
+        if found is not None:
+            return found
+        missing: tuple[str, ...] = (self.resolver.full_path(target.relpath),)
+        html = html_candidate(target) if self.config.clean_urls else None
+        if html is not None:
+            found = await self._resolved(req, html, files_only=True)
+            if found is not None:
+                resp, facts = found
+                if facts is not None:
+                    facts.absent = missing
+                return resp, facts
+            missing += (self.resolver.full_path(html.relpath),)
+        hit = match_redirect(redirects, path, forced=False) if redirects else None
+        if hit is not None:
+            return await self._rule(req, target, *hit)
+        if self.config.spa is None:
+            return await self._not_found(req, target, missing)
+        if is_navigation(req.method, req.headers, target):
+            page = Target(tuple(self.config.spa.split("/")), "", False)
+            found = await self._resolved(req, page, files_only=True)
+            if found is not None:
+                # A route of the app, not a file: revalidate it every time.
+                resp = replace_fields(found[0], (("Cache-Control", self._cc),))
+                return _vary_accept(resp), None
+        resp, _facts = await self._not_found(req, target, ())  # rests on Accept: not memoised
+        return _vary_accept(resp), None
+
+    async def _rule(
+        self, req: Request, target: Target, rule: RedirectRule, captures: dict[str, str]
+    ) -> tuple[Response, _Memo | None]:
+        """The answer a ``_redirects`` rule gives; never memoised."""
+        location = rule.target(captures, target.query)
+        if location is None:
+            # The expansion would lead to another host: refuse, as if no page.
+            log.warning("_redirects line %d: refused a target off the site", rule.line)
+            return self._error(req, 404), None
+        if rule.status in REDIRECT_STATUSES:
+            if not rule.external:
+                location = self._base_url + location[1:]
+            return self._redirect(req, rule.status, location), None
+        # 200 (a rewrite) or 404 (a custom not-found page): a file of this site.
+        dest = self._target(location.partition("?")[0])
+        if not isinstance(dest, Target):
+            return await self._not_found(req, None, ())
+        if rule.status == 200:
+            found = await self._resolved(req, dest)
+            return (found[0], None) if found is not None else await self._not_found(req, dest, ())
+        if dest.relpath in RULE_FILES:
+            return self._error(req, 404), None
+        page = self.resolver.regular_file(self.resolver.full_path(dest.relpath))
+        if isinstance(page, File):
+            page_answer = await self.files.page(req, page, 404)
+            if page_answer is not None:
+                return page_answer[0], None
+        return self._error(req, 404), None
+
+    async def _resolved(
+        self, req: Request, target: Target, *, files_only: bool = False
+    ) -> tuple[Response, _Memo | None] | None:
+        """The answer for what is at ``target``; None if nothing is (or no file, if asked)."""
+        if len(target.segments) == 1 and target.segments[0] in RULE_FILES:
+            return None  # the rules are read, never served
         for _attempt in range(LOOKUPS):
             outcome = self.resolver.resolve(target)
+            if files_only and not isinstance(outcome, File):
+                return None
             try:
                 if isinstance(outcome, File):
                     resp = await self.files.respond(req, outcome)
                     meta = self.files.meta(outcome)
                     return resp, _Memo(outcome.path, meta.key, None, resp, meta.compressible)
                 if isinstance(outcome, Redirect):
-                    location = directory_redirect(target)
-                    return self._error(req, 301, extra=(("Location", location),)), None
+                    location = self._base_url + directory_redirect(target)[1:]
+                    return self._redirect(req, 301, location), None
                 if isinstance(outcome, Listing):
-                    return await self.listings.respond(req, target, outcome), None
+                    shown = Target((*self.base, *target.segments), target.query, True)
+                    return await self.listings.respond(req, shown, outcome), None
                 if isinstance(outcome, Forbidden):
                     return self._error(req, 403), None
                 assert isinstance(outcome, NotFound)
-                return await self._not_found(req, self.resolver.full_path(target.relpath))
+                return None
             except FileChanged as exc:
                 # Changed between stat and read (an editor saving): look again.
                 self.files.forget(str(exc))
@@ -226,19 +364,24 @@ class Handler:
         # renames, no descriptor left), with a hint of when to retry.
         return self._error(req, 503, extra=(("Retry-After", "1"),)), None
 
-    async def _not_found(self, req: Request, missing: str | None) -> tuple[Response, _Memo | None]:
-        """The 404: the site's ``not_found.html``/``404.html``, else the built-in page."""
-        page = self.resolver.not_found_page()
-        page_key: FileKey | None = None
-        resp: Response | None = None
-        if page is not None:
-            try:
-                resp = await self.files.page(req, page, 404)
-                page_key = FileKey.of(page.path, page.st)
-            except (FileChanged, OSError):
-                resp = None  # fall back to the built-in page
-        if resp is None:
-            if page is not None:
-                return self._error(req, 404), None  # the page failed: do not memoise
-            resp = self._error(req, 404)
-        return resp, None if missing is None else _Memo(missing, None, page_key, resp)
+    async def _not_found(
+        self, req: Request, target: Target | None, missing: tuple[str, ...]
+    ) -> tuple[Response, _Memo | None]:
+        """The 404 (see :mod:`staticsrv.notfound`), and the facts it rests on.
+
+        ``target`` is None for a target refused by name (a dotfile), which
+        must look just as missing; ``missing``: the paths whose absence the
+        answer rests on (none: not memoised).
+        """
+        found = await self.not_found.answer(req, target)
+        resp = found.response
+        if not missing or not found.memoisable:
+            return resp, None
+        memo = _Memo(missing[0], None, found.page, resp, found.varies, found.hint)
+        memo.absent = missing[1:]
+        return resp, memo
+
+
+def _vary_accept(resp: Response) -> Response:
+    """The answer depends on Accept (the SPA rule): say so to caches (RFC 9110 §12.5.5)."""
+    return replace_fields(resp, (("Vary", "Accept"),))  # added to the server's Vary

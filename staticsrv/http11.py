@@ -12,20 +12,24 @@ there is no regular expression and no per-byte Python loop.  Character-class
 checks use ``data.translate(None, ALLOWED)``, which deletes every allowed
 byte; the input is valid exactly when nothing is left.
 
-The design follows h11's ``_receivebuffer.py``: the buffer only finds the end
-of a head (remembering where the previous search stopped, so a head dribbled
-one byte at a time costs O(n), not O(n^2)), and :func:`parse_head` turns one
-complete head into a :class:`Request`.
+:mod:`staticsrv.receivebuffer` finds where each head ends (as h11's
+``_receivebuffer.py`` does) and :func:`parse_head` turns one complete head
+into a :class:`Request`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
+from staticsrv.abnf import (
+    HEAD_CHARS,
+    TARGET_CHARS,
+    TCHAR,
+    valid_host,
+)
 from staticsrv.config import Limits
 
-__all__ = ["MAX_EMPTY_LINES", "ParseError", "ReceiveBuffer", "Request", "parse_head"]
+__all__ = ["MAX_EMPTY_LINES", "ParseError", "Request", "check_first_line", "parse_head"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +66,8 @@ MAX_EMPTY_LINES = 8
 
 # The fixed error values.  Being module constants they are allocated once and
 # compare equal to any ParseError with the same fields.
-_E_EMPTY_LINES = ParseError(400, "Too many empty lines before the request line")
-_E_BARE_LF = ParseError(400, "Line not terminated by CRLF")
+E_EMPTY_LINES = ParseError(400, "Too many empty lines before the request line")
+E_BARE_LF = ParseError(400, "Line not terminated by CRLF")
 _E_BARE_CR_LF = ParseError(400, "Bare CR or LF in the request head")
 _E_REQUEST_LINE = ParseError(400, "Malformed request line")
 _E_METHOD = ParseError(400, "Invalid method")
@@ -71,8 +75,8 @@ _E_TARGET = ParseError(400, "Invalid request target")
 _E_ASTERISK = ParseError(400, "Asterisk-form target is only allowed with OPTIONS")
 _E_VERSION = ParseError(400, "Malformed HTTP version")
 _E_VERSION_UNSUPPORTED = ParseError(505, "HTTP version not supported")
-_E_LINE_TOO_LONG = ParseError(414, "Request line too long")
-_E_HEAD_TOO_LARGE = ParseError(431, "Request header section too large")
+E_LINE_TOO_LONG = ParseError(414, "Request line too long")
+E_HEAD_TOO_LARGE = ParseError(431, "Request header section too large")
 _E_TOO_MANY_FIELDS = ParseError(431, "Too many header fields")
 _E_OBS_FOLD = ParseError(400, "Obsolete line folding is not accepted")
 _E_NO_COLON = ParseError(400, "Header line without a colon")
@@ -88,70 +92,10 @@ _E_TE_WITH_CL = ParseError(400, "Both Transfer-Encoding and Content-Length")
 _E_TE_HTTP10 = ParseError(400, "Transfer-Encoding in an HTTP/1.0 request")
 _E_TE_NOT_CHUNKED = ParseError(400, "Final transfer coding is not chunked")
 _E_TE_UNSUPPORTED = ParseError(501, "Transfer coding not implemented")
-
-# Character classes, as the set of bytes `translate` deletes.
-_DIGIT = b"0123456789"
-_ALPHA = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_HEXDIG = _DIGIT + b"ABCDEFabcdef"
-# token = 1*tchar (RFC 9110 §5.6.2)
-_TCHAR = _DIGIT + _ALPHA + b"!#$%&'*+-.^_`|~"
-_OBS_TEXT = bytes(range(0x80, 0x100))
-# The request-target grammar (RFC 9112 §3.2) is checked only as far as the
-# server needs: any visible ASCII plus obs-text, i.e. no SP, CTL or DEL.
-# Percent-decoding and path normalisation are the path decoder's job.
-_TARGET_CHARS = bytes(range(0x21, 0x7F)) + _OBS_TEXT
-# field-value = VCHAR / obs-text / SP / HTAB (RFC 9110 §5.5), plus the CR and
-# LF of the line ends: checking the whole head at once with this set is one C
-# pass that rejects NUL and every other CTL (bare CR/LF are counted apart).
-_HEAD_CHARS = b"\t\r\n" + bytes(range(0x20, 0x7F)) + _OBS_TEXT
-# reg-name = *( unreserved / pct-encoded / sub-delims ) (RFC 3986 §3.2.2);
-# an IPv4address is a subset of it.  "@" is absent, so userinfo is refused.
-_REG_NAME_CHARS = _ALPHA + _DIGIT + b"-._~" + b"!$&'()*+,;=" + b"%"
-_IPV6_CHARS = _HEXDIG + b":."
+E_NOT_HTTP = ParseError(400, "Not an HTTP request (TLS or binary data on a plain HTTP port?)")
 
 _HTTP11 = "HTTP/1.1"
 _HTTP10 = "HTTP/1.0"
-
-
-def _valid_pct_encoding(name: bytes) -> bool:
-    """Every "%" starts a pct-encoded triplet (RFC 3986 §2.1)."""
-    if b"%" not in name:
-        return True
-    # Only reached for the rare host that contains "%": one step per "%".
-    return all(len(c) >= 2 and not c[:2].translate(None, _HEXDIG) for c in name.split(b"%")[1:])
-
-
-def _valid_host(value: bytes) -> bool:
-    """``uri-host [ ":" port ]`` with a non-empty host (RFC 9112 §3.2, RFC 3986 §3.2).
-
-    The "http" and "https" schemes forbid an empty host (RFC 9110 §4.2.1),
-    so ":80" is refused even though RFC 3986 allows an empty reg-name.
-    IPvFuture literals and IPv6 zone identifiers are refused: no client
-    sends them to a web server and accepting them only widens the surface.
-    """
-    if value.startswith(b"["):
-        close = value.find(b"]")
-        if close < 0:
-            return False
-        literal = value[1:close]
-        if not literal or literal.translate(None, _IPV6_CHARS):
-            return False
-        try:
-            ipaddress.IPv6Address(literal.decode("ascii"))
-        except ValueError:
-            return False
-        rest = value[close + 1 :]
-        if not rest:
-            return True
-        if rest[:1] != b":":
-            return False
-        port = rest[1:]
-    else:
-        host, _, port = value.partition(b":")
-        if not host or host.translate(None, _REG_NAME_CHARS) or not _valid_pct_encoding(host):
-            return False
-    # port = *DIGIT (RFC 3986 §3.2.3): "host:" with an empty port is valid.
-    return not port.translate(None, _DIGIT)
 
 
 def _parse_request_line(line: bytes) -> tuple[str, str, str, str | None] | ParseError:
@@ -189,9 +133,9 @@ def _parse_request_line(line: bytes) -> tuple[str, str, str, str | None] | Parse
         version_str = _HTTP11
     else:
         return _E_VERSION
-    if not method or method.translate(None, _TCHAR):
+    if not method or method.translate(None, TCHAR):
         return _E_METHOD  # method = token (RFC 9110 §9.1)
-    if not target or target.translate(None, _TARGET_CHARS):
+    if not target or target.translate(None, TARGET_CHARS):
         return _E_TARGET
     authority: str | None = None
     if target[:1] == b"/":
@@ -221,7 +165,7 @@ def _parse_request_line(line: bytes) -> tuple[str, str, str, str | None] | Parse
             if found >= 0:
                 cut = found
         host = rest[:cut]
-        if not _valid_host(host):
+        if not valid_host(host):
             return _E_TARGET
         authority = host.decode("latin-1")
         target = rest[cut:]
@@ -232,13 +176,13 @@ def _parse_request_line(line: bytes) -> tuple[str, str, str, str | None] | Parse
     return method.decode("ascii"), target.decode("latin-1"), version_str, authority
 
 
-def _check_first_line(raw: bytes, limits: Limits) -> ParseError | None:
+def check_first_line(raw: bytes, limits: Limits) -> ParseError | None:
     """Early shape check of a complete first line, ``raw`` ending with LF."""
     crlf = raw.endswith(b"\r\n")
     if len(raw) - (2 if crlf else 1) > limits.max_request_line:
-        return _E_LINE_TOO_LONG
+        return E_LINE_TOO_LONG
     if not crlf:
-        return _E_BARE_LF
+        return E_BARE_LF
     parsed = _parse_request_line(raw[:-2])
     return parsed if isinstance(parsed, ParseError) else None
 
@@ -297,7 +241,7 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
         start = 0
         while head.startswith(b"\r\n", start):
             if start >= 2 * MAX_EMPTY_LINES:
-                return _E_EMPTY_LINES
+                return E_EMPTY_LINES
             start += 2
         head = head[start:]
 
@@ -309,9 +253,9 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
     elif line_length > 0 and head[line_length - 1] == 0x0D:
         line_length -= 1
     if line_length > limits.max_request_line:
-        return _E_LINE_TOO_LONG  # RFC 9112 §3: 414 for a too-long request-target
+        return E_LINE_TOO_LONG  # RFC 9112 §3: 414 for a too-long request-target
     if len(head) > limits.max_head:
-        return _E_HEAD_TOO_LARGE  # RFC 6585 §5
+        return E_HEAD_TOO_LARGE  # RFC 6585 §5
 
     # RFC 9112 §2.2: every line ends with CRLF.  A bare CR MUST be rejected
     # or replaced; a bare LF MAY be accepted, but a lenient recipient next to
@@ -319,7 +263,7 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
     # After splitting on CRLF, as many LFs and CRs as lines means none is
     # bare -- two C-speed counts instead of a scan for stray bytes.
     if not head.endswith(b"\r\n"):
-        return _E_BARE_LF
+        return E_BARE_LF
     lines = head[:-2].split(b"\r\n")
     count = len(lines)
     if head.count(b"\n") != count or head.count(b"\r") != count:
@@ -335,7 +279,7 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
     # One pass over the whole head for NUL and other CTLs (RFC 9110 §5.5,
     # RFC 9112 §2.2).  The request line already passed stricter checks, so
     # any leftover byte lies in a header line.
-    if head.translate(None, _HEAD_CHARS):
+    if head.translate(None, HEAD_CHARS):
         return _E_FIELD_VALUE
 
     headers: dict[str, str] = {}
@@ -348,7 +292,7 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
         name, colon, value = line.partition(b":")
         if not colon:
             return _E_NO_COLON
-        if not name or name.translate(None, _TCHAR):
+        if not name or name.translate(None, TCHAR):
             if name.endswith((b" ", b"\t")):
                 # RFC 9112 §5.1: MUST reject whitespace before the colon.
                 return _E_SPACE_BEFORE_COLON
@@ -375,7 +319,7 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
     if host is None:
         if version == _HTTP11:
             return _E_NO_HOST
-    elif host and not _valid_host(host.encode("latin-1")):
+    elif host and not valid_host(host.encode("latin-1")):
         return _E_HOST
     if authority is not None:
         # RFC 9112 §3.2.2: with an absolute-form target the server MUST
@@ -416,125 +360,3 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
         keep_alive = "close" not in options and (version == _HTTP11 or "keep-alive" in options)
 
     return Request(method, target, version, headers, keep_alive, body_length, chunked)
-
-
-class ReceiveBuffer:
-    """Accumulates received bytes and cuts complete request heads out of them.
-
-    A head ends at the first empty line.  The search remembers where it
-    stopped and resumes 3 bytes before that point (the longest terminator,
-    LF CR LF, is 3 bytes), so each byte is examined a bounded number of times
-    however finely the head is split across ``feed`` calls.
-    """
-
-    __slots__ = (
-        "_data",
-        "_empty_lines",
-        "_head_search",
-        "_limits",
-        "_line_ok",
-        "_line_search",
-        "_scanned",
-    )
-
-    def __init__(self, limits: Limits) -> None:
-        self._data = bytearray()
-        self._limits = limits
-        self._head_search = 0  # where the next search for the head end starts
-        self._line_search = 0  # where the next search for the first LF starts
-        self._line_ok = False  # the first line is complete and well formed
-        self._empty_lines = 0  # empty lines dropped since the last head
-        # Bytes covered by all searches so far: lets tests prove the search
-        # is linear without timing anything.
-        self._scanned = 0
-
-    def feed(self, data: bytes) -> None:
-        self._data += data
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __bool__(self) -> bool:
-        return bool(self._data)
-
-    def _restart_search(self) -> None:
-        self._head_search = 0
-        self._line_search = 0
-        self._line_ok = False
-
-    def extract_head(self) -> bytes | ParseError | None:
-        """Remove and return one complete head, or None when more bytes are needed.
-
-        The head excludes its final empty line (which is removed as well).
-        A ParseError is returned as soon as the outcome is certain: request
-        line too long (414), head too large (431), or a first line that is
-        not ``method SP target SP HTTP-version`` (400, or 505 for another
-        version).  Nothing is consumed on error: the connection is about to
-        be closed.
-        """
-        data = self._data
-        # RFC 9112 §2.2: ignore empty lines received before the request line.
-        while data.startswith(b"\r\n"):
-            if self._empty_lines >= MAX_EMPTY_LINES:
-                return _E_EMPTY_LINES
-            del data[:2]  # O(1): bytearray deletes from the front lazily
-            self._empty_lines += 1
-            self._restart_search()
-        if not data:
-            return None
-
-        limits = self._limits
-        # A head longer than max_head is refused anyway, so the search never
-        # looks past the furthest place its terminator could start.
-        limit = limits.max_head + 2
-        start = self._head_search
-        end = min(len(data), limit)
-        # A head ends at CRLF CRLF, found as LF CR LF so that a head whose
-        # last line ends with a bare LF still ends somewhere; and at LF LF so
-        # that LF-only clients get a prompt 400 instead of hanging until the
-        # head timeout.  The second search stops where the first match lies,
-        # keeping several pipelined heads in one buffer linear as well.
-        crlf = data.find(b"\n\r\n", start, end)
-        lf_end = crlf + 2 if crlf >= 0 else end
-        lflf = data.find(b"\n\n", start, lf_end)
-        self._scanned += (crlf + 3 if crlf >= 0 else end) - start + (lf_end - start)
-        if lflf >= 0:
-            return _E_BARE_LF  # the empty line itself is a bare LF (§2.2)
-        if crlf >= 0:
-            head = bytes(data[: crlf + 1])
-            del data[: crlf + 3]
-            self._restart_search()
-            self._empty_lines = 0
-            return head
-        self._head_search = max(0, end - 3)
-
-        if not self._line_ok:
-            # Decide about the first line as soon as it is complete, so that
-            # an HTTP/0.9 "GET /" or garbage is refused without waiting for
-            # an empty line that will never come.
-            newline = data.find(b"\n", self._line_search)
-            self._scanned += len(data) - self._line_search
-            if newline < 0:
-                self._line_search = len(data)
-                pending = len(data) - (1 if data.endswith(b"\r") else 0)
-                if pending > limits.max_request_line:
-                    return _E_LINE_TOO_LONG
-            else:
-                error = _check_first_line(bytes(data[: newline + 1]), limits)
-                if error is not None:
-                    return error
-                self._line_ok = True
-
-        if len(data) >= limit:
-            # No terminator can now end the head within max_head bytes.
-            return _E_HEAD_TOO_LARGE
-        return None
-
-    def extract(self, n: int) -> bytes:
-        """Remove and return up to ``n`` bytes (a request body to discard)."""
-        if n <= 0:
-            return b""
-        chunk = bytes(self._data[:n])
-        del self._data[:n]
-        self._restart_search()
-        return chunk

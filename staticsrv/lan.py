@@ -1,8 +1,10 @@
 """The names and addresses a server is reached by: for the banner and the certificate.
 
-Owns: the LAN addresses of a wildcard bind, and the names the ``--https``
+Owns: this machine's LAN addresses (the one source for the banner's
+"On your network" URLs and the certificate), and the names the ``--https``
 leaf certificate must carry.  May not touch: the listening socket (a UDP
-probe socket that never sends is the only socket here), HTTP, files.
+probe socket that only asks the kernel is the only socket here), HTTP,
+files other than the kernel's interface table.
 """
 
 from __future__ import annotations
@@ -10,36 +12,61 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import struct
+import sys
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+SIOCGIFADDR = 0x8915  # Linux: the IPv4 address of an interface
+
+
+def _ipv4_of(name: str) -> str | None:
+    import fcntl  # POSIX only; this path runs on Linux
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            packed = fcntl.ioctl(
+                probe.fileno(), SIOCGIFADDR, struct.pack("256s", name[:15].encode())
+            )
+        except OSError:
+            return None  # no IPv4 address on this interface
+    return socket.inet_ntoa(packed[20:24])
+
+
+def _ipv6_addresses() -> list[str]:
+    found = []
+    with contextlib.suppress(OSError), open("/proc/net/if_inet6") as table:
+        for line in table:
+            fields = line.split()
+            if len(fields) >= 4 and fields[3] == "00":  # global scope only: no zone id needed
+                found.append(str(ipaddress.IPv6Address(bytes.fromhex(fields[0]))))
+    return found
 
 
 def lan_addresses(host: str) -> list[str]:
-    """The non-loopback addresses a wildcard bind is reachable at, best first.
+    """The non-loopback addresses a wildcard bind on ``host`` is reached at, IPv4 first.
 
-    A UDP socket "connected" to an address off this machine (documentation
-    ranges, RFC 5737 and RFC 3849) reveals the interface the default route
-    uses; no packet is sent.  The host name's own addresses
-    add the others the resolver knows.
+    Every interface's IPv4 address (Linux: one ioctl each; elsewhere what
+    the host name resolves to), and for ``::`` the global IPv6 ones too:
+    the banner prints them and the ``--https`` leaf certificate names them.
     """
     found: list[str] = []
-    families = [socket.AF_INET] if host == "0.0.0.0" else [socket.AF_INET, socket.AF_INET6]
-    probes = {socket.AF_INET: "192.0.2.1", socket.AF_INET6: "2001:db8::1"}
-    for family in families:
-        with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as probe:
-            probe.connect((probes[family], 9))
-            found.append(str(probe.getsockname()[0]))
-    with contextlib.suppress(OSError):
-        for info in socket.getaddrinfo(socket.gethostname(), None, type=socket.SOCK_STREAM):
-            if info[0] in families:
+    if hasattr(socket, "if_nameindex") and sys.platform.startswith("linux"):
+        for _index, name in socket.if_nameindex():
+            addr = _ipv4_of(name)
+            if addr is not None:
+                found.append(addr)
+    else:
+        with contextlib.suppress(OSError):
+            for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
                 found.append(str(info[4][0]))
+    if host == "::":
+        found += _ipv6_addresses()
     out: list[str] = []
-    for text in found:
-        addr = ipaddress.ip_address(text.split("%")[0])
-        if addr.is_loopback or addr.is_link_local or addr.is_unspecified or text in out:
-            continue
-        out.append(str(addr))
+    for addr in found:
+        ip = ipaddress.ip_address(addr)
+        if not (ip.is_loopback or ip.is_unspecified or ip.is_link_local) and addr not in out:
+            out.append(addr)
     return out
 
 

@@ -2,13 +2,22 @@
 
 Owns: which entries a listing shows (never dotfiles unless asked, never a
 name no URL can reach, never a FIFO, device or a link out of the root), the
-short-lived cache of rendered listings and their gzip.  May not touch:
-sockets, the request head's bytes.
+short-lived cache of rendered listings and their gzip, and their
+validators.  May not touch: sockets, the request head's bytes.
+
+A listing's ETag is a hash of the page itself, so it is strong (RFC 9110
+§8.8.1) and changes exactly when what the page shows changes: a name, a
+size, a time, or an option that hides or shows entries.  Its Last-Modified
+is the newest of the folder's and its entries' times (a file edited in
+place does not touch its folder's mtime), never later than now.  pip, uv
+and browsers then revalidate a listing with a 304 instead of fetching it
+again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import stat
 import time
@@ -16,12 +25,15 @@ from dataclasses import dataclass
 
 from staticsrv import pages
 from staticsrv.cache import Bounded
+from staticsrv.conditional import Precondition, evaluate_preconditions
 from staticsrv.config import Config
 from staticsrv.http11 import Request
+from staticsrv.httpdate import format_http_date
 from staticsrv.negotiate import choose_encoding
 from staticsrv.reader import gzip_body
 from staticsrv.resolver import Listing, Resolver
 from staticsrv.responses import Response
+from staticsrv.siterules import RULE_FILES
 from staticsrv.target import Target, is_servable_name
 
 GZIP_MIN = 1024
@@ -34,7 +46,18 @@ FRESH_SECONDS = 1.0
 class _Rendered:
     at: float  # monotonic time of the rendering
     html: bytes
+    etag: str
+    last_modified: int  # the newest mtime of the folder and its entries
     gz: bytes | None = None  # its gzip, once a client asked for it
+
+
+def _render(
+    segments: tuple[str, ...], entries: list[pages.ListingEntry], mtime: float
+) -> _Rendered:
+    html = pages.render_listing(segments, entries)
+    newest = max((e.mtime for e in entries), default=mtime)
+    digest = hashlib.blake2b(html, digest_size=12).hexdigest()
+    return _Rendered(time.monotonic(), html, f'"l-{digest}"', int(max(newest, mtime)))
 
 
 class Listings:
@@ -45,10 +68,13 @@ class Listings:
 
     def _entries(self, path: str) -> list[pages.ListingEntry]:
         entries: list[pages.ListingEntry] = []
+        at_root = path == self.resolver.root
         with os.scandir(path) as it:
             for entry in it:
                 if not self.config.dotfiles and entry.name.startswith("."):
                     continue
+                if at_root and entry.name in RULE_FILES:
+                    continue  # _redirects and _headers are read, never served
                 if not is_servable_name(entry.name):
                     continue  # no request could fetch it: no dead link
                 try:
@@ -64,30 +90,45 @@ class Listings:
                 entries.append(pages.ListingEntry(entry.name, is_dir, st.st_size, st.st_mtime))
         return entries
 
-    def _render(self, path: str, target: Target) -> bytes:
-        return pages.render_listing(target.segments, self._entries(path))
+    def _render(self, path: str, target: Target, st: os.stat_result) -> _Rendered:
+        return _render(target.segments, self._entries(path), st.st_mtime)
 
     async def respond(self, req: Request, target: Target, found: Listing) -> Response:
         st = found.st
         key = (found.path, st.st_ino, st.st_mtime_ns)
-        now = time.monotonic()
         cached = self._cache.get(key)
-        if cached is None or now - cached.at >= FRESH_SECONDS:
-            html = await asyncio.to_thread(self._render, found.path, target)
-            cached = self._cache[key] = _Rendered(now, html)
+        if cached is None or time.monotonic() - cached.at >= FRESH_SECONDS:
+            cached = await asyncio.to_thread(self._render, found.path, target, st)
+            self._cache[key] = cached
         body = cached.html
+        etag = cached.etag
         fields = [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Cache-Control", self.config.generated_cache_control),
         ]
+        coded = False
         if self.config.compress and len(body) >= GZIP_MIN:
             # A listing of a big folder is mostly repeated markup: gzip it
             # like any other text (RFC 9110 §12.5.5: Vary either way).
             fields.append(("Vary", "Accept-Encoding"))
-            if choose_encoding(req.headers.get("accept-encoding"), ("gzip",)) == "gzip":
-                if cached.gz is None:
-                    cached.gz = await asyncio.to_thread(gzip_body, body)
-                body = cached.gz
-                fields.append(("Content-Encoding", "gzip"))
+            coded = choose_encoding(req.headers.get("accept-encoding"), ("gzip",)) == "gzip"
+            if coded:
+                # Each representation has its own strong tag (RFC 9110 §8.8.3.3).
+                etag = etag[:-1] + '-gzip"'
+        now = time.time()
+        # RFC 9110 §8.8.2.1: never a Last-Modified later than the Date.
+        shown = min(cached.last_modified, int(now))
+        validators = (("ETag", etag), ("Last-Modified", format_http_date(shown)))
+        outcome = evaluate_preconditions(req.method, req.headers, etag, cached.last_modified, now)
+        if outcome is Precondition.NOT_MODIFIED:
+            return Response(304, (*fields[1:], *validators))
+        if outcome is Precondition.PRECONDITION_FAILED:
+            return Response(412, (("Content-Length", "0"),))
+        if coded:
+            if cached.gz is None:
+                cached.gz = await asyncio.to_thread(gzip_body, body)
+            body = cached.gz
+            fields.append(("Content-Encoding", "gzip"))
         fields.append(("Content-Length", str(len(body))))
+        fields.extend(validators)
         return Response(200, tuple(fields), b"" if req.method == "HEAD" else body)

@@ -18,7 +18,7 @@ from http import HTTPStatus
 
 from staticsrv.target import quote_segment
 
-__all__ = ["ListingEntry", "error_page", "render_listing"]
+__all__ = ["ListingEntry", "error_page", "not_found_page", "render_listing"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,3 +185,33 @@ def error_page(status: int, reason: str) -> bytes:
         + _TAIL
     )
     return page.encode("utf-8", "replace")
+
+
+def not_found_page(shown_path: str, root_href: str, parent: tuple[str, str] | None) -> bytes:
+    """The built-in 404: what was asked for, a way home, and the nearest folder.
+
+    ``shown_path`` is the requested path as the user would read it (it is
+    the client's own input, so it is escaped like everything else);
+    ``root_href`` links to the site root and ``parent`` is ``(href,
+    label)`` of the nearest existing folder, or None.  The caller builds
+    the hrefs (relative, so the page works behind a reverse proxy that
+    mounts the site under a prefix).
+    """
+    title = "404 Not Found"
+    out = [
+        _HEAD_START,
+        title,
+        _HEAD_END,
+        f"<h1>{title}</h1>\n",
+        f"<p>Nothing is served at <code>{escape(shown_path, quote=True)}</code>.</p>\n<ul>\n",
+    ]
+    if parent is not None:
+        href, label = parent
+        out.append(
+            f'<li>Nearest existing folder: <a href="{escape(href, quote=True)}">'
+            f"{escape(label, quote=True)}</a></li>\n"
+        )
+    out.append(f'<li><a href="{escape(root_href, quote=True)}">The site root</a></li>\n')
+    out.append("</ul>\n")
+    out.append(_TAIL)
+    return "".join(out).encode("utf-8", "replace")

@@ -9,18 +9,24 @@ age out of the LRU.
 Only bodies up to ``Config.cache_file_max`` are cached; with at most
 ``Config.cache_entries`` entries the cache holds a bounded number of bytes.
 Larger files go out through sendfile(2) from the page cache and never pass
-through Python memory.
+through Python memory; when such a file is sent gzipped it is compressed as
+it goes (:class:`GzipStream`), one bounded piece at a time, never held whole.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import gzip
 import os
 import stat
+import threading
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from aiofile import AIOFile
 from async_lru import alru_cache
 
 
@@ -73,6 +79,37 @@ def open_regular(key: FileKey) -> int:
     return fd
 
 
+# aiofile's AIOFile once its import has finished.  Importing aiofile costs
+# tens of milliseconds (caio probes the kernel with io_setup/io_destroy and
+# reads its version through importlib.metadata), so it is imported in a
+# thread when the first read needs it, never between launch and the first
+# answer; reads until then go through the loop's thread pool.
+class _Aiofile:
+    cls: Any = None  # AIOFile, once imported
+    started = False
+    lock = threading.Lock()
+
+    @classmethod
+    def _load(cls) -> None:
+        try:
+            from aiofile import AIOFile
+        except OSError:
+            # Out of descriptors while importing (EMFILE): reads keep going
+            # through the thread pool, and a later read tries again.
+            with cls.lock:
+                cls.started = False
+            return
+        cls.cls = AIOFile
+
+    @classmethod
+    def start_import(cls) -> None:
+        with cls.lock:
+            if cls.started:
+                return
+            cls.started = True
+        threading.Thread(target=cls._load, name="staticsrv-import", daemon=True).start()
+
+
 async def _read_body(key: FileKey) -> bytes:
     # Read through the descriptor open_regular checked, never by path again:
     # a rename-into-place between the check and a second open would pair
@@ -80,7 +117,12 @@ async def _read_body(key: FileKey) -> bytes:
     # open_regular's open(2) is O_NONBLOCK; open() only wraps its descriptor.
     fobj = open(open_regular(key), "rb", buffering=0, closefd=True)  # noqa: SIM115, ASYNC230
     with fobj:
-        data: bytes = await AIOFile.from_fp(fobj).read_bytes(key.size + 1, 0)
+        aio = _Aiofile.cls
+        if aio is not None:
+            data: bytes = await aio.from_fp(fobj).read_bytes(key.size + 1, 0)
+        else:
+            _Aiofile.start_import()
+            data = await asyncio.to_thread(os.pread, fobj.fileno(), key.size + 1, 0)
         st = os.fstat(fobj.fileno())
     if len(data) != key.size or (st.st_size, st.st_mtime_ns) != (key.size, key.mtime_ns):
         # Written to while we read (an in-place save): raised, not returned,
@@ -93,6 +135,103 @@ def gzip_body(data: bytes) -> bytes:
     # mtime=0 keeps the output byte-identical across runs, so the ETag of the
     # gzip representation stays stable for the same file version.
     return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+GZIP_LEVEL = 6  # zlib's default, and nginx's common setting: most of the gain, little CPU
+GZIP_PIECE = 128 * 1024  # bytes read and compressed per step of a stream
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _gzip_pool() -> concurrent.futures.ThreadPoolExecutor:
+    # Compression is CPU work that releases the GIL: a few threads of its own
+    # use the cores without starving the default executor (listings, reads).
+    global _pool  # noqa: PLW0603
+    if _pool is None:
+        _pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="staticsrv-gzip"
+        )
+    return _pool
+
+
+def _close_fd(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+class GzipStream:
+    """The gzip representation of a large file version, produced as it is sent.
+
+    An async iterator of compressed pieces for a chunked body
+    (:class:`~staticsrv.responses.StreamBody`).  It reads through the
+    descriptor :func:`open_regular` checked, ``GZIP_PIECE`` bytes at a time,
+    and compresses each piece in a worker thread, so the event loop never
+    waits on zlib and one download holds one piece and one compressor
+    (under half a MiB) whatever the file's size.  The output is the same for
+    every request of a version (fixed pieces, fixed level, no timestamp), as
+    the strong ETag of the gzip representation promises.  A file that
+    changes while it is read raises :class:`FileChanged`: the connection
+    then ends the body without its last chunk, so no client takes it for
+    whole.  ``on_close`` runs once, when the stream is closed.
+    """
+
+    def __init__(self, fd: int, key: FileKey, on_close: Callable[[], None]) -> None:
+        self._fd = fd
+        self._key = key
+        self._offset = 0
+        self._z = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: gzip framing
+        self._done = False
+        self._busy: concurrent.futures.Future[bytes] | None = None
+        self._on_close: Callable[[], None] | None = on_close
+
+    def __aiter__(self) -> GzipStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._done:
+            if self._on_close is None:
+                raise StopAsyncIteration  # closed
+            self._busy = _gzip_pool().submit(self._step)
+            out = await asyncio.wrap_future(self._busy)
+            if out:
+                return out
+        raise StopAsyncIteration
+
+    def _step(self) -> bytes:
+        """One piece in, whatever zlib emits out (in a worker thread)."""
+        left = self._key.size - self._offset
+        if left > 0:
+            data = os.pread(self._fd, min(GZIP_PIECE, left), self._offset)
+            if not data:
+                raise FileChanged(self._key.path)  # truncated while we read
+            self._offset += len(data)
+            return self._z.compress(data)
+        st = os.fstat(self._fd)
+        if (st.st_size, st.st_mtime_ns) != (self._key.size, self._key.mtime_ns):
+            raise FileChanged(self._key.path)  # written to while we read
+        self._done = True
+        return self._z.flush()
+
+    async def aclose(self) -> None:
+        """Release the descriptor (after a piece still being compressed, if any)."""
+        self.close()
+
+    def close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        if on_close is None:
+            return
+        fd, busy = self._fd, self._busy
+        if busy is not None and not busy.done():
+            # A worker thread still reads through fd: close it when it is
+            # done, never under it (the number could be reused meanwhile).
+            busy.add_done_callback(lambda _f: _close_fd(fd))
+        else:
+            _close_fd(fd)
+        on_close()
+
+    def __del__(self) -> None:
+        # A safety net: a response dropped before it was sent still frees
+        # its descriptor and its place among the streams.
+        self.close()
 
 
 class Reader:

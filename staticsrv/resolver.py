@@ -17,18 +17,27 @@ remembered per path together with the ``(st_dev, st_ino)`` it was made for.
 A later request reuses it only if ``stat`` still reaches that very inode:
 if a link was swapped to point elsewhere, the inode differs and the check
 runs again, so the cache can never widen what is served.
+
+A link whose target leaves the root is refused (404, left out of
+listings) unless ``follow_symlinks`` is set; each refused target is logged
+once, naming the flag, so a monorepo's ``assets -> ../../shared/assets``
+is not a silent mystery.  Followed links still lead only to regular files
+and folders, and never to a path with a dot-name in it (unless dotfiles).
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
 from dataclasses import dataclass
 
+from staticsrv.reader import FileKey
 from staticsrv.target import Target, is_hidden
 
 INDEX_FILE = "index.html"
+log = logging.getLogger("staticsrv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +67,7 @@ class Forbidden:
     pass
 
 
-Outcome = File | Redirect | Listing | NotFound | Forbidden
+Resolution = File | Redirect | Listing | NotFound | Forbidden
 
 NOT_FOUND = NotFound()
 FORBIDDEN = Forbidden()
@@ -87,11 +96,17 @@ class Resolver:
 
     _MAX_VERDICTS = 16384
 
-    def __init__(self, root: str, *, listing: bool, dotfiles: bool) -> None:
+    _MAX_REFUSED = 1024  # refused paths and links remembered, so each link is logged once
+
+    def __init__(
+        self, root: str, *, listing: bool, dotfiles: bool, follow_symlinks: bool = False
+    ) -> None:
         self.root = os.path.realpath(root)
         self._prefix = self.root.rstrip(os.sep) + os.sep
         self.listing = listing
         self.dotfiles = dotfiles
+        self.follow_symlinks = follow_symlinks
+        self._refused: set[str] = set()
         # path -> (st_dev, st_ino) for which realpath said "inside the root".
         self._inside: dict[str, tuple[int, int]] = {}
         self._not_found_paths = tuple(
@@ -111,14 +126,50 @@ class Resolver:
             return True
         real = os.path.realpath(path)
         if real != self.root:
-            if not real.startswith(self._prefix):
+            if real.startswith(self._prefix):
+                if not self.dotfiles and is_hidden(real[len(self._prefix) :].split(os.sep)):
+                    return False
+            elif not self.follow_symlinks:
+                self._refuse(path, real)
                 return False
-            if not self.dotfiles and is_hidden(real[len(self._prefix) :].split(os.sep)):
+            elif not self.dotfiles and is_hidden(real.split(os.sep)):
+                # Trusting the tree is not trusting every dot-folder it
+                # may point into (a link to ~/.ssh/ stays hidden).
                 return False
         if len(self._inside) >= self._MAX_VERDICTS:
             self._inside.clear()
         self._inside[path] = ident
         return True
+
+    def _refuse(self, path: str, real: str) -> None:
+        """Log a link out of the root, once per link (not per request or per file under it)."""
+        if path in self._refused:
+            return
+        if len(self._refused) >= self._MAX_REFUSED:
+            self._refused.clear()
+        self._refused.add(path)
+        # The link itself is the first component on the way that leaves the
+        # root ("assets" in assets/img/logo.svg): name that, once.
+        link, target = path, real
+        if path.startswith(self._prefix):
+            parts = path[len(self._prefix) :].split(os.sep)
+            for depth in range(1, len(parts) + 1):
+                candidate = self._prefix + os.sep.join(parts[:depth])
+                resolved = os.path.realpath(candidate)
+                if resolved != self.root and not resolved.startswith(self._prefix):
+                    link, target = candidate, resolved
+                    break
+        if link != path:
+            if link in self._refused:
+                return
+            self._refused.add(link)
+        shown = "/" + link[len(self._prefix) :] if link.startswith(self._prefix) else link
+        log.warning(
+            "staticsrv: not serving %s: it links to %s, outside the root "
+            "(--follow-symlinks serves such links)",
+            shown,
+            target,
+        )
 
     def is_missing(self, path: str) -> bool:
         """True if the stat that starts :meth:`resolve` finds nothing at ``path``."""
@@ -133,7 +184,7 @@ class Resolver:
             return NOT_FOUND
         return File(path, st)
 
-    def resolve(self, target: Target) -> Outcome:
+    def resolve(self, target: Target) -> Resolution:
         path = self.full_path(target.relpath)
         st = _stat(path)
         if isinstance(st, NotFound | Forbidden):
@@ -153,6 +204,44 @@ class Resolver:
         if self.listing:
             return Listing(path, st)
         return NOT_FOUND
+
+    def still_missing(self, path: str, page: FileKey | None) -> bool:
+        """True while ``path`` is missing and :meth:`not_found_page` would still be ``page``.
+
+        The same verdicts as :meth:`is_missing` and :meth:`not_found_page`,
+        in as few system calls: the page candidates before ``page`` must still
+        be missing, and ``page`` itself must still be that very version (a
+        swapped link or a replaced file has another identity).
+        """
+        try:
+            os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except (OSError, ValueError):
+            return self.is_missing(path)
+        else:
+            return False
+        for candidate in self._not_found_paths:
+            try:
+                st = os.stat(candidate)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except (OSError, ValueError):
+                return False
+            return page is not None and page.path == candidate and page.matches(st)
+        return page is None
+
+    def nearest_folder(self, segments: tuple[str, ...]) -> int | None:
+        """How many leading ``segments`` name the deepest folder above them that is served.
+
+        Served means it answers with its ``index.html`` or a listing; None
+        if not even the root does (listings off and no index).
+        """
+        for depth in range(len(segments) - 1, -1, -1):
+            found = self.resolve(Target(segments[:depth], "", True))
+            if isinstance(found, Listing | File):
+                return depth
+        return None
 
     def not_found_page(self) -> File | None:
         """The site's own 404 page: ``not_found.html``, else ``404.html`` (GitHub Pages)."""

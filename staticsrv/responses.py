@@ -28,7 +28,11 @@ REASONS: dict[int, str] = {
     204: "No Content",
     206: "Partial Content",
     301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
     304: "Not Modified",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",
@@ -115,10 +119,15 @@ class StreamBody:
     """A body of unknown length produced as it goes (Server-Sent Events, streaming gzip).
 
     RFC 9112 §7.1: an HTTP/1.1 client gets it chunked; an HTTP/1.0 client
-    gets it delimited by the close of the connection (§6.3 rule 8).
+    gets it delimited by the close of the connection (§6.3 rule 8).  An
+    endless stream (``finite=False``) is closed at once on shutdown; a
+    finite one (a file being compressed) counts as an answer in flight and
+    gets the grace period.  The connection closes ``chunks`` (its
+    ``aclose``, when it has one) once it is done with it, sent or not.
     """
 
     chunks: AsyncIterator[bytes]
+    finite: bool = False
 
 
 Body = bytes | FileBody | StreamBody

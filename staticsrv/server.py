@@ -17,14 +17,15 @@ import logging
 import os
 import socket
 import ssl
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 from staticsrv import connection
 from staticsrv.accesslog import AccessLog
 from staticsrv.config import Config
-from staticsrv.connection import Connection, Phase, Shared
+from staticsrv.connection import Connection, Phase
 from staticsrv.handler import Handler, Rule
+from staticsrv.shared import Shared
 from staticsrv.tls import TLSTransport
 from staticsrv.transport import Features, Transport
 
@@ -39,6 +40,10 @@ _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.E
 
 class BindError(Exception):
     """The listening socket could not be created; the message is for the user."""
+
+    def __init__(self, message: str, *, in_use: bool = False) -> None:
+        super().__init__(message)
+        self.in_use = in_use
 
 
 def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True) -> socket.socket:
@@ -66,12 +71,31 @@ def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise BindError(f"port {port} on {host} is already in use") from None
+            raise BindError(f"port {port} on {host} is already in use", in_use=True) from None
         if exc.errno == errno.EACCES:
             raise BindError(f"no permission to listen on {host}:{port}") from None
         raise BindError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.setblocking(False)
     return sock
+
+
+def bind_any(
+    host: str, ports: Sequence[int], *, reuse_port: bool = False, listen: bool = True
+) -> tuple[socket.socket, list[int]]:
+    """The first of ``ports`` free on ``host``, and the busy ones skipped before it.
+
+    Only "in use" moves on to the next port; any other failure (no
+    permission, no such address) is the same for every port and is raised.
+    """
+    busy: list[int] = []
+    for port in ports:
+        try:
+            return bind(host, port, reuse_port=reuse_port, listen=listen), busy
+        except BindError as exc:
+            if not exc.in_use or len(ports) == 1:
+                raise
+            busy.append(port)
+    raise BindError(f"ports {ports[0]} to {ports[-1]} on {host} are all in use", in_use=True)
 
 
 def bound_url(sock: socket.socket, scheme: str = "http") -> str:
@@ -100,6 +124,8 @@ class ServerCore:
         self.features = features if features is not None else Features()
         self._conns: set[Connection] = set()
         self._slot_free = asyncio.Event()
+        # Set while the readiness-driven accept is paused at the connection cap.
+        self._resume_accept: Callable[[], None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
     @property
@@ -151,9 +177,92 @@ class ServerCore:
             await asyncio.wait(tasks, timeout=1.0)
 
     async def _accept_loop(self, lsock: socket.socket) -> None:
+        if self.features.add_reader:
+            try:
+                await self._accept_ready(lsock)
+                return
+            except NotImplementedError:
+                self.features.add_reader = False  # the proactor loop
+        await self._accept_awaiting(lsock)
+
+    def _accepted(self, lsock: socket.socket) -> bool | OSError:
+        """Accept one connection: True if one was, False if none waits, else the error."""
+        try:
+            sock, addr = lsock.accept()
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as exc:
+            return exc
+        self._start(sock, addr)
+        return True
+
+    def _backoff(self, exc: OSError, previous: float) -> float:
+        """Out of descriptors: a growing pause instead of spinning at 100 % CPU."""
+        backoff = min(max(previous * 2, 0.01), 0.5)
+        if backoff >= 0.5 or backoff == 0.01:
+            log.warning("accept: %s; retrying", os.strerror(exc.errno or 0))
+        return backoff
+
+    async def _accept_ready(self, lsock: socket.socket) -> None:
+        """Accept from a standing readiness registration on the listening socket.
+
+        One callback takes every waiting connection (a burst costs one
+        wake-up, not an epoll_ctl pair and a future per connection, as
+        ``loop.sock_accept`` does).  At the connection cap, or out of
+        descriptors, the registration is dropped until a slot frees or the
+        back-off passes; meanwhile new connections wait in the listen backlog.
+        """
+        loop = asyncio.get_running_loop()
+        fd = lsock.fileno()
+        failed: asyncio.Future[None] = loop.create_future()
+        backoff = 0.0
+        registered = False
+
+        def resume() -> None:
+            nonlocal registered
+            if not registered and not failed.done():
+                loop.add_reader(fd, readable)
+                registered = True
+
+        def pause() -> None:
+            nonlocal registered
+            if registered:
+                loop.remove_reader(fd)
+                registered = False
+
+        def readable() -> None:
+            nonlocal backoff
+            while len(self._conns) < self.config.max_connections:
+                got = self._accepted(lsock)
+                if got is False:
+                    return
+                if got is True:
+                    backoff = 0.0
+                    continue
+                if got.errno in _RESOURCE_ERRNOS:
+                    backoff = self._backoff(got, backoff)
+                    pause()
+                    loop.call_later(backoff, resume)
+                    return
+                if got.errno not in _ACCEPT_ERRNOS_TRANSIENT and not failed.done():
+                    pause()
+                    failed.set_exception(got)
+                    return
+            pause()  # at the cap: a finishing connection calls resume
+            self._resume_accept = resume
+
+        loop.add_reader(fd, readable)
+        registered = True
+        try:
+            await failed
+        finally:
+            self._resume_accept = None
+            pause()
+
+    async def _accept_awaiting(self, lsock: socket.socket) -> None:
+        """The portable accept loop: ``loop.sock_accept`` per connection."""
         loop = asyncio.get_running_loop()
         backoff = 0.0
-        head_timeout = self.config.timeouts.head
         while True:
             if len(self._conns) >= self.config.max_connections:
                 # Further connections wait in the listen backlog until a slot frees.
@@ -164,24 +273,20 @@ class ServerCore:
                 sock, addr = await loop.sock_accept(lsock)
             except OSError as exc:
                 if exc.errno in _RESOURCE_ERRNOS:
-                    # Out of descriptors: keep serving the open connections and
-                    # retry with a growing pause instead of spinning at 100 % CPU.
-                    backoff = min(max(backoff * 2, 0.01), 0.5)
-                    if backoff >= 0.5 or backoff == 0.01:
-                        log.warning("accept: %s; retrying", os.strerror(exc.errno or 0))
+                    backoff = self._backoff(exc, backoff)
                     await asyncio.sleep(backoff)
                     continue
                 if exc.errno in _ACCEPT_ERRNOS_TRANSIENT:
                     continue
                 raise
             backoff = 0.0
-            sock.setblocking(False)
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            peer = addr[0] if isinstance(addr, tuple) else str(addr)
-            self._start(sock, peer, loop.time() + head_timeout)
+            self._start(sock, addr)
 
-    def _start(self, sock: socket.socket, peer: str, deadline: float) -> None:
+    def _start(self, sock: socket.socket, addr: Any) -> None:
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = addr[0] if isinstance(addr, tuple) else str(addr)
         send_timeout = self.config.timeouts.send
         loop = asyncio.get_running_loop()
 
@@ -193,7 +298,7 @@ class ServerCore:
             conn = Connection(raw, peer)
         else:
             conn = Connection(TLSTransport(raw, self.tls, peer, progress), peer)
-        conn.deadline = deadline
+        conn.deadline = loop.time() + self.config.timeouts.head
         self._conns.add(conn)
         conn.task = loop.create_task(self._run(conn))
 
@@ -203,6 +308,8 @@ class ServerCore:
         finally:
             self._conns.discard(conn)
             self._slot_free.set()
+            if self._resume_accept is not None:
+                self._resume_accept()
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()

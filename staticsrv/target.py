@@ -123,11 +123,11 @@ def decode_target(target: str, *, dotfiles: bool = False) -> Target | TargetErro
     so a target that is both malformed and hidden gets 400.
     """
     # RFC 3986 §3.5: the fragment starts at the first "#" anywhere (a query
-    # cannot contain "#"). User agents never send it (RFC 9110 §7.1); drop it
-    # defensively rather than letting it become part of a file name.
-    hash_at = target.find("#")
-    if hash_at >= 0:
-        target = target[:hash_at]
+    # cannot contain "#").  User agents never send it (RFC 9110 §7.1), so a
+    # target holding one is a probe: answering "/index.html#/../x" as
+    # "/index.html" would hide it.  A "#" in a name travels as "%23".
+    if "#" in target:
+        return _MALFORMED
     path, _, query = target.partition("?")
     if not path.startswith("/"):
         return _MALFORMED

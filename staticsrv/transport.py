@@ -67,6 +67,12 @@ class Features:
     os_sendfile: bool = hasattr(os, "sendfile")
     send_queue: bool = _TIOCOUTQ is not None  # SIOCOUTQ: see Transport.unacked
     add_writer: bool = True  # selector loops; Windows' proactor loop has none
+    add_reader: bool = True  # likewise: without it, reads go through loop.sock_recv
+
+
+# Bytes the readiness callback may take in ahead of the connection before it
+# stops reading (the kernel's buffer and TCP's window then hold the client).
+READ_AHEAD = 4 * RECV_SIZE
 
 
 class Opened(enum.Enum):
@@ -93,9 +99,29 @@ class Pipe(Protocol):
 
 
 class Transport:
-    """Plain TCP on one non-blocking socket."""
+    """Plain TCP on one non-blocking socket.
 
-    __slots__ = ("_features", "_loop", "_progress", "sent", "sock")
+    Reads are readiness-driven: the socket's reader is registered with the
+    loop once, on the first read, and stays registered until close.  The
+    callback takes what the kernel has into ``_inbox`` and wakes the
+    connection's coroutine only if it is waiting.  ``loop.sock_recv``
+    instead registers and unregisters the descriptor with epoll and makes a
+    future on every call, which was most of the per-request cost.  Where
+    the loop has no ``add_reader`` (the proactor loop), reads fall back to
+    ``loop.sock_recv``.
+    """
+
+    __slots__ = (
+        "_error",
+        "_features",
+        "_inbox",
+        "_loop",
+        "_progress",
+        "_reading",
+        "_waiter",
+        "sent",
+        "sock",
+    )
 
     def __init__(
         self,
@@ -108,17 +134,94 @@ class Transport:
         self._features = features
         self._progress = progress  # called whenever bytes went out
         self.sent = 0  # bytes written so far (heads and bodies)
+        self._inbox: list[bytes] = []  # read by the callback, not yet taken; b"" is EOF
+        self._error: OSError | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._reading = False  # the reader is registered with the loop
 
     async def open(self) -> Opened:
         """Nothing to negotiate on plain TCP."""
         return Opened.READY
 
     async def recv(self) -> bytes:
-        """Up to RECV_SIZE bytes; b"" at the end of the stream."""
-        return await self._loop.sock_recv(self.sock, RECV_SIZE)
+        """What the client sent next; b"" at the end of the stream."""
+        inbox = self._inbox
+        if not inbox:
+            if self._error is not None:
+                raise self._error
+            if not self._reading:
+                # Not registered (a new connection, whose request has usually
+                # arrived already, or one paused at READ_AHEAD): a direct read
+                # costs one syscall, registering two epoll_ctl calls.
+                try:
+                    return self.sock.recv(RECV_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    pass
+                if not self._features.add_reader or not self._start_reading():
+                    return await self._loop.sock_recv(self.sock, RECV_SIZE)
+            waiter = self._waiter = self._loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+            if not inbox:
+                if self._error is not None:
+                    raise self._error
+                return b""  # woken by close
+        data = inbox[0] if len(inbox) == 1 else b"".join(inbox)
+        inbox.clear()
+        if not self._reading and data:
+            self._start_reading()  # was paused by READ_AHEAD
+        return data
+
+    def _start_reading(self) -> bool:
+        try:
+            self._loop.add_reader(self.sock.fileno(), self._readable)
+        except NotImplementedError:
+            self._features.add_reader = False
+            return False
+        self._reading = True
+        return True
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            with contextlib.suppress(ValueError, OSError):  # the descriptor is gone
+                self._loop.remove_reader(self.sock.fileno())
+
+    def _readable(self) -> None:
+        """The loop's callback: take what arrived, wake a waiting reader."""
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._error = exc
+            data = b""
+        inbox = self._inbox
+        if data:
+            inbox.append(data)
+            if len(inbox) * RECV_SIZE >= READ_AHEAD and sum(map(len, inbox)) >= READ_AHEAD:
+                self._stop_reading()  # backpressure: the client waits in TCP
+        else:
+            self._stop_reading()  # EOF or error: nothing more will come
+            if self._error is None:
+                inbox.append(b"")
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def send(self, data: bytes | memoryview) -> None:
         """All of ``data``: a direct send, waiting for writability only when the buffer is full."""
+        if self._features.add_writer:
+            try:
+                n = self.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            self.sent += n
+            if n == len(data):
+                return  # the common case: the kernel took it all at once
+            data = memoryview(data)[n:]
         view = memoryview(data)
         while view:
             if not self._features.add_writer:
@@ -126,17 +229,14 @@ class Transport:
                 await self._loop.sock_sendall(self.sock, view)
                 self.sent += len(view)
                 return
+            await self._writable()
             try:
                 n = self.sock.send(view)
-            except BlockingIOError:
-                await self._writable()
-                continue
-            except InterruptedError:
+            except (BlockingIOError, InterruptedError):
                 continue
             self.sent += n
             view = view[n:]
-            if view:
-                self._progress()
+            self._progress()
 
     def send_nowait(self, data: bytes) -> None:
         """Best effort, never blocking (a last word before closing)."""
@@ -231,19 +331,27 @@ class Transport:
         with open(fd, "rb", buffering=0, closefd=False) as fobj:  # noqa: ASYNC230
             while offset < end:
                 want = min(step, end - offset)
+                fobj.seek(offset)
                 try:
                     sent = await self._loop.sock_sendfile(
                         self.sock, fobj, offset, want, fallback=False
                     )
-                except NotImplementedError:
-                    self._features.loop_sendfile = False  # uvloop: ask once per server
-                    break
-                except asyncio.SendfileNotAvailableError:
-                    # This piece's first sendfile(2) failed before a byte
-                    # went out; asyncio says so for any error, a client
-                    # already gone included.  The next tier meets the real
-                    # errno and acts on it.
-                    break
+                except BaseException as exc:
+                    # The call raises without its count when the client goes
+                    # away mid-file; the file position still says how far it
+                    # got (documented for loop.sock_sendfile), so the access
+                    # log shows the bytes really sent.
+                    self.sent += max(fobj.tell() - offset, 0)
+                    if isinstance(exc, NotImplementedError):
+                        self._features.loop_sendfile = False  # uvloop: ask once per server
+                        break
+                    if isinstance(exc, asyncio.SendfileNotAvailableError):
+                        # This piece's first sendfile(2) failed before a byte
+                        # went out; asyncio says so for any error, a client
+                        # already gone included.  The next tier meets the real
+                        # errno and acts on it.
+                        break
+                    raise
                 self.sent += sent
                 if sent < want:
                     return -1
@@ -256,5 +364,8 @@ class Transport:
             self.sock.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
+        # Unregister before closing: the number may be reused at once by the
+        # next accepted connection.
+        self._stop_reading()
         with contextlib.suppress(OSError):
             self.sock.close()

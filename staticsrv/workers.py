@@ -1,15 +1,24 @@
 """``--workers N``: N server processes sharing one port through SO_REUSEPORT.
 
 The parent reserves the address (bound, never listening, so the kernel never
-hands it a connection), forks the workers, forwards SIGINT/SIGTERM to them,
-restarts a worker that dies unexpectedly, and exits 0 once all have stopped.
-Each worker is the ordinary single-process server with its own event loop
-and caches; the kernel spreads new connections across their listen queues.
+hands it a connection), forks the workers, forwards SIGINT/SIGTERM/SIGHUP to
+them as SIGTERM, restarts a worker that dies unexpectedly, and exits 0 once
+all have stopped.  A second stop signal kills the workers and exits 130 at
+once, as the single-process server does.  Each worker is the ordinary
+single-process server with its own event loop and caches; the kernel spreads
+new connections across their listen queues.
+
+Workers die with their parent, however it ends (``kill -9`` included), so
+they never keep an orphaned port serving an old root: on Linux the kernel
+sends them SIGTERM (``PR_SET_PDEATHSIG``); elsewhere each worker watches
+the read end of a pipe whose only writer is the parent, and stops when it
+reads end-of-file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import os
 import select
@@ -29,6 +38,29 @@ if TYPE_CHECKING:
 RESTART_WINDOW = 10.0  # seconds
 RESTART_LIMIT = 10  # crashes within the window before the supervisor gives up
 STOP_GRACE = 10.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+EXIT_FORCED = 130  # a second Ctrl+C, as in the single-process server
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def _die_with_parent(parent: int) -> bool:
+    """Ask the kernel for SIGTERM when ``parent`` dies; False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        # The running program's own symbols include libc's: no library search
+        # (find_library would spawn ldconfig in every worker).
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent:
+        # The parent died between fork and prctl: the signal will never come.
+        os.kill(os.getpid(), signal.SIGTERM)
+    return True
 
 
 def reuse_port_supported() -> bool:
@@ -37,29 +69,34 @@ def reuse_port_supported() -> bool:
 
 
 def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> int:
-    from staticsrv.app import banner_extra, run
-    from staticsrv.server import BindError, bind, bound_url
+    from staticsrv.app import run, welcome
+    from staticsrv.config import PORT_FALLBACK
+    from staticsrv.server import BindError, bind, bind_any
 
     if not reuse_port_supported():
         click.echo("staticsrv: error: --workers needs SO_REUSEPORT (Linux, BSD, macOS)", err=True)
-        return 1
+        return 2  # a usage error on this platform, like any other bad argument
     try:
         # SO_REUSEPORT lets any process of the same user join a port, so a
         # second "staticsrv -w N" on it would silently take half the traffic.
         # An exclusive bind first fails on a port anyone listens on; it is
         # held until the shared reservation is made, so nothing slips between.
-        probe = bind(config.host, config.port, listen=False)
+        ports = PORT_FALLBACK if config.port_fallback else (config.port,)
+        probe, busy = bind_any(config.host, ports, listen=False)
         with probe:
             port = probe.getsockname()[1]
             reserve = bind(config.host, port, reuse_port=True, listen=False)
     except BindError as exc:
         click.echo(f"staticsrv: error: {exc}", err=True)
         return 1
-    config = dataclasses.replace(config, port=port)
-    url = bound_url(reserve, config.scheme)
+    config = dataclasses.replace(config, port=port, port_fallback=False)
     # Each worker writes one byte here once it listens; the URL is printed
     # only when all do, so a client that reads it can connect at once.
     ready_r, ready_w = os.pipe()
+    # The parent's lifeline: workers that cannot use PR_SET_PDEATHSIG watch
+    # life_r; the kernel closes life_w when the parent ends, however it ends.
+    life_r, life_w = os.pipe()
+    parent = os.getpid()
 
     stopping = False
     children: dict[int, int] = {}
@@ -68,10 +105,17 @@ def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> in
         pid = os.fork()
         if pid == 0:
             # The child: default signal dispositions, the parent's socket closed.
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+            # Its own process group: a Ctrl+C in the terminal reaches the
+            # parent alone, which stops the workers once; otherwise each
+            # worker would see the SIGINT and then the parent's SIGTERM,
+            # and take the pair for a second Ctrl+C (a forced exit).
+            os.setpgid(0, 0)
             reserve.close()
             os.close(ready_r)
+            os.close(life_w)
+            watch = None if _die_with_parent(parent) else life_r
             status = 1
 
             def ready() -> None:
@@ -79,7 +123,9 @@ def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> in
                 os.close(ready_w)
 
             try:
-                status = run(config, shown_root, announce=False, on_ready=ready, tls=tls)
+                status = run(
+                    config, shown_root, announce=False, on_ready=ready, tls=tls, parent_watch=watch
+                )
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -88,25 +134,33 @@ def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> in
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
+        if stopping and signum:
+            # A second Ctrl+C (or TERM, or HUP): no more waiting for in-flight
+            # answers.  The workers go now, so the port is free on return.
+            for pid in list(children):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            _reap(children)
+            click.echo("staticsrv: forced exit", err=True)
+            os._exit(EXIT_FORCED)
         stopping = True
         for pid in list(children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # SIGHUP (the terminal closed, or someone signalling the parent alone)
+    # stops the group like SIGTERM; ignoring it would orphan the workers.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     for index in range(config.workers):
         spawn(index)
     if not _wait_ready(ready_r, config.workers, children):
         click.echo("staticsrv: error: workers failed to start", err=True)
-        on_signal(signal.SIGTERM, None)
+        on_signal(0, None)  # 0: the supervisor's own decision, not a signal
         _reap(children)
         return 1
     os.close(ready_r)
-    click.echo(f"Serving {shown_root} at {url} with {config.workers} workers (Ctrl+C to stop)")
-    for line in banner_extra(config, port, tls):
-        click.echo(line)
-    sys.stdout.flush()
+    welcome(config, f"{shown_root} with {config.workers} workers", reserve, busy, tls)
 
     crashes: list[float] = []
     deadline: float | None = None
@@ -137,7 +191,7 @@ def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> in
         crashes = [t for t in crashes if now - t < RESTART_WINDOW] + [now]
         if len(crashes) > RESTART_LIMIT:
             click.echo("staticsrv: error: workers keep crashing; stopping", err=True)
-            on_signal(signal.SIGTERM, None)
+            on_signal(0, None)  # 0: the supervisor's own decision, not a signal
             continue
         spawn(index)
     reserve.close()

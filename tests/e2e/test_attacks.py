@@ -31,7 +31,7 @@ import pytest
 
 import staticsrv
 from staticsrv.config import Config, Timeouts
-from tests.client import Addr, connect
+from tests.client import Addr, Closed, Conn, Received
 
 pytestmark = pytest.mark.load
 
@@ -42,19 +42,11 @@ RANGES_SIZE = 100_000
 RANGES_BODY = bytes(range(256)) * (RANGES_SIZE // 256) + bytes(RANGES_SIZE % 256)
 CLOSE = True
 KEEP = False
-SMUGGLED = b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n"
+SMUGGLED = b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
 @dataclasses.dataclass
-class Answer:
-    status: int
-    head: str
-    headers: dict[str, list[str]]
-    body: bytes
-
-
-@dataclasses.dataclass
-class Server:
+class AttackSite:
     addr: Addr  # says whether to speak TLS (see tests.client.connect)
     server: staticsrv.Server
     log: list[str]
@@ -65,7 +57,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
     client_tls: ssl.SSLContext,
     request: pytest.FixtureRequest,
-) -> Iterator[Server]:
+) -> Iterator[AttackSite]:
     https = request.param == "https"
     base = tmp_path_factory.mktemp("attacks")
     (base / "secret.txt").write_bytes(SECRET)  # next to the root, never served
@@ -86,38 +78,20 @@ def server(
     # Leaving serve() raises if the server's loop died.
     with staticsrv.serve(config=config, access_log=log.append) as running:
         addr = Addr("127.0.0.1", running.port, client_tls if https else None)
-        yield Server(addr, running, log)
+        yield AttackSite(addr, running, log)
 
 
-def _recv_answer(sock: socket.socket, buf: bytearray) -> Answer | None:
-    """One framed answer from ``sock`` (None if the server closed first)."""
-    while b"\r\n\r\n" not in buf:
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            return None
-        if not chunk:
-            return None
-        buf += chunk
-    end = buf.index(b"\r\n\r\n")
-    head = bytes(buf[:end]).decode("latin-1")
-    del buf[: end + 4]
-    lines = head.split("\r\n")
-    version, status, _ = lines[0].split(" ", 2)
-    assert version == "HTTP/1.1", lines[0]
-    headers: dict[str, list[str]] = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        assert colon, f"malformed header line {line!r}"
-        headers.setdefault(name.strip().lower(), []).append(value.strip())
-    length = int(headers["content-length"][0])
-    while len(buf) < length:
-        chunk = sock.recv(65536)
-        assert chunk, f"closed after {len(buf)} of {length} body bytes"
-        buf += chunk
-    body = bytes(buf[:length])
-    del buf[:length]
-    return Answer(int(status), head, headers, body)
+def _recv_answer(conn: Conn) -> Received | None:
+    """One framed answer (None if the server closed before a whole head)."""
+    try:
+        answer = conn.read_response()
+    except Closed as exc:
+        assert not exc.in_body, str(exc)
+        return None
+    except ConnectionResetError:
+        return None
+    assert "content-length" in answer.fields, answer.raw_head
+    return answer
 
 
 def _send_in_background(sock: socket.socket, data: bytes) -> threading.Thread:
@@ -141,27 +115,13 @@ def _send_in_background(sock: socket.socket, data: bytes) -> threading.Thread:
     return thread
 
 
-def _closed_by_server(sock: socket.socket, buf: bytearray) -> tuple[bool, bytes]:
-    """(True, extra bytes) once the server closed; (False, ...) if still open."""
-    try:
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return True, bytes(buf)
-            buf += chunk
-    except ConnectionResetError:
-        return True, bytes(buf)
-    except TimeoutError:
-        return False, bytes(buf)
-
-
-def _normal_request(sock: socket.socket, buf: bytearray) -> Answer | None:
-    sock.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-    return _recv_answer(sock, buf)
+def _normal_request(conn: Conn) -> Received | None:
+    conn.send(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    return _recv_answer(conn)
 
 
 def _head(target: bytes, *fields: bytes, method: bytes = b"GET") -> bytes:
-    lines = [method + b" " + target + b" HTTP/1.1", b"Host: a", *fields]
+    lines = [method + b" " + target + b" HTTP/1.1", b"Host: localhost", *fields]
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
@@ -274,12 +234,12 @@ TABLE: list[tuple[str, bytes, frozenset[int], bool | None]] = [
     # ------------------------------------------------------------ line ends and bytes
     ("obs-fold", _head(b"/hello.txt", b"X-A: a", b" folded: b"), frozenset({400}), CLOSE),
     ("obs-fold-tab", _head(b"/hello.txt", b"X-A: a", b"\tb"), frozenset({400}), CLOSE),
-    ("bare-lf", b"GET /hello.txt HTTP/1.1\nHost: a\n\n", frozenset({400}), CLOSE),
-    ("bare-lf-mixed", b"GET /hello.txt HTTP/1.1\r\nHost: a\n\r\n", frozenset({400}), CLOSE),
+    ("bare-lf", b"GET /hello.txt HTTP/1.1\nHost: localhost\n\n", frozenset({400}), CLOSE),
+    ("bare-lf-mixed", b"GET /hello.txt HTTP/1.1\r\nHost: localhost\n\r\n", frozenset({400}), CLOSE),
     ("bare-cr", _head(b"/hello.txt", b"X-A: a\rX-B: b"), frozenset({400}), CLOSE),
     (
         "bare-cr-request-line",
-        b"GET /hello.txt\rHTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /hello.txt\rHTTP/1.1\r\nHost: localhost\r\n\r\n",
         frozenset({400}),
         CLOSE,
     ),
@@ -291,16 +251,25 @@ TABLE: list[tuple[str, bytes, frozenset[int], bool | None]] = [
     # RFC 9112 §3.2.2: absolute-form is accepted, the path is served from our root.
     (
         "absolute-form",
-        b"GET http://evil.com/hello.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET http://localhost/hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
         frozenset({200}),
+        KEEP,
+    ),
+    # Its authority replaces Host, so the DNS-rebinding check applies to it.
+    (
+        "absolute-form-foreign-host",
+        b"GET http://evil.com/hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        frozenset({403}),
         KEEP,
     ),
     (
         "absolute-form-traversal",
-        b"GET http://evil.com/../secret.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET http://127.0.0.1/../secret.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
         frozenset({400}),
         KEEP,
     ),
+    ("dns-rebinding", b"GET /hello.txt HTTP/1.1\r\nHost: evil.com\r\n\r\n", frozenset({403}), KEEP),
+    ("fragment-in-target", _head(b"/index.html#/../.env"), frozenset({400}), KEEP),
     ("protocol-relative", _head(b"//evil.com"), frozenset({301}), KEEP),
     ("protocol-relative-triple", _head(b"///evil.com"), frozenset({301}), KEEP),
     ("protocol-relative-query", _head(b"//evil.com?next=//x"), frozenset({301}), KEEP),
@@ -350,21 +319,21 @@ TABLE: list[tuple[str, bytes, frozenset[int], bool | None]] = [
     ("garbage-1MiB-no-newline", b"\xff\xfe" * (512 * 1024), frozenset({400, 414, 431}), CLOSE),
     (
         "headers-1MiB",
-        b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n" + b"X: y\r\n" * 174_763,
+        b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n" + b"X: y\r\n" * 174_763,
         frozenset({431}),
         CLOSE,
     ),
 ]
 
 
-def _check_answer(data: bytes, answer: Answer) -> None:
+def _check_answer(data: bytes, answer: Received) -> None:
     """What every answer must satisfy, whatever its status."""
     assert SECRET not in answer.body, "a file outside the root leaked"
-    assert "set-cookie" not in answer.headers, "a header was injected"
-    for values in answer.headers.values():
+    assert "set-cookie" not in answer.fields, "a header was injected"
+    for values in answer.fields.values():
         for value in values:
             assert "\r" not in value and "\n" not in value
-    location = answer.headers.get("location")
+    location = answer.fields.get("location")
     if location is not None:
         assert len(location) == 1
         assert location[0].startswith("/"), location
@@ -373,11 +342,11 @@ def _check_answer(data: bytes, answer: Answer) -> None:
         path = location[0].split("?", 1)[0]
         assert path in ("/evil.com/", "/%5Cevil.com/", "/sub/"), location
     if answer.status == 405:
-        assert answer.headers.get("allow") == ["GET, HEAD, OPTIONS"]
+        assert answer.fields.get("allow") == ["GET, HEAD, OPTIONS"]
     if answer.status >= 400:
         assert answer.body != HELLO, "an error status with the file as body"
     if b"/ranges.bin" in data:
-        content_length = int(answer.headers["content-length"][0])
+        content_length = int(answer.fields["content-length"][0])
         assert content_length == len(answer.body)
         if answer.status == 200:
             assert answer.body == RANGES_BODY
@@ -391,41 +360,40 @@ def _check_answer(data: bytes, answer: Answer) -> None:
     [pytest.param(*row, id=row[0]) for row in TABLE],
 )
 def test_attack(
-    server: Server, name: str, data: bytes, statuses: frozenset[int], close: bool | None
+    server: AttackSite, name: str, data: bytes, statuses: frozenset[int], close: bool | None
 ) -> None:
-    with connect(server.addr, timeout=TIMEOUT) as sock:
-        sender = _send_in_background(sock, data)
-        buf = bytearray()
-        answer = _recv_answer(sock, buf)
+    with Conn(server.addr, timeout=TIMEOUT) as conn:
+        sender = _send_in_background(conn.sock, data)
+        answer = _recv_answer(conn)
         assert answer is not None, "the server closed without answering"
-        assert answer.status in statuses, f"{name}: {answer.head.splitlines()[0]}"
+        assert answer.status in statuses, f"{name}: {answer.status_line}"
         _check_answer(data, answer)
         if answer.status == 200 and b"/hello.txt" in data:
             assert answer.body == HELLO
         sender.join(TIMEOUT)
         if close is CLOSE:
-            assert "close" in answer.headers.get("connection", [""])[0]
-            closed, extra = _closed_by_server(sock, buf)
+            assert "close" in answer.fields.get("connection", [""])[0]
+            closed, extra = conn.wait_close()
             assert closed, "the server kept a connection whose framing is broken"
             assert extra == b"", f"answered something smuggled: {extra[:80]!r}"
         elif close is KEEP:
             # The very same connection serves a normal request afterwards.
-            follow = _normal_request(sock, buf)
+            follow = _normal_request(conn)
             assert follow is not None, "the server closed a connection it should keep"
             assert (follow.status, follow.body) == (200, HELLO)
     # And the server as a whole is fine.
-    with connect(server.addr, timeout=TIMEOUT) as sock:
-        after = _normal_request(sock, bytearray())
+    with Conn(server.addr, timeout=TIMEOUT) as conn:
+        after = _normal_request(conn)
         assert after is not None and (after.status, after.body) == (200, HELLO)
 
 
-def test_whole_table_at_once_then_normal_request(server: Server) -> None:
+def test_whole_table_at_once_then_normal_request(server: AttackSite) -> None:
     """Every attack on its own connection, all in flight together."""
 
     def one(data: bytes) -> int | None:
-        with connect(server.addr, timeout=TIMEOUT) as sock:
-            sender = _send_in_background(sock, data)
-            answer = _recv_answer(sock, bytearray())
+        with Conn(server.addr, timeout=TIMEOUT) as conn:
+            sender = _send_in_background(conn.sock, data)
+            answer = _recv_answer(conn)
             sender.join(TIMEOUT)
             return None if answer is None else answer.status
 
@@ -433,10 +401,9 @@ def test_whole_table_at_once_then_normal_request(server: Server) -> None:
         statuses = list(pool.map(one, [row[1] for row in TABLE]))
     for (name, _, allowed, _), status in zip(TABLE, statuses, strict=True):
         assert status in allowed, f"{name}: {status}"
-    with connect(server.addr, timeout=TIMEOUT) as sock:
-        buf = bytearray()
+    with Conn(server.addr, timeout=TIMEOUT) as conn:
         for _ in range(3):
-            answer = _normal_request(sock, buf)
+            answer = _normal_request(conn)
             assert answer is not None and (answer.status, answer.body) == (200, HELLO)
     assert server.server.running
     assert not any("Traceback" in line for line in server.log)

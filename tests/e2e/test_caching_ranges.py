@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from staticsrv.httpdate import format_http_date, parse_http_date
-from tests.client import Conn, Response, get
+from tests.client import Conn, Received, get
 from tests.conftest import Running, ServeFactory
 
 TEXT = b"0123456789abcdefghijklmnopqrstuvwxyz" * 100  # 3,600 bytes, compressible
@@ -195,7 +195,7 @@ def test_invalid_range_is_ignored_with_200(srv: Running, data_file: Path, spec: 
     assert resp.body == TEXT
 
 
-def parse_multipart(resp: Response) -> list[tuple[str, str, bytes]]:
+def parse_multipart(resp: Received) -> list[tuple[str, str, bytes]]:
     """Parse a multipart/byteranges body (RFC 9110 §14.6, RFC 2046 §5.1) into
     (content-type, content-range, data) parts, using each part's Content-Range
     to know its length, and check the framing around them is exact."""

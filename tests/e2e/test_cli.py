@@ -60,7 +60,7 @@ def root(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_serves_prints_url_logs_and_stops_cleanly(root: Path, sig: int) -> None:
     proc, port, line = start("--root", str(root), "--port", "0")
     try:
@@ -155,7 +155,7 @@ def test_version_and_help() -> None:
     assert re.fullmatch(r"staticsrv, version \d+\.\d+\.\d+\n", version.stdout)
     helptext = run_fail("--help")
     assert helptext.returncode == 0
-    for option in ("--root", "--host", "--port", "--no-listing", "--quiet", "--version"):
+    for option in ("--root", "--host", "--port", "--no-listing", "--follow-symlinks", "--quiet"):
         assert option in helptext.stdout
 
 
@@ -225,3 +225,28 @@ def test_each_loop_sends_large_files_and_ranges_byte_exact(root: Path, loop: str
     assert part.status == 206
     assert part.body == data[1000:3000000]
     assert code == 0
+
+
+def test_a_link_out_of_the_root_is_explained_once_and_served_with_the_flag(
+    root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    shared = tmp_path_factory.mktemp("shared")
+    (shared / "logo.svg").write_text("<svg/>\n")
+    (root / "assets").symlink_to(shared)
+    proc, port, _ = start(str(root), "--port", "0", "-q")
+    try:
+        for _ in range(3):
+            assert get(("127.0.0.1", port), "/assets/logo.svg").status == 404
+    finally:
+        code, err = stop(proc)
+    assert code == 0
+    hints = [line for line in err.splitlines() if "--follow-symlinks" in line]
+    assert len(hints) == 1, err
+    assert "/assets" in hints[0]
+    proc, port, _ = start(str(root), "--port", "0", "-q", "--follow-symlinks")
+    try:
+        assert get(("127.0.0.1", port), "/assets/logo.svg").body == b"<svg/>\n"
+    finally:
+        code, err = stop(proc)
+    assert code == 0
+    assert err == ""

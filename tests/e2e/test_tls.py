@@ -387,7 +387,7 @@ def test_https_with_workers_and_the_banner(site: Path, client_tls: ssl.SSLContex
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(5)]
-        match = re.search(r"https://127\.0\.0\.1:(\d+)/ with 2 workers", lines[0])
+        match = re.search(r"with 2 workers at https://127\.0\.0\.1:(\d+)/ ", lines[0])
         assert match, lines
         assert "local CA" in lines[1] and str(certs.data_dir() / certs.CA_CERT) in lines[1]
         assert re.search(r"SHA-256 fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}", lines[2])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from staticsrv.conditional import (
-    Outcome,
+    Precondition,
     evaluate_preconditions,
     if_range_allows_range,
     make_etag,
@@ -23,9 +23,9 @@ FUTURE = format_http_date(NOW + 3600)
 LM_RFC850 = "Sunday, 06-Nov-94 08:49:37 GMT"
 LM_ASCTIME = "Sun Nov  6 08:49:37 1994"
 
-PROCEED = Outcome.PROCEED
-NOT_MODIFIED = Outcome.NOT_MODIFIED
-FAILED = Outcome.PRECONDITION_FAILED
+PROCEED = Precondition.PROCEED
+NOT_MODIFIED = Precondition.NOT_MODIFIED
+FAILED = Precondition.PRECONDITION_FAILED
 
 
 @pytest.mark.parametrize(
@@ -279,7 +279,9 @@ FAILED = Outcome.PRECONDITION_FAILED
         ),
     ],
 )
-def test_evaluate_preconditions(method: str, headers: dict[str, str], expected: Outcome) -> None:
+def test_evaluate_preconditions(
+    method: str, headers: dict[str, str], expected: Precondition
+) -> None:
     assert evaluate_preconditions(method, headers, ETAG, LM, NOW) is expected
 
 
@@ -293,7 +295,7 @@ def test_evaluate_preconditions(method: str, headers: dict[str, str], expected: 
         pytest.param('""', '""', NOT_MODIFIED, id="empty_opaque_tag_is_valid"),
     ],
 )
-def test_entity_tag_list_parsing(header: str, etag: str, expected: Outcome) -> None:
+def test_entity_tag_list_parsing(header: str, etag: str, expected: Precondition) -> None:
     assert evaluate_preconditions("GET", {"if-none-match": header}, etag, LM, NOW) is expected
 
 

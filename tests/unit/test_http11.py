@@ -8,7 +8,8 @@ import pytest
 
 from staticsrv import http11
 from staticsrv.config import Limits
-from staticsrv.http11 import MAX_EMPTY_LINES, ParseError, ReceiveBuffer, Request, parse_head
+from staticsrv.http11 import MAX_EMPTY_LINES, ParseError, Request, parse_head
+from staticsrv.receivebuffer import ReceiveBuffer
 
 LIMITS = Limits()
 # Small limits make the boundaries of 414/431 easy to hit exactly.
@@ -374,6 +375,38 @@ def test_garbage_first_line_rejected_before_empty_line() -> None:
     error = buf.extract_head()
     assert isinstance(error, ParseError)
     assert error.status == 400
+
+
+CLIENT_HELLO = bytes.fromhex("160301020001000001fc0303") + bytes(range(32))
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        CLIENT_HELLO[:1],  # TLS on the plain port: the very first byte decides
+        CLIENT_HELLO,
+        b"\x00\x00\x00\x00",
+        b"GET /\x00",
+        b"GET /a\x01b",
+        b"GET / HTTP/1.1\rX",
+        b"\r\r",
+        b"\xff\xfe",
+        b'{"json": 1}',
+    ],
+)
+def test_bytes_that_cannot_start_a_request_are_refused_at_once(start: bytes) -> None:
+    """No line end needed: a ClientHello or binary garbage gets its 400 now,
+    not when the head deadline passes."""
+    for chunks in ([start], bytewise(start)):
+        got = outcome(chunks)
+        assert isinstance(got, ParseError), (chunks, got)
+        assert got.status == 400
+
+
+@pytest.mark.parametrize("start", [b"G", b"GET", b"GET ", b"GET /a", b"GET /a HTTP/1.1\r", b"\r"])
+def test_a_plausible_start_waits_for_more(start: bytes) -> None:
+    assert outcome(bytewise(start)) is None
+    assert outcome([start]) is None
 
 
 def test_valid_first_line_waits_for_the_rest() -> None:

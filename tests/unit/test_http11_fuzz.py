@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from staticsrv import http11
 from staticsrv.config import Limits
-from staticsrv.http11 import ParseError, ReceiveBuffer, Request, parse_head
+from staticsrv.http11 import ParseError, Request, parse_head
+from staticsrv.receivebuffer import ReceiveBuffer
 
 LIMITS = Limits()
 # Small enough for random inputs to reach 414 and 431 often.

@@ -8,7 +8,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from staticsrv.pages import ListingEntry, error_page, render_listing
+from staticsrv.pages import ListingEntry, error_page, not_found_page, render_listing
 from staticsrv.target import Target, TargetError, decode_target, quote_segments
 
 MTIME = datetime(2026, 11, 22, 21, 30, 59, tzinfo=UTC).timestamp()
@@ -386,3 +386,26 @@ def test_error_page_is_small_and_stable() -> None:
     body = error_page(404, "Not here.")
     assert body == error_page(404, "Not here.")
     assert len(body) < 4096
+
+
+def test_not_found_page_shows_the_path_and_links_home_and_up() -> None:
+    body = not_found_page("/docs/gone.html", "../", ("../docs/", "/docs/"))
+    text = body.decode("utf-8")
+    page = Page(body)
+    assert page.title == page.h1 == "404 Not Found"
+    assert "<code>/docs/gone.html</code>" in text
+    assert '<a href="../docs/">/docs/</a>' in text
+    assert '<a href="../">The site root</a>' in text
+    assert "<script" not in text
+
+
+def test_not_found_page_escapes_the_path_and_links() -> None:
+    text = not_found_page('/<script>"x"', './"><', ('"><b>', "<i>")).decode("utf-8")
+    assert "<script>" not in text and "<b>" not in text and "<i>" not in text
+    assert "&lt;script&gt;&quot;x&quot;" in text
+
+
+def test_not_found_page_without_a_folder_link() -> None:
+    text = not_found_page("/x", "./", None).decode("utf-8")
+    assert "Nearest existing folder" not in text
+    assert not_found_page("/x", "./", None) == not_found_page("/x", "./", None)

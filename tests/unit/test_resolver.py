@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from staticsrv.reader import FileKey
 from staticsrv.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
 from staticsrv.target import Target, decode_target
 
@@ -156,3 +157,30 @@ def test_not_found_page_prefers_not_found_html_then_404_html(root: Path) -> None
     (root / "not_found.html").write_text("nf")
     page = resolver.not_found_page()
     assert page is not None and page.path.endswith("not_found.html")
+
+
+def _page_key(resolver: Resolver) -> FileKey | None:
+    page = resolver.not_found_page()
+    return None if page is None else FileKey.of(page.path, page.st)
+
+
+def test_still_missing_agrees_with_a_fresh_lookup_as_the_site_changes(root: Path) -> None:
+    """The 404 memo's check gives the same verdict as is_missing + not_found_page."""
+    resolver = Resolver(str(root), listing=True, dotfiles=False)
+    missing = str(root / "nope.html")
+    key = _page_key(resolver)
+    assert key is None and resolver.still_missing(missing, key)
+    (root / "404.html").write_text("four oh four")
+    assert not resolver.still_missing(missing, None)  # a page appeared
+    key = _page_key(resolver)
+    assert key is not None and resolver.still_missing(missing, key)
+    (root / "not_found.html").write_text("preferred")  # takes precedence over 404.html
+    assert not resolver.still_missing(missing, key)
+    key = _page_key(resolver)
+    assert key is not None and key.path.endswith("not_found.html")
+    assert resolver.still_missing(missing, key)
+    (root / "not_found.html").write_text("edited, longer")
+    assert not resolver.still_missing(missing, key)
+    key = _page_key(resolver)
+    (root / "nope.html").write_text("now here")
+    assert not resolver.still_missing(missing, key)

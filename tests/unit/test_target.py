@@ -74,6 +74,12 @@ MALFORMED = [
     "http://example.com/",
     "?x",
     "#/x",
+    # a fragment is never sent by a client: "#" in a target is a probe
+    "/a#frag",
+    "/a/#frag",
+    "/a?x=1#frag",
+    "/index.html#/../x",
+    "/a#../../etc",
     "%2f",
     # dot segments, every spelling
     "/.",
@@ -230,12 +236,6 @@ def test_malformed_beats_hidden(target: str) -> None:
         ("/a?x=/../..", ("a",), "x=/../..", False),  # the query is not a path
         ("/a?x=%zz", ("a",), "x=%zz", False),  # and is kept raw
         ("/a?q=caf\xc3\xa9", ("a",), "q=caf\xc3\xa9", False),
-        ("/a#frag", ("a",), "", False),
-        ("/a/#frag", ("a",), "", True),
-        ("/a?x=1#frag", ("a",), "x=1", False),
-        ("/a#frag?x=1", ("a",), "", False),  # "?" inside the fragment
-        ("/a#../../etc", ("a",), "", False),
-        ("/a#%zz", ("a",), "", False),
         ("/a%23b", ("a#b",), "", False),  # an encoded "#" is part of the name
         ("/a%3Fb?c", ("a?b",), "c", False),
         ("/", (), "", True),
@@ -301,7 +301,6 @@ REDIRECTS = [
     ("/a?x=caf\xc3\xa9", "/a/?x=caf%C3%A9"),  # raw bytes leave encoded
     ("/a?x y", "/a/?x%20y"),
     ("/a?x=\"'<>", "/a/?x=%22'%3C%3E"),
-    ("/a#f", "/a/"),
     ("//a//b", "/a/b/"),
     ("/caf%C3%A9", "/caf%C3%A9/"),
     ("/caf\xc3\xa9", "/caf%C3%A9/"),

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.client import Conn, fetch
 from tests.e2e.load.conftest import RunServer
-from tests.e2e.load.netutil import Client, fetch
 
 pytestmark = pytest.mark.load
 
@@ -55,14 +55,14 @@ def test_300_concurrent_keepalive_clients_get_exact_bytes(
 
     def client(index: int) -> None:
         try:
-            with Client(server.addr, timeout=30) as conn:
-                first = conn.get(names[index % len(names)])
+            with Conn(server.addr, timeout=30) as conn:
+                first = conn.request(names[index % len(names)])
                 assert first.status == 200
                 connected.wait()  # every client holds an open connection now
                 counted.wait()
                 for i in range(REQUESTS_PER_CLIENT - 1):
                     name = names[(index + i + 1) % len(names)]
-                    reply = conn.get(name)
+                    reply = conn.request(name)
                     assert reply.status == 200, (name, reply.status)
                     assert reply.body == files[name], f"{name}: wrong bytes"
                     served[index] += 1

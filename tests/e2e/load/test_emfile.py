@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.client import Closed, Conn, fetch
 from tests.e2e.load.conftest import RunServer
-from tests.e2e.load.netutil import Client, Closed, fetch, poll_until
+from tests.e2e.load.netutil import poll_until
 from tests.e2e.load.procserver import ServerProc
 
 pytestmark = pytest.mark.load
@@ -57,9 +58,9 @@ def _start(run_server: RunServer, root: Path, loop: str) -> ServerProc:
     )
 
 
-def _exhaust(server: ServerProc) -> list[Client]:
+def _exhaust(server: ServerProc) -> list[Conn]:
     """Open CONNECTIONS connections (the backlog takes what accept cannot)."""
-    clients = [Client(server.addr, timeout=10) for _ in range(CONNECTIONS)]
+    clients = [Conn(server.addr, timeout=10) for _ in range(CONNECTIONS)]
     # The server has used every descriptor it may have.
     poll_until("server out of descriptors", lambda: server.open_fds() >= FD_LIMIT, timeout=10)
     return clients
@@ -80,7 +81,7 @@ def test_out_of_descriptors_no_spin_then_recovery(
         assert server.alive()
         assert share < 0.5, f"server used {share:.0%} of a CPU while out of descriptors"
         # Connections already accepted are still served (a cached body needs no fd).
-        reply = clients[0].get("/hello.txt")
+        reply = clients[0].request("/hello.txt")
         assert (reply.status, reply.body) == (200, HELLO)
     finally:
         for c in clients:
@@ -114,7 +115,7 @@ def test_requests_needing_a_descriptor_fail_cleanly_when_none_is_left(
     try:
         clients[0].send(f"GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
         try:
-            reply = clients[0].read_reply()
+            reply = clients[0].read_response()
         except Closed as exc:
             pytest.fail(f"GET {target}: connection closed mid-answer: {exc} {exc.received[:120]!r}")
         if reply.status == 200:

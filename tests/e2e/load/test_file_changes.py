@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from staticsrv.conditional import make_etag
+from tests.client import Closed, Conn, fetch
 from tests.e2e.load.conftest import RunServer
-from tests.e2e.load.netutil import Client, Closed, fetch
 
 pytestmark = pytest.mark.load
 
@@ -39,9 +39,10 @@ def test_truncated_while_sending_client_gets_eof_not_a_hang(
     path = root / "shrinking.bin"
     path.write_bytes(original)
     server = run_server(root, "--send-timeout", "5", "--loop", loop)
-    with Client(server.addr, timeout=CLIENT_TIMEOUT, rcvbuf=64 * 1024) as conn:
+    with Conn(server.addr, timeout=CLIENT_TIMEOUT, rcvbuf=64 * 1024) as conn:
         conn.send(b"GET /shrinking.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        status, headers = conn.read_head()
+        head = conn.read_head()
+        status, headers = head.status, head.headers
         assert status == 200 and int(headers["content-length"]) == len(original)
         os.truncate(path, keep)  # while the server is blocked on our full window
         start = time.monotonic()
@@ -136,10 +137,10 @@ def test_rename_into_place_never_serves_a_mix(
         done = 0
         while not writer_done.is_set() and done < MAX_REQUESTS_PER_READER:
             try:
-                with Client(server.addr, timeout=CLIENT_TIMEOUT) as conn:
+                with Conn(server.addr, timeout=CLIENT_TIMEOUT) as conn:
                     while not writer_done.is_set() and done < MAX_REQUESTS_PER_READER:
                         done += 1
-                        reply = conn.get("/app.bin")
+                        reply = conn.request("/app.bin")
                         judge(reply.status, reply.headers, reply.body)
             except Closed as exc:
                 with lock:

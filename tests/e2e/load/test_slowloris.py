@@ -12,7 +12,6 @@ ClientHello: the handshake runs under the head deadline.
 from __future__ import annotations
 
 import select
-import socket
 import ssl
 import statistics
 import time
@@ -20,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.client import Addr, Conn, build, connect, fetch
 from tests.e2e.load.conftest import RunServer
-from tests.e2e.load.netutil import Client, client_hello, fetch, request_bytes
+from tests.e2e.load.netutil import client_hello
 
 pytestmark = pytest.mark.load
 
@@ -46,20 +46,13 @@ class Slow:
     """One slowloris connection: a partial head, then one byte per round.
 
     Over TLS either the handshake completes first and the head trickles
-    inside it (``tls``), or the ClientHello itself trickles (``rest``: its
-    bytes, sent one per round, never all).
+    inside it (an :class:`~tests.client.Addr` with a context), or the
+    ClientHello itself trickles (``rest``: its bytes, sent one per round,
+    never all).
     """
 
-    def __init__(
-        self,
-        addr: tuple[str, int],
-        partial: bytes,
-        *,
-        tls: ssl.SSLContext | None = None,
-        rest: bytes = b"",
-    ) -> None:
-        sock = socket.create_connection(addr, timeout=5)
-        self.sock = sock if tls is None else tls.wrap_socket(sock, server_hostname=addr[0])
+    def __init__(self, addr: tuple[str, int], partial: bytes, *, rest: bytes = b"") -> None:
+        self.sock = connect(addr, timeout=5)
         self.sock.setblocking(False)
         self.sock.send(partial)
         self.rest = rest
@@ -110,10 +103,10 @@ def test_100_slowloris_are_dropped_while_normal_clients_are_served(
     """Over HTTP; over TLS with the head trickled after the handshake; and
     with the ClientHello itself trickled (the handshake is under the head deadline)."""
     https = ("--https",) if mode != "http" else ()
-    tls = client_tls if mode != "http" else None
     server = run_server(
         root, "--head-timeout", str(HEAD_TIMEOUT), "--keepalive-timeout", "30", *https
     )
+    addr = Addr(*server.addr, client_tls if mode != "http" else None)
     partials = [
         b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nX-Slow: ",  # headers never end
         b"GET /hello.tx",  # request line never ends
@@ -124,7 +117,7 @@ def test_100_slowloris_are_dropped_while_normal_clients_are_served(
         # rounds end long before the ClientHello could.
         slow = [Slow(server.addr, hello[:9], rest=hello[9:-1]) for _ in range(SLOW_CONNECTIONS)]
     else:
-        slow = [Slow(server.addr, partials[i % 2], tls=tls) for i in range(SLOW_CONNECTIONS)]
+        slow = [Slow(addr, partials[i % 2]) for i in range(SLOW_CONNECTIONS)]
     normal_served = 0
     try:
         end = time.monotonic() + DROP_BOUND + 2
@@ -132,7 +125,7 @@ def test_100_slowloris_are_dropped_while_normal_clients_are_served(
             for s in slow:
                 s.trickle()
             # A normal client is answered at once, slowloris or not.
-            reply = fetch(server.addr, "/hello.txt", timeout=5, tls=tls)
+            reply = fetch(addr, "/hello.txt", timeout=5)
             assert (reply.status, reply.body) == (200, BODY)
             normal_served += 1
             open_socks = {s.sock.fileno(): s for s in slow if s.closed_at is None}
@@ -188,7 +181,7 @@ def test_slow_body_cannot_hold_a_connection_open(run_server: RunServer, root: Pa
     """A GET whose (small, discarded) body is trickled one byte at a time must
     also be dropped: otherwise a body is a slowloris that never times out."""
     server = run_server(root, "--head-timeout", str(HEAD_TIMEOUT), "--keepalive-timeout", "30")
-    slow = Slow(server.addr, request_bytes("/hello.txt", extra="Content-Length: 60000\r\n"))
+    slow = Slow(server.addr, build("/hello.txt", extra="Content-Length: 60000\r\n"))
     try:
         while slow.closed_at is None and time.monotonic() - slow.first_byte < DROP_BOUND:
             slow.trickle()  # one body byte per round: the body never completes
@@ -211,8 +204,8 @@ def test_idle_keepalive_connection_is_closed_after_the_timeout(
 ) -> None:
     keepalive = 1.0
     server = run_server(root, "--keepalive-timeout", str(keepalive), "--head-timeout", "30")
-    with Client(server.addr) as conn:
-        reply = conn.get("/hello.txt")
+    with Conn(server.addr) as conn:
+        reply = conn.request("/hello.txt")
         assert (reply.status, reply.body) == (200, BODY)
         idle_from = time.monotonic()
         rest, how = conn.read_to_eof(DROP_BOUND)
@@ -225,7 +218,7 @@ def test_idle_keepalive_connection_is_closed_after_the_timeout(
 
 def test_connection_that_never_sends_is_closed(run_server: RunServer, root: Path) -> None:
     server = run_server(root, "--keepalive-timeout", "1", "--head-timeout", "1")
-    with Client(server.addr) as conn:
+    with Conn(server.addr) as conn:
         start = time.monotonic()
         rest, how = conn.read_to_eof(DROP_BOUND)
         idle = time.monotonic() - start

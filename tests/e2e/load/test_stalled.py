@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.client import Addr, Conn, fetch
 from tests.e2e.load.conftest import RunServer
-from tests.e2e.load.netutil import TCP_ESTABLISHED, Client, fetch, poll_until, server_sockets
+from tests.e2e.load.netutil import TCP_ESTABLISHED, poll_until, server_sockets
 
 pytestmark = pytest.mark.load
 
@@ -69,7 +70,8 @@ def test_50_stalled_downloads_bounded_rss_then_dropped(
         root, "--send-timeout", str(SEND_TIMEOUT), "--head-timeout", "10", "--loop", loop, *args
     )
     rss_idle = server.rss_kib()
-    clients = [Client(server.addr, rcvbuf=SMALL_RCVBUF, tls=tls) for _ in range(STALLED)]
+    addr = Addr(*server.addr, tls)
+    clients = [Conn(addr, rcvbuf=SMALL_RCVBUF) for _ in range(STALLED)]
     try:
         ports = {c.local_port for c in clients}
         for c in clients:
@@ -91,8 +93,8 @@ def test_50_stalled_downloads_bounded_rss_then_dropped(
         queued = sum(q for _, q in stalled().values())
         rss = [server.rss_kib()]
         # A normal client is served meanwhile, small (cached) and large (sendfile).
-        assert fetch(server.addr, "/hello.txt", tls=tls).body == HELLO
-        medium = fetch(server.addr, "/medium.bin", tls=tls).body
+        assert fetch(addr, "/hello.txt").body == HELLO
+        medium = fetch(addr, "/medium.bin").body
         assert medium == (root / "medium.bin").read_bytes()
         rss.append(server.rss_kib())
         still_stalled = sum(1 for st, _ in stalled().values() if st == TCP_ESTABLISHED)
@@ -110,14 +112,15 @@ def test_50_stalled_downloads_bounded_rss_then_dropped(
         # Each client drains what was queued and then sees the close; what it
         # got is a 200 head and an exact prefix of the file, nothing else.
         for c in clients:
-            status, headers = c.read_head()
+            head = c.read_head()
+            status, headers = head.status, head.headers
             assert status == 200 and int(headers["content-length"]) == BIG
             body, how = c.read_to_eof(DROP_BOUND)
             assert how in ("eof", "reset"), f"stalled client not closed: {how}"
             assert len(body) < BIG
             assert big.startswith(body), "bytes that are not the file's were sent"
         assert server.alive()
-        assert fetch(server.addr, "/hello.txt", tls=tls).body == HELLO
+        assert fetch(addr, "/hello.txt").body == HELLO
     finally:
         for c in clients:
             c.close()
@@ -138,9 +141,10 @@ def test_healthy_slow_reader_is_not_dropped(
     medium = (root / "medium.bin").read_bytes()
     args, tls = _tls(scheme, client_tls)
     server = run_server(root, "--send-timeout", str(SEND_TIMEOUT), "--loop", loop, *args)
-    with Client(server.addr, rcvbuf=SMALL_RCVBUF, tls=tls) as conn:
+    with Conn(Addr(*server.addr, tls), rcvbuf=SMALL_RCVBUF) as conn:
         conn.send(b"GET /medium.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        status, headers = conn.read_head()
+        head = conn.read_head()
+        status, headers = head.status, head.headers
         assert status == 200 and int(headers["content-length"]) == len(medium)
         body = bytearray(conn.buf)
         conn.buf.clear()
@@ -169,11 +173,10 @@ def test_steady_reader_of_a_big_file_is_not_dropped(
     stalled client: --send-timeout is "seconds a client may stop reading"."""
     server = run_server(root, "--send-timeout", str(SEND_TIMEOUT), "--loop", loop)
     read_for = 3 * SEND_TIMEOUT
-    with Client(server.addr, rcvbuf=SMALL_RCVBUF) as conn:
+    with Conn(server.addr, rcvbuf=SMALL_RCVBUF) as conn:
         conn.send(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
         port = conn.local_port
-        status, _ = conn.read_head()
-        assert status == 200
+        assert conn.read_head().status == 200
         body = bytearray(conn.buf)
         conn.buf.clear()
         start = time.monotonic()

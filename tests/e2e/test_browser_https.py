@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,12 +20,9 @@ from cryptography.hazmat.primitives import serialization
 
 from staticsrv import certs
 from tests.conftest import ServeFactory
+from tests.e2e.test_browser_cors import CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_scheme]
-
-CHROMIUM = os.environ.get("CHROMIUM") or next(
-    filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None
-)
 
 
 def spki_sha256(pem: bytes) -> str:
@@ -51,7 +46,7 @@ def page_root(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (set $CHROMIUM)")
+@pytest.mark.skipif(not CHROMIUM, reason="no chromium on this machine")
 def test_chromium_loads_a_page_over_https_as_a_secure_context(
     serve: ServeFactory, page_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -1,0 +1,147 @@
+"""The body reader: keyed on a file's identity, checked through the descriptor it reads."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from staticsrv.reader import FileChanged, FileKey, Reader, gzip_body, open_regular
+
+DATA = b"0123456789" * 300
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    p = tmp_path / "a.txt"
+    p.write_bytes(DATA)
+    return p
+
+
+@pytest.fixture
+def reader() -> Iterator[Reader]:
+    r = Reader(16)
+    yield r
+    r.close()
+
+
+def key_of(path: Path) -> FileKey:
+    return FileKey.of(str(path), os.stat(path))
+
+
+def rewrite(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+
+
+def same_identity_other_bytes(path: Path, data: bytes) -> None:
+    """Rewrite in place with the same size and mtime: the identity cannot tell."""
+    st = os.stat(path)
+    assert len(data) == st.st_size
+    path.write_bytes(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_key_matches_only_its_own_version(path: Path) -> None:
+    key = key_of(path)
+    assert key.matches(os.stat(path))
+    path.write_bytes(DATA + b"!")
+    assert not key.matches(os.stat(path))
+    other = path.with_name("b.txt")
+    other.write_bytes(DATA)
+    os.utime(other, ns=(key.mtime_ns, key.mtime_ns))
+    assert not key.matches(os.stat(other))  # same size and mtime, another inode
+
+
+async def test_read_returns_the_whole_body(reader: Reader, path: Path) -> None:
+    assert await reader.read(key_of(path)) == DATA
+
+
+async def test_a_version_is_read_once_then_served_from_memory(reader: Reader, path: Path) -> None:
+    key = key_of(path)
+    assert await reader.read(key) == DATA
+    same_identity_other_bytes(path, DATA.upper().replace(b"0", b"X"))
+    assert await reader.read(key) == DATA  # the cache answers: keyed on identity
+
+
+async def test_forget_drops_a_version(reader: Reader, path: Path) -> None:
+    key = key_of(path)
+    await reader.read(key)
+    new = DATA.replace(b"0", b"X")
+    same_identity_other_bytes(path, new)
+    reader.forget(key)
+    assert await reader.read(key) == new
+
+
+async def test_a_changed_file_raises_file_changed(reader: Reader, path: Path) -> None:
+    key = key_of(path)
+    rewrite(path, DATA + b"more")  # another size
+    with pytest.raises(FileChanged):
+        await reader.read(key)
+
+
+async def test_a_replaced_file_raises_file_changed(reader: Reader, path: Path) -> None:
+    key = key_of(path)
+    tmp = path.with_name("tmp")
+    tmp.write_bytes(DATA)
+    os.replace(tmp, path)  # rename into place: another inode
+    with pytest.raises(FileChanged):
+        await reader.read(key)
+
+
+async def test_a_vanished_file_raises_os_error(reader: Reader, path: Path) -> None:
+    key = key_of(path)
+    os.unlink(path)
+    with pytest.raises(FileNotFoundError):
+        await reader.read(key)
+
+
+async def test_a_failed_read_is_not_cached(reader: Reader, path: Path) -> None:
+    key = key_of(path)
+    st = os.stat(path)
+    rewrite(path, b"x" * len(DATA))
+    with pytest.raises(FileChanged):
+        await reader.read(key)
+    # The file gets back to the very identity: now it reads.
+    same_identity_other_bytes(path, DATA)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert await reader.read(key) == DATA
+
+
+async def test_gzipped_is_the_gzip_of_the_body_and_stable(reader: Reader, path: Path) -> None:
+    key = key_of(path)
+    zipped = await reader.gzipped(key)
+    assert gzip.decompress(zipped) == DATA
+    assert zipped == gzip_body(DATA)  # mtime=0: the same bytes on every run
+    assert len(zipped) < len(DATA)
+    assert await reader.gzipped(key) is zipped  # compressed once per version
+
+
+async def test_forget_drops_the_gzip_too(reader: Reader, path: Path) -> None:
+    key = key_of(path)
+    await reader.gzipped(key)
+    new = DATA.replace(b"1", b"Y")
+    same_identity_other_bytes(path, new)
+    reader.forget(key)
+    assert gzip.decompress(await reader.gzipped(key)) == new
+
+
+def test_open_regular_checks_the_version_it_opened(path: Path) -> None:
+    key = key_of(path)
+    fd = open_regular(key)
+    try:
+        assert os.pread(fd, 10, 0) == DATA[:10]
+    finally:
+        os.close(fd)
+    path.write_bytes(b"short")
+    with pytest.raises(FileChanged):
+        open_regular(key)
+
+
+def test_open_regular_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(FileChanged):
+        open_regular(key_of(fifo))

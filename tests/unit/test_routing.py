@@ -1,0 +1,122 @@
+"""The Host check, the --base prefix, the SPA navigation rule and clean URLs."""
+
+from __future__ import annotations
+
+import pytest
+
+from staticsrv.routing import (
+    host_allowed,
+    html_candidate,
+    is_navigation,
+    parse_base,
+    strip_base,
+)
+from staticsrv.target import Target, decode_target
+
+
+def target(raw: str) -> Target:
+    decoded = decode_target(raw)
+    assert isinstance(decoded, Target)
+    return decoded
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost",
+        "localhost:8080",
+        "LOCALHOST",
+        "localhost.",
+        "app.localhost:3000",
+        "127.0.0.1",
+        "127.0.0.1:8080",
+        "192.168.1.20:8080",
+        "[::1]:8080",
+        "[::1]",
+        "[fe80::1]",
+        "",  # HTTP/1.0 without a name, or an empty Host
+        None,
+    ],
+)
+def test_ip_literals_and_localhost_names_are_answered(host: str | None) -> None:
+    assert host_allowed(host, frozenset())
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.com",
+        "evil.com:8080",
+        "localhost.evil.com",
+        "127.0.0.1.nip.io",
+        "my-laptop",
+        "0x7f000001",  # not an IP literal in a URL's host
+        "[not-an-ip]",
+    ],
+)
+def test_other_names_are_refused(host: str) -> None:
+    assert not host_allowed(host, frozenset())
+
+
+def test_allowed_names_pass_with_any_port_and_case() -> None:
+    allowed = frozenset({"my-laptop", "dev.example.com"})
+    assert host_allowed("my-laptop:8080", allowed)
+    assert host_allowed("Dev.Example.com", allowed)
+    assert not host_allowed("example.com", allowed)
+
+
+@pytest.mark.parametrize(
+    ("text", "segments"),
+    [("/project/", ("project",)), ("project", ("project",)), ("/a/b", ("a", "b")), ("/", ())],
+)
+def test_base_prefixes(text: str, segments: tuple[str, ...]) -> None:
+    assert parse_base(text) == segments
+
+
+@pytest.mark.parametrize("text", ["/../x/", "/.git/", "/a?b", "/a#b", "/%zz/"])
+def test_unusable_base_prefixes_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="--base"):
+        parse_base(text)
+
+
+def test_strip_base_maps_inside_redirects_the_root_and_refuses_the_rest() -> None:
+    base = ("project",)
+    assert strip_base(base, target("/project/x/y.css")) == Target(("x", "y.css"), "", False)
+    assert strip_base(base, target("/project/")) == Target((), "", True)
+    assert strip_base(base, target("/project")) is True
+    assert strip_base(base, target("/")) is True
+    assert strip_base(base, target("/other/x")) is False
+    assert strip_base(base, target("/projectx")) is False
+    assert strip_base((), target("/x")) == target("/x")
+
+
+HTML = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "raw", "expected"),
+    [
+        ("GET", HTML, "/dashboard/settings", True),
+        ("HEAD", HTML, "/dashboard", True),
+        ("GET", HTML, "/", True),
+        ("GET", HTML, "/users/", True),
+        ("GET", HTML, "/app.js", False),  # an asset: an honest 404
+        ("GET", HTML, "/v1.2/notes", True),  # a dot in an earlier segment is fine
+        ("GET", {"accept": "application/json"}, "/api/items", False),  # an XHR
+        ("GET", {"accept": "*/*"}, "/dashboard", False),  # fetch() default
+        ("GET", {}, "/dashboard", False),
+        ("POST", HTML, "/dashboard", False),
+    ],
+)
+def test_spa_navigation_rule(
+    method: str, headers: dict[str, str], raw: str, expected: bool
+) -> None:
+    assert is_navigation(method, headers, target(raw)) is expected
+
+
+def test_clean_url_candidate() -> None:
+    assert html_candidate(target("/about")) == Target(("about.html",), "", False)
+    assert html_candidate(target("/docs/intro?x=1")) == Target(("docs", "intro.html"), "x=1", False)
+    assert html_candidate(target("/about/")) is None
+    assert html_candidate(target("/")) is None
+    assert html_candidate(target("/page.html")) is None
