@@ -14,7 +14,7 @@ import threading
 import webbrowser
 from collections.abc import Sequence
 
-from staticsrv.lan import lan_addresses
+from staticsrv import lan
 
 
 def url_for(host: str, port: int, path: str, scheme: str = "http") -> str:
@@ -27,15 +27,15 @@ def urls(sock: socket.socket, path: str, scheme: str = "http") -> tuple[str, lis
     host, port = sock.getsockname()[:2]
     if host in ("0.0.0.0", "::"):
         local = url_for("127.0.0.1" if host == "0.0.0.0" else "::1", port, path, scheme)
-        return local, [url_for(a, port, path, scheme) for a in lan_addresses(host)]
+        return local, [url_for(a, port, path, scheme) for a in lan.lan_addresses(host)]
     return url_for(host, port, path, scheme), []
 
 
-def lines(shown_root: str, local: str, lan: Sequence[str], busy: Sequence[int]) -> list[str]:
+def lines(shown_root: str, local: str, network: Sequence[str], busy: Sequence[int]) -> list[str]:
     """The banner; its first line names the URL (scripts and tests read it)."""
     note = f"port {busy[0]} was busy; " if busy else ""
     out = [f"Serving {shown_root} at {local} ({note}Ctrl+C to stop)"]
-    out += [f"  On your network: {url}" for url in lan]
+    out += [f"  On your network: {url}" for url in network]
     return out
 
 

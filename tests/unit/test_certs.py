@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import hashlib
 import ipaddress
+import socket
 import ssl
 import stat
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from staticsrv import certs, lan
+from staticsrv import banner, certs, lan
 
 NAMES = ["localhost", "127.0.0.1", "::1"]
 
@@ -232,6 +233,21 @@ def test_a_specific_address_or_name_is_added() -> None:
 def test_wildcard_binds_add_every_lan_address(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lan, "lan_addresses", lambda host: ["192.168.1.20", "10.0.0.5"])
     assert lan.leaf_names("0.0.0.0") == [*NAMES, "192.168.1.20", "10.0.0.5"]
+
+
+def test_the_banner_and_the_certificate_name_the_same_lan_addresses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One source (lan.lan_addresses): every LAN URL the banner prints is in the leaf."""
+    monkeypatch.setattr(lan, "lan_addresses", lambda host: ["192.168.1.20", "10.0.0.5"])
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        port = sock.getsockname()[1]
+        local, urls = banner.urls(sock, "/", "https")
+    assert local == f"https://127.0.0.1:{port}/"
+    assert urls == [f"https://192.168.1.20:{port}/", f"https://10.0.0.5:{port}/"]
+    names = lan.leaf_names("0.0.0.0")
+    assert all(url.split("//")[1].rsplit(":", 1)[0] in names for url in urls)
 
 
 def test_lan_addresses_leave_out_loopback_and_link_local() -> None:
