@@ -5,8 +5,10 @@ Owns: the per-connection loop (heads read chunk by chunk into a
 :class:`~staticsrv.writer.Writer`, which joins pipelined ones and logs what
 was really sent), the discarding of small request bodies (chunked ones read
 strictly by :mod:`staticsrv.chunked`, 400 and close when malformed),
-lingering close, the connection's :class:`Phase` and deadline, rendering
-each answer's head at the edge (Date, framing, Connection).
+lingering close, moving the connection's phase and deadline
+(:class:`~staticsrv.writer.Phase`, kept there beside the writer that moves
+them too), rendering each answer's head at the edge (Date, framing,
+Connection).
 May not touch: the listening socket, files (beyond closing a body's
 descriptor), the decision of what to answer.
 
