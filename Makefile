@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 
-.PHONY: run test unit lint typecheck bench bench-idle bench-live clean
+.PHONY: run test unit lint typecheck bench bench-idle bench-live bench-tls clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-idle: $(STAMP)  ## memory with 1,000 idle keep-alive connections, beside t
 
 bench-live: $(STAMP)  ## --live: write-to-event latency, memory per event stream, hot path
 	$(PY) benchmarks/live.py --md benchmarks/LIVE.md
+
+bench-tls: $(STAMP)  ## HTTPS beside nginx and caddy with the same certificate (wrk, nginx, caddy)
+	$(PY) benchmarks/tls.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

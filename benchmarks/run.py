@@ -19,7 +19,8 @@ short "Headline ratios" section computed from the raw per-round numbers.
     .venv/bin/python benchmarks/run.py --report-only        # re-render from the last JSON
 
 Options this script does not know are passed to the harness unchanged
-(for example ``--warmup 0`` or ``--conns 32``).
+(for example ``--warmup 0`` or ``--conns 32``).  The harness speaks plain
+HTTP only: HTTPS is measured by ``benchmarks/tls.py`` (``make bench-tls``).
 """
 
 from __future__ import annotations

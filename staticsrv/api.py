@@ -55,6 +55,11 @@ class Server:
             raise ValueError("give either config or options, not both")
         if config.workers != 1:
             raise ValueError("--workers: the embedding API serves from one process")
+        from staticsrv.tls import setup
+
+        # Built once here (certificates made or checked, keys loaded), shared
+        # by every connection; a bad pair is a ValueError like any option.
+        self.tls = setup(config)
         self._lsock: socket.socket | None = None
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -75,10 +80,18 @@ class Server:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT/``: the root of the served site."""
+        """``http://127.0.0.1:PORT/`` (or https://): the root of the served site."""
         if self._lsock is None:
             raise RuntimeError("the server is not started")
-        return bound_url(self._lsock)
+        return bound_url(self._lsock, self.config.scheme)
+
+    @property
+    def ca_file(self) -> str | None:
+        """With ``https=True``: the local CA's certificate, for a client to trust.
+
+        >>> ssl.create_default_context(cafile=server.ca_file)   # doctest: +SKIP
+        """
+        return None if self.tls is None else self.tls.ca_path
 
     @property
     def running(self) -> bool:
@@ -100,7 +113,11 @@ class Server:
         assert self._lsock is not None
         self._stop = asyncio.Event()
         self.core = ServerCore(
-            self.config, access_log=self._access_log, rules=self._rules, features=self._features
+            self.config,
+            access_log=self._access_log,
+            rules=self._rules,
+            features=self._features,
+            tls=None if self.tls is None else self.tls.context,
         )
         self._task = asyncio.get_running_loop().create_task(
             self.core.serve(self._lsock, self._stop)

@@ -19,9 +19,12 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from staticsrv.config import PORT_FALLBACK, Config, has_uvloop
+
+if TYPE_CHECKING:
+    from staticsrv.tls import Setup
 
 EXIT_FORCED = 130  # a second Ctrl+C: as a shell reports a SIGINT'ed job
 STOP_SIGNALS = tuple(
@@ -67,13 +70,28 @@ def install_stop_signals(
             signal.signal(sig, lambda _s, _f: loop.call_soon_threadsafe(on_signal))
 
 
-def welcome(config: Config, shown_root: str, lsock: socket.socket, busy: list[int]) -> None:
-    """The banner, the QR code and the browser, once the socket listens."""
+def tls_setup(config: Config) -> tuple[Setup | None, str]:
+    """The TLS the config asks for, or (None, the one-line error)."""
+    from staticsrv.tls import setup
+
+    try:
+        return setup(config), ""
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def welcome(
+    config: Config, shown_root: str, lsock: socket.socket, busy: list[int], tls: Setup | None
+) -> None:
+    """The banner (URLs, then the TLS set-up), QR code and browser, once the socket listens."""
     from staticsrv import banner
     from staticsrv.routing import base_url
 
-    local, lan = banner.urls(lsock, base_url(config.base))
-    print("\n".join(banner.lines(shown_root, local, lan, busy)), flush=True)
+    local, lan = banner.urls(lsock, base_url(config.base), config.scheme)
+    lines = banner.lines(shown_root, local, lan, busy)
+    if tls is not None:
+        lines += tls.banner
+    print("\n".join(lines), flush=True)
     if config.live:
         from staticsrv.live.watch import describe
 
@@ -93,18 +111,25 @@ def run(
     *,
     announce: bool = True,
     on_ready: Callable[[], None] | None = None,
+    tls: Setup | None = None,
     parent_watch: int | None = None,
 ) -> int:
     """Bind, serve until a stop signal, return the exit status.
 
     ``on_ready`` runs once the socket listens (the worker supervisor waits
-    for it before announcing the URL).  ``parent_watch`` is the read end of
-    a pipe only the parent writes to: its end-of-file (the parent is gone)
-    stops the server like SIGTERM.
+    for it before announcing the URL).  ``tls`` is the context built once
+    for the process (the CLI builds it before forking workers).
+    ``parent_watch`` is the read end of a pipe only the parent writes to:
+    its end-of-file (the parent is gone) stops the server like SIGTERM.
     """
     from staticsrv.accesslog import stderr_sink
     from staticsrv.server import BindError, ServerCore, bind_any
 
+    if tls is None and config.scheme == "https":
+        tls, error = tls_setup(config)
+        if tls is None:
+            sys.stderr.write(f"staticsrv: error: {error}\n")
+            return 2
     ports = PORT_FALLBACK if config.port_fallback else (config.port,)
     try:
         lsock, busy = bind_any(config.host, ports, reuse_port=config.workers > 1)
@@ -112,7 +137,7 @@ def run(
         sys.stderr.write(f"staticsrv: error: {exc}\n")
         return 1
     if announce:
-        welcome(config, shown_root, lsock, busy)
+        welcome(config, shown_root, lsock, busy, tls)
     if on_ready is not None:
         on_ready()
 
@@ -128,7 +153,11 @@ def run(
                 stop.set()
 
             loop.add_reader(fd, parent_gone)
-        core = ServerCore(config, access_log=None if config.quiet else stderr_sink)
+        core = ServerCore(
+            config,
+            access_log=None if config.quiet else stderr_sink,
+            tls=None if tls is None else tls.context,
+        )
         await core.serve(lsock, stop)
         return 0
 

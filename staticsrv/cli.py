@@ -197,9 +197,44 @@ option = functools.partial(click.option, show_envvar=True)
     show_default=True,
     help="With --live: milliseconds of quiet before a change is announced.",
 )
+@option(
+    "--https",
+    is_flag=True,
+    help="Serve HTTPS with a certificate from a local CA made (once) in the user's data folder.",
+)
+@option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False),
+    default=_default("tls_cert"),
+    metavar="FILE",
+    help="Serve HTTPS with this PEM certificate (chain); the key may sit in it too.",
+)
+@option(
+    "--tls-key",
+    type=click.Path(dir_okay=False),
+    default=_default("tls_key"),
+    metavar="FILE",
+    help="PEM key of --tls-cert (when not in the certificate file).",
+)
+@option(
+    "--tls-key-password-file",
+    type=click.Path(dir_okay=False),
+    default=_default("tls_key_password_file"),
+    metavar="FILE",
+    help="File whose first line is the key's password.",
+)
+@option(
+    "--print-ca",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    allow_from_autoenv=False,  # an action, not a setting: never from the environment
+    callback=lambda ctx, _param, value: _print_ca(ctx) if value else None,
+    help="Print the local CA's certificate (PEM), making it if needed, and exit.",
+)
 @click.version_option(__version__, "--version", "-V", prog_name="staticsrv")
 def command(root_arg: str | None, root_opt: str | None, **options: object) -> None:
-    """Serve the files under ROOT over HTTP, for local development.
+    """Serve the files under ROOT over HTTP (or HTTPS), for local development.
 
     \b
     Examples:
@@ -209,6 +244,7 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
       staticsrv dist --spa --cors    a single-page app, readable from any origin
       staticsrv site --base /proj/   a project Pages site, as deployed
       staticsrv ./site --live        reload the browser when files change
+      staticsrv --https --host 0.0.0.0   HTTPS for phones on the LAN
 
     \b
     Every option can also be set as STATICSRV_<OPTION> in the environment,
@@ -222,13 +258,29 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
     except ValueError as exc:
         _fail(str(exc))
         return
+    from staticsrv.app import run, tls_setup
+
+    # Built once, before any worker forks: one CA, one leaf, one context.
+    tls, error = tls_setup(config) if config.scheme == "https" else (None, "")
+    if error:
+        _fail(error)
     if config.workers > 1:
         from staticsrv.workers import run_workers
 
-        sys.exit(run_workers(config, root))
-    from staticsrv.app import run
+        sys.exit(run_workers(config, root, tls))
+    sys.exit(run(config, root, tls=tls))
 
-    sys.exit(run(config, root))
+
+def _print_ca(ctx: click.Context) -> None:
+    from staticsrv.certs import ensure_ca
+
+    try:
+        path = ensure_ca()
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    click.echo(path.read_text("ascii"), nl=False)
+    ctx.exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:

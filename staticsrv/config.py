@@ -93,6 +93,16 @@ class Config:
     watch: tuple[str, ...] = ()  # extra real paths watched besides the root
     ignore: tuple[str, ...] = ()  # globs whose changes reload nothing
     live_delay: float = 0.1  # seconds of quiet before a change is announced
+    # HTTPS: either a certificate from the local CA (https), or the user's
+    # own PEM files (absolute paths; the key may sit in the cert file).
+    https: bool = False
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_key_password_file: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.https or self.tls_cert is not None else "http"
 
     @property
     def cache_control(self) -> str:
@@ -153,6 +163,10 @@ DEFAULTS: dict[str, object] = {
     "watch": (),
     "ignore": (),
     "live_delay": 100,
+    "https": False,
+    "tls_cert": None,
+    "tls_key": None,
+    "tls_key_password_file": None,
 }
 PORT_FALLBACK = range(8080, 8100)  # tried in turn when no port is given
 MAX_LIVE_DELAY_MS = 10_000  # ten seconds of quiet: any longer is a typo
@@ -302,6 +316,17 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
     host = str(o["host"])
     if not host:
         raise ValueError("--host: give an address or a name")
+    tls = {name: _path(name, o[name]) for name in ("tls_cert", "tls_key", "tls_key_password_file")}
+    if o["https"] and tls["tls_cert"]:
+        raise ValueError("--https makes its own certificate: give --https or --tls-cert, not both")
+    for name in ("tls_key", "tls_key_password_file"):
+        if tls[name] and not tls["tls_cert"]:
+            raise ValueError(f"--{name.replace('_', '-')} needs --tls-cert")
+    if o["https"]:
+        from staticsrv.certs import NEEDS_EXTRA, has_cryptography
+
+        if not has_cryptography():
+            raise ValueError(NEEDS_EXTRA)
     root = check_root(os.fspath(root))
     if o["qr"] and not has_module("segno"):
         raise ValueError("--qr needs segno: pip install 'staticsrv[qr]'")
@@ -339,4 +364,17 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
         watch=watch,
         ignore=ignore,
         live_delay=live_delay,
+        https=bool(o["https"]),
+        tls_cert=tls["tls_cert"],
+        tls_key=tls["tls_key"],
+        tls_key_password_file=tls["tls_key_password_file"],
     )
+
+
+def _path(name: str, value: object) -> str | None:
+    """An absolute path (the server may change folders; workers start elsewhere)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise ValueError(f"--{name.replace('_', '-')}: {value!r} is not a path")
+    return str(os.path.abspath(os.fspath(value)))

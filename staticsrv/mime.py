@@ -127,6 +127,12 @@ _BASE: dict[str, str] = {
     "odt": "application/vnd.oasis.opendocument.text",
     "ods": "application/vnd.oasis.opendocument.spreadsheet",
     "odp": "application/vnd.oasis.opendocument.presentation",
+    # Certificates, as nginx serves them: a phone offered a CA file with this
+    # type installs it as a certificate (HTTPS: trusting the local CA).
+    "crt": "application/x-x509-ca-cert",
+    "pem": "application/x-x509-ca-cert",
+    "der": "application/x-x509-ca-cert",
+    "cer": "application/pkix-cert",  # RFC 2585
     # Source code a developer may want to read in the browser: text/* so it
     # is displayed rather than downloaded.
     "py": "text/x-python",

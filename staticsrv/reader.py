@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
 import gzip
 import os
 import stat
@@ -93,9 +94,13 @@ class _Aiofile:
     def _load(cls) -> None:
         try:
             from aiofile import AIOFile
-        except OSError:
-            # Out of descriptors while importing (EMFILE): reads keep going
-            # through the thread pool, and a later read tries again.
+        except (OSError, ImportError) as exc:
+            # Out of descriptors while importing (EMFILE, raised as an
+            # ImportError when it is a shared library that cannot be
+            # opened): reads keep going through the thread pool, and a
+            # later read tries again.  Any other ImportError is real.
+            if isinstance(exc, ImportError) and os.strerror(errno.EMFILE) not in str(exc):
+                raise
             with cls.lock:
                 cls.started = False
             return

@@ -1,7 +1,8 @@
 """The listener: the only module that touches the listening socket.
 
 Owns: binding (:func:`bind`), the accept loop with its back-off when out
-of descriptors, the connection cap, the sweeper that enforces every
+of descriptors, the connection cap, one transport per connection (TLS
+over TCP when given an ``SSLContext``), the sweeper that enforces every
 connection's deadline, graceful shutdown, and a registry of background
 tasks (a file watcher is one) that live and die with the server.
 May not touch: HTTP, files, the decision of what to answer.
@@ -15,6 +16,7 @@ import errno
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
@@ -24,6 +26,7 @@ from staticsrv.config import Config
 from staticsrv.connection import Connection, Phase
 from staticsrv.handler import Handler, Rule
 from staticsrv.shared import Shared
+from staticsrv.tls import TLSTransport
 from staticsrv.transport import Features, Transport
 
 log = logging.getLogger("staticsrv")
@@ -111,8 +114,10 @@ class ServerCore:
         access_log: Callable[[str], None] | None = None,
         rules: Iterable[Rule] = (),
         features: Features | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config
+        self.tls = tls  # one context for every connection, built by the caller
         self.handler = Handler(config, rules=rules)
         self.access_log = AccessLog(access_log) if access_log is not None else None
         self.shared = Shared(config, self.handler, self.access_log)
@@ -293,7 +298,11 @@ class ServerCore:
         def progress() -> None:
             conn.deadline = loop.time() + send_timeout
 
-        conn = Connection(Transport(sock, self.features, progress), peer)
+        raw = Transport(sock, self.features, progress)
+        if self.tls is None:
+            conn = Connection(raw, peer)
+        else:
+            conn = Connection(TLSTransport(raw, self.tls, peer, progress), peer)
         conn.deadline = loop.time() + self.config.timeouts.head
         self._conns.add(conn)
         conn.task = loop.create_task(self._run(conn))

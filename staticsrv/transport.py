@@ -11,18 +11,22 @@ descriptor it is handed, deadlines themselves.
 
 What the platform lacks is a :class:`Features` value, probed once and
 passable by hand, so each fallback is tested on Linux by forcing it.
+:class:`Pipe` is the interface the connection loop uses; the TLS transport
+(:mod:`staticsrv.tls`) offers it too, on top of a plain one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import errno
 import os
 import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 RECV_SIZE = 65536
 PREAD_SIZE = RECV_SIZE * 4
@@ -71,6 +75,29 @@ class Features:
 READ_AHEAD = 4 * RECV_SIZE
 
 
+class Opened(enum.Enum):
+    """How opening a connection's transport went (a TLS handshake, say)."""
+
+    READY = "ready"  # bytes may flow
+    FAILED = "failed"  # the handshake failed or the client left: close, nothing to say
+    PLAIN = "plain"  # plain HTTP on a TLS port: recv() gives the plain bytes
+
+
+class Pipe(Protocol):
+    """What the connection loop needs from a transport: :class:`Transport` or TLS."""
+
+    sent: int
+
+    async def open(self) -> Opened: ...
+    async def recv(self) -> bytes: ...
+    async def send(self, data: bytes | memoryview) -> None: ...
+    def send_nowait(self, data: bytes) -> None: ...
+    def unacked(self) -> int: ...
+    async def sendfile(self, fd: int, offset: int, count: int) -> bool: ...
+    def shutdown_write(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class Transport:
     """Plain TCP on one non-blocking socket.
 
@@ -111,6 +138,10 @@ class Transport:
         self._error: OSError | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._reading = False  # the reader is registered with the loop
+
+    async def open(self) -> Opened:
+        """Nothing to negotiate on plain TCP."""
+        return Opened.READY
 
     async def recv(self) -> bytes:
         """What the client sent next; b"" at the end of the stream."""

@@ -26,10 +26,14 @@ import signal
 import socket
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from staticsrv.config import Config
+
+if TYPE_CHECKING:
+    from staticsrv.tls import Setup
 
 RESTART_WINDOW = 10.0  # seconds
 RESTART_LIMIT = 10  # crashes within the window before the supervisor gives up
@@ -64,7 +68,7 @@ def reuse_port_supported() -> bool:
     return hasattr(socket, "SO_REUSEPORT")
 
 
-def run_workers(config: Config, shown_root: str) -> int:
+def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> int:
     from staticsrv.app import run, welcome
     from staticsrv.config import PORT_FALLBACK
     from staticsrv.server import BindError, bind, bind_any
@@ -119,7 +123,9 @@ def run_workers(config: Config, shown_root: str) -> int:
                 os.close(ready_w)
 
             try:
-                status = run(config, shown_root, announce=False, on_ready=ready, parent_watch=watch)
+                status = run(
+                    config, shown_root, announce=False, on_ready=ready, tls=tls, parent_watch=watch
+                )
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -154,7 +160,7 @@ def run_workers(config: Config, shown_root: str) -> int:
         _reap(children)
         return 1
     os.close(ready_r)
-    welcome(config, f"{shown_root} with {config.workers} workers", reserve, busy)
+    welcome(config, f"{shown_root} with {config.workers} workers", reserve, busy, tls)
 
     crashes: list[float] = []
     deadline: float | None = None

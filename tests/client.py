@@ -12,12 +12,28 @@ Content-Length wherever a body may follow.
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 
 TIMEOUT = 10.0
 RECV = 1 << 18
 REPEATABLE = frozenset({"vary"})  # the only field the server may send twice
+
+
+class Addr(tuple[str, int]):
+    """A server's address; with ``tls`` set, every client here speaks TLS to it.
+
+    A tuple still (``socket.create_connection`` takes it as is), so the
+    same tests run over plain TCP and over TLS.
+    """
+
+    tls: ssl.SSLContext | None
+
+    def __new__(cls, host: str, port: int, tls: ssl.SSLContext | None = None) -> Addr:
+        self = super().__new__(cls, (host, port))
+        self.tls = tls
+        return self
 
 
 @dataclass
@@ -72,6 +88,8 @@ def parse_head(head: bytes) -> Received:
 def connect(
     addr: tuple[str, int], *, timeout: float = TIMEOUT, rcvbuf: int | None = None
 ) -> socket.socket:
+    """A connection to ``addr``: TLS (verifying name and CA, handshake done) when it is
+    an :class:`Addr` with a context; every raw socket of the e2e tests comes from here."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         if rcvbuf is not None:
@@ -79,6 +97,10 @@ def connect(
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.settimeout(timeout)
         sock.connect(addr)
+        tls = getattr(addr, "tls", None)
+        if tls is not None:
+            wrapped: socket.socket = tls.wrap_socket(sock, server_hostname=addr[0])
+            return wrapped
     except BaseException:
         sock.close()
         raise
@@ -198,7 +220,7 @@ class Conn:
         try:
             while self._fill():
                 pass
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError):  # over TLS: a record cut off
             pass
         except TimeoutError:
             return False, bytes(self.buf)
@@ -209,7 +231,7 @@ class Conn:
         try:
             while self._fill():
                 pass
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError):  # over TLS: a record cut off
             return True
         except TimeoutError:
             return False
@@ -225,8 +247,8 @@ class Conn:
                 if not self._fill():
                     how = "eof"
                     break
-            except ConnectionResetError:
-                how = "reset"
+            except (ConnectionResetError, ssl.SSLError):
+                how = "reset"  # over TLS also a record cut off by the close
                 break
             except TimeoutError:
                 break

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import ssl
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ import pytest
 from hypothesis import settings
 
 import staticsrv
+from staticsrv import certs
 from staticsrv.config import Config, Timeouts
 from staticsrv.handler import Rule
 from staticsrv.server import ServerCore
 from staticsrv.transport import Features
+from tests.client import Addr
 
 # Property tests explore new random examples on every local run; CI (which
 # sets CI=true) replays a fixed derivation so that a red run is always
@@ -31,6 +34,38 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+SCHEMES = ("http", "https")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every end-to-end test on ``serve`` runs twice: over plain TCP and over TLS.
+
+    ``@pytest.mark.one_scheme`` runs a test once, on plain HTTP unless it
+    asks ``serve(https=True)`` itself (the TLS-specific tests).
+    """
+    if "serve" in metafunc.fixturenames:
+        once = metafunc.definition.get_closest_marker("one_scheme") is not None
+        metafunc.parametrize("scheme", SCHEMES[:1] if once else SCHEMES)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ca_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The CA of ``--https`` for the whole session, never the user's own.
+
+    Set in the environment, so subprocess servers use it too.
+    """
+    folder = tmp_path_factory.mktemp("data") / "staticsrv"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(certs.ENV_DATA_DIR, str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="session")
+def client_tls(ca_data_dir: Path) -> ssl.SSLContext:
+    """A client context that trusts the session's CA and nothing else."""
+    return ssl.create_default_context(cafile=str(certs.ensure_ca()))
+
+
 @dataclasses.dataclass
 class Running:
     host: str
@@ -38,10 +73,11 @@ class Running:
     root: Path
     server: staticsrv.Server
     log: list[str]
+    tls: ssl.SSLContext | None = None  # the client side, when the server speaks TLS
 
     @property
-    def addr(self) -> tuple[str, int]:
-        return (self.host, self.port)
+    def addr(self) -> Addr:
+        return Addr(self.host, self.port, self.tls)
 
     @property
     def core(self) -> ServerCore:
@@ -81,12 +117,15 @@ ServeFactory = Callable[..., Running]
 
 
 @pytest.fixture
-def serve(site: Path) -> Iterator[ServeFactory]:
+def serve(site: Path, scheme: str, client_tls: ssl.SSLContext) -> Iterator[ServeFactory]:
     """serve(root=None, features=None, rules=(), **config_fields) -> Running.
 
     Servers run through the embedding API (``staticsrv.serve``) and are
     stopped after the test; a server that fails to stop fails the test.
+    With ``scheme`` "https" (see pytest_generate_tests) they serve HTTPS
+    with a certificate from the session's CA, and ``addr`` says so.
     """
+    https = scheme == "https"
     with contextlib.ExitStack() as stack:
 
         def start(
@@ -97,6 +136,7 @@ def serve(site: Path) -> Iterator[ServeFactory]:
             **overrides: Any,
         ) -> Running:
             timeouts = overrides.pop("timeouts", Timeouts(head=5.0, keepalive=5.0, send=5.0))
+            overrides.setdefault("https", https)
             config = Config(
                 root=os.path.realpath(root or site), port=0, timeouts=timeouts, **overrides
             )
@@ -106,7 +146,8 @@ def serve(site: Path) -> Iterator[ServeFactory]:
                     config=config, access_log=log.append, features=features, rules=rules
                 )
             )
-            return Running("127.0.0.1", server.port, Path(config.root), server, log)
+            tls = client_tls if config.https else None
+            return Running("127.0.0.1", server.port, Path(config.root), server, log, tls)
 
         yield start
 

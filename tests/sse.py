@@ -8,20 +8,19 @@ a test sees exactly what a browser's EventSource would.
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
+from tests.client import connect
+
 TIMEOUT = 10.0
+
 PATH = "/__staticsrv__/events"
 
 
 class EventStream:
     def __init__(self, addr: tuple[str, int], timeout: float = TIMEOUT, rcvbuf: int = 0) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(timeout)
-        self.sock.connect(addr)
+        # Through the shared client's connect: TLS when the server speaks it.
+        self.sock = connect(addr, timeout=timeout, rcvbuf=rcvbuf or None)
         self.sock.sendall(f"GET {PATH} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
         self.raw = b""  # bytes off the socket, not yet unchunked
         self.text = b""  # the unchunked stream, not yet split into events

@@ -12,7 +12,8 @@ server must close the connection afterwards:
 
 Every row also checks that no file outside the root leaks and that nothing
 was injected into the response head; after every row, and after the whole
-table replayed at once, a normal request is still served.
+table replayed at once, a normal request is still served.  The table runs
+over plain HTTP and over TLS (the same bytes inside the TLS session).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import contextlib
 import dataclasses
 import os
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +31,7 @@ import pytest
 
 import staticsrv
 from staticsrv.config import Config, Timeouts
-from tests.client import Closed, Conn, Received
+from tests.client import Addr, Closed, Conn, Received
 
 pytestmark = pytest.mark.load
 
@@ -45,13 +47,18 @@ SMUGGLED = b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 @dataclasses.dataclass
 class AttackSite:
-    addr: tuple[str, int]
+    addr: Addr  # says whether to speak TLS (see tests.client.connect)
     server: staticsrv.Server
     log: list[str]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackSite]:
+@pytest.fixture(scope="module", params=["http", "https"])
+def server(
+    tmp_path_factory: pytest.TempPathFactory,
+    client_tls: ssl.SSLContext,
+    request: pytest.FixtureRequest,
+) -> Iterator[AttackSite]:
+    https = request.param == "https"
     base = tmp_path_factory.mktemp("attacks")
     (base / "secret.txt").write_bytes(SECRET)  # next to the root, never served
     root = base / "site"
@@ -65,11 +72,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackSite]:
         root=os.path.realpath(root),
         port=0,
         timeouts=Timeouts(head=5.0, keepalive=5.0, send=5.0),
+        https=https,
     )
     log: list[str] = []
     # Leaving serve() raises if the server's loop died.
     with staticsrv.serve(config=config, access_log=log.append) as running:
-        yield AttackSite(("127.0.0.1", running.port), running, log)
+        addr = Addr("127.0.0.1", running.port, client_tls if https else None)
+        yield AttackSite(addr, running, log)
 
 
 def _recv_answer(conn: Conn) -> Received | None:
@@ -94,7 +103,14 @@ def _send_in_background(sock: socket.socket, data: bytes) -> threading.Thread:
         with contextlib.suppress(OSError):
             sock.sendall(data)
 
-    thread = threading.Thread(target=send, daemon=True)
+    if isinstance(sock, ssl.SSLSocket):
+        # One TLS session must never be used by two threads at once
+        # (OpenSSL): these requests (under 64 KiB) fit in the socket buffers
+        # and the server's lingering close, so they go out whole first.
+        send()
+        thread = threading.Thread(target=lambda: None, daemon=True)
+    else:
+        thread = threading.Thread(target=send, daemon=True)
     thread.start()
     return thread
 

@@ -10,8 +10,10 @@ import pytest
 
 from tests.conftest import ServeFactory
 
-pytestmark = pytest.mark.browser
+# Chromium over TLS is test_browser_https's (the CA pinned on its command line).
+pytestmark = [pytest.mark.browser, pytest.mark.one_scheme]
 
+# $STATICSRV_TEST_CHROMIUM, else the system's chromium (no browser download).
 CHROMIUM = os.environ.get("STATICSRV_TEST_CHROMIUM") or shutil.which("chromium") or ""
 
 PAGE = """<!DOCTYPE html><meta charset="utf-8"><title>reader</title>

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from staticsrv import config
-from staticsrv.banner import lan_addresses
+from staticsrv.lan import lan_addresses
 from tests.client import Conn, get
 from tests.e2e.test_cli import URL_RE, run_fail, start, stop
 
@@ -48,7 +48,7 @@ def test_lan_urls_are_listed_for_all_interfaces(root: Path) -> None:
     proc, port, _line = start(str(root), "-q", "--host", "0.0.0.0", "--port", "0")
     try:
         assert proc.stdout is not None
-        expected = [f"  On your network: http://{a}:{port}/" for a in lan_addresses(ipv6=False)]
+        expected = [f"  On your network: http://{a}:{port}/" for a in lan_addresses("0.0.0.0")]
         got = [proc.stdout.readline().rstrip("\n") for _ in expected]
         assert got == expected
         assert get(("127.0.0.1", port), "/").status == 200
@@ -58,7 +58,7 @@ def test_lan_urls_are_listed_for_all_interfaces(root: Path) -> None:
 
 def test_qr_code_of_the_first_lan_url(root: Path) -> None:
     pytest.importorskip("segno")
-    lan = lan_addresses(ipv6=False)
+    lan = lan_addresses("0.0.0.0")
     proc, _port, _line = start(str(root), "-q", "--host", "0.0.0.0", "--port", "0", "--qr")
     try:
         assert proc.stdout is not None

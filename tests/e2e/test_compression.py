@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from staticsrv import fileresponse
-from tests.client import Conn, build, get
+from tests.client import Conn, build, connect, get
 from tests.conftest import Running, ServeFactory
 
 AE = {"Accept-Encoding": "gzip"}
@@ -94,7 +94,7 @@ def test_head_of_a_large_gzipped_file_has_the_get_fields_and_no_body(srv: Runnin
 def test_an_http10_client_gets_the_gzip_stream_delimited_by_the_close(srv: Running) -> None:
     data = text_of(JUST_OVER)
     (srv.root / "big.txt").write_bytes(data)
-    with socket.create_connection(srv.addr, timeout=10) as sock:
+    with connect(srv.addr, timeout=10) as sock:
         sock.sendall(b"GET /big.txt HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n")
         raw = b""
         while chunk := sock.recv(65536):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.client import build, get
+from tests.client import build, connect, get
 from tests.conftest import ServeFactory
 from tests.e2e.test_cli import start, stop
 
@@ -32,12 +32,9 @@ def root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def stalled_download(port: int) -> socket.socket:
+def stalled_download(addr: tuple[str, int]) -> socket.socket:
     """A client that asks for the big file and reads only its first bytes."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.settimeout(10)
-    sock.connect(("127.0.0.1", port))
+    sock = connect(addr, rcvbuf=4096)
     sock.sendall(build("/big.bin"))
     got = b""
     while b"\r\n\r\n" not in got:
@@ -106,7 +103,7 @@ def test_a_second_ctrl_c_exits_130_at_once(root: Path, workers: int) -> None:
     if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
         pytest.skip("needs SO_REUSEPORT")
     proc, port, _ = start(str(root), "--port", "0", "-q", "--workers", str(workers))
-    client = stalled_download(port)  # holds the grace period open
+    client = stalled_download(("127.0.0.1", port))  # holds the grace period open
     try:
         proc.send_signal(signal.SIGINT)
         wait_until_refused(port)
@@ -122,7 +119,7 @@ def test_a_second_ctrl_c_exits_130_at_once(root: Path, workers: int) -> None:
 
 def test_one_ctrl_c_with_a_download_in_flight_still_exits_0(root: Path) -> None:
     proc, port, _ = start(str(root), "--port", "0", "-q")
-    client = stalled_download(port)
+    client = stalled_download(("127.0.0.1", port))
     try:
         code, err = stop(proc, signal.SIGINT)
     finally:
@@ -205,7 +202,7 @@ def test_a_download_cut_short_is_logged_with_the_bytes_sent_and_a_mark(
     serve: ServeFactory, root: Path
 ) -> None:
     running = serve(root)
-    client = stalled_download(running.port)
+    client = stalled_download(running.addr)
     client.recv(1000)
     reset(client)
     # The server learns of the reset when its next send fails, on its own

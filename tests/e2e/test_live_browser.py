@@ -20,7 +20,8 @@ import staticsrv
 from staticsrv.config import Config
 from tests.conftest import ServeFactory
 
-pytestmark = pytest.mark.browser
+# Chromium over HTTPS is covered by test_browser_https.py; these run on plain HTTP.
+pytestmark = [pytest.mark.browser, pytest.mark.one_scheme]
 CHROMIUM = os.environ.get("STATICSRV_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # CI installs Chromium and sets this: there a missing browser is a failure,
 # not a silent skip.

@@ -357,6 +357,7 @@ def test_fragment_in_target_is_400(srv: Running) -> None:
         assert conn.request("/index.html").status == 200  # the connection stays usable
 
 
+@pytest.mark.one_scheme  # a ClientHello on the plain port (on the TLS port it is the handshake)
 def test_tls_client_hello_gets_400_and_close_at_once(serve: ServeFactory) -> None:
     # A head deadline far beyond the client's wait: only an immediate answer passes.
     srv = serve(timeouts=Timeouts(head=300.0, keepalive=300.0, send=5.0))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from staticsrv.transport import Features
-from tests.client import Conn, build, get, raw
+from tests.client import Conn, build, connect, get, raw
 from tests.conftest import Running, ServeFactory
 
 # ---------------------------------------------------------------- files
@@ -373,7 +373,7 @@ def test_request_dribbled_one_byte_at_a_time(srv: Running) -> None:
 
 def test_client_disconnect_mid_transfer_does_not_hurt_the_server(srv: Running) -> None:
     for _ in range(5):
-        sock = socket.create_connection(srv.addr)
+        sock = connect(srv.addr)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.sendall(build("/big.bin"))
         sock.recv(1000)

@@ -34,6 +34,9 @@ UTF8 = "; charset=utf-8"
         ("feed.atom", "application/atom+xml" + UTF8),
         ("logo.svg", "image/svg+xml" + UTF8),
         ("a.png", "image/png"),
+        ("staticsrv-ca.crt", "application/x-x509-ca-cert"),  # a phone installs it
+        ("ca.pem", "application/x-x509-ca-cert"),
+        ("ca.cer", "application/pkix-cert"),
         ("a.jpg", "image/jpeg"),
         ("a.jpeg", "image/jpeg"),
         ("a.gif", "image/gif"),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
+import errno
 import gzip
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from staticsrv.reader import FileChanged, FileKey, Reader, gzip_body, open_regular
+from staticsrv.reader import FileChanged, FileKey, Reader, _Aiofile, gzip_body, open_regular
 
 DATA = b"0123456789" * 300
 
@@ -145,3 +148,37 @@ def test_open_regular_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(FileChanged):
         open_regular(key_of(fifo))
+
+
+def _import_failing_with(monkeypatch: pytest.MonkeyPatch, error: ImportError) -> None:
+    real_import = builtins.__import__
+
+    def fake(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "aiofile":
+            raise error
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    monkeypatch.setattr(_Aiofile, "cls", None)
+    monkeypatch.setattr(_Aiofile, "started", True)
+
+
+def test_aiofile_import_out_of_descriptors_falls_back_and_retries_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shared library that cannot be opened for EMFILE is an ImportError, not an OSError."""
+    emfile = os.strerror(errno.EMFILE)
+    _import_failing_with(
+        monkeypatch, ImportError(f"_csv.so: cannot open shared object file: {emfile}")
+    )
+    _Aiofile._load()
+    assert _Aiofile.cls is None  # reads stay on the thread pool
+    assert _Aiofile.started is False  # and the next read tries the import again
+
+
+def test_aiofile_import_error_of_another_kind_is_not_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _import_failing_with(monkeypatch, ImportError("No module named 'aiofile'"))
+    with pytest.raises(ImportError):
+        _Aiofile._load()

@@ -5,10 +5,21 @@ The HTTP client itself is :mod:`tests.client`, shared by every end-to-end test.
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 import time
 from collections.abc import Callable
 
 TCP_ESTABLISHED = 0x01
+
+
+def client_hello() -> bytes:
+    """The bytes of a real TLS ClientHello (a browser's first flight)."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with contextlib.suppress(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return outgoing.read()
 
 
 def server_sockets(port: int) -> dict[int, tuple[int, int]]:

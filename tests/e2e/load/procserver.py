@@ -1,6 +1,6 @@
 """Run ``python -m staticsrv`` as a real subprocess and observe it from outside.
 
-The server binds port 0 and prints ``Serving ... at http://127.0.0.1:PORT/``
+The server binds port 0 and prints ``Serving ... at http(s)://127.0.0.1:PORT/``
 once its listening socket is bound and listening, so the port is read from
 that line: no test ever waits for readiness with a sleep.  Resource figures
 (RSS, CPU time) come from ``/proc/PID``, exactly what an operator would see.
@@ -22,7 +22,7 @@ from typing import IO
 
 STARTUP_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
-_URL = re.compile(rb"Serving .* at http://127\.0\.0\.1:(\d+)/ \(Ctrl\+C to stop\)")
+_URL = re.compile(rb"Serving .* at https?://127\.0\.0\.1:(\d+)/ \(Ctrl\+C to stop\)")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _REPO = Path(__file__).resolve().parents[3]
 

@@ -4,21 +4,24 @@ Each slow connection's head deadline starts with its first byte and is not
 extended by later ones, so with ``--head-timeout 2`` a connection that
 trickles its head must be closed 2 s (plus the sweeper's period) after its
 first byte.  The bound asserted is generous (8 s): an outcome, not a speed
-benchmark.  The measured times are printed (``-s``).
+benchmark.  The measured times are printed (``-s``).  Over TLS the same
+holds for a head trickled inside the session and for a trickled
+ClientHello: the handshake runs under the head deadline.
 """
 
 from __future__ import annotations
 
 import select
-import socket
+import ssl
 import statistics
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.client import Conn, build, fetch
+from tests.client import Addr, Conn, build, connect, fetch
 from tests.e2e.load.conftest import RunServer
+from tests.e2e.load.netutil import client_hello
 
 pytestmark = pytest.mark.load
 
@@ -36,13 +39,23 @@ def root(tmp_path: Path) -> Path:
     return site
 
 
-class Slow:
-    """One slowloris connection: a partial head, then one byte per round."""
+_WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
-    def __init__(self, addr: tuple[str, int], partial: bytes) -> None:
-        self.sock = socket.create_connection(addr, timeout=5)
+
+class Slow:
+    """One slowloris connection: a partial head, then one byte per round.
+
+    Over TLS either the handshake completes first and the head trickles
+    inside it (an :class:`~tests.client.Addr` with a context), or the
+    ClientHello itself trickles (``rest``: its bytes, sent one per round,
+    never all).
+    """
+
+    def __init__(self, addr: tuple[str, int], partial: bytes, *, rest: bytes = b"") -> None:
+        self.sock = connect(addr, timeout=5)
         self.sock.setblocking(False)
         self.sock.send(partial)
+        self.rest = rest
         self.first_byte = time.monotonic()
         self.closed_at: float | None = None
         self.received = b""
@@ -52,8 +65,10 @@ class Slow:
         if self.closed_at is not None:
             return
         try:
-            self.sock.send(b"a")  # never a CR or LF: the head can never end
-        except BlockingIOError:
+            # Never a CR or LF: the head can never end.
+            self.sock.send(self.rest[:1] if self.rest else b"a")
+            self.rest = self.rest[1:]
+        except _WOULD_BLOCK:
             pass
         except OSError:
             self._closed("send failed")
@@ -61,9 +76,9 @@ class Slow:
     def on_readable(self) -> None:
         try:
             chunk = self.sock.recv(65536)
-        except BlockingIOError:
+        except _WOULD_BLOCK:
             return
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError):
             self._closed("reset")
             return
         if chunk:
@@ -81,15 +96,28 @@ class Slow:
         return self.closed_at - self.first_byte
 
 
+@pytest.mark.parametrize("mode", ["http", "tls-head", "tls-hello"])
 def test_100_slowloris_are_dropped_while_normal_clients_are_served(
-    run_server: RunServer, root: Path
+    run_server: RunServer, root: Path, client_tls: ssl.SSLContext, mode: str
 ) -> None:
-    server = run_server(root, "--head-timeout", str(HEAD_TIMEOUT), "--keepalive-timeout", "30")
+    """Over HTTP; over TLS with the head trickled after the handshake; and
+    with the ClientHello itself trickled (the handshake is under the head deadline)."""
+    https = ("--https",) if mode != "http" else ()
+    server = run_server(
+        root, "--head-timeout", str(HEAD_TIMEOUT), "--keepalive-timeout", "30", *https
+    )
+    addr = Addr(*server.addr, client_tls if mode != "http" else None)
     partials = [
         b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nX-Slow: ",  # headers never end
         b"GET /hello.tx",  # request line never ends
     ]
-    slow = [Slow(server.addr, partials[i % 2]) for i in range(SLOW_CONNECTIONS)]
+    hello = client_hello()
+    if mode == "tls-hello":
+        # The record header and a few bytes, then one byte per round: the
+        # rounds end long before the ClientHello could.
+        slow = [Slow(server.addr, hello[:9], rest=hello[9:-1]) for _ in range(SLOW_CONNECTIONS)]
+    else:
+        slow = [Slow(addr, partials[i % 2]) for i in range(SLOW_CONNECTIONS)]
     normal_served = 0
     try:
         end = time.monotonic() + DROP_BOUND + 2
@@ -97,7 +125,7 @@ def test_100_slowloris_are_dropped_while_normal_clients_are_served(
             for s in slow:
                 s.trickle()
             # A normal client is answered at once, slowloris or not.
-            reply = fetch(server.addr, "/hello.txt", timeout=5)
+            reply = fetch(addr, "/hello.txt", timeout=5)
             assert (reply.status, reply.body) == (200, BODY)
             normal_served += 1
             open_socks = {s.sock.fileno(): s for s in slow if s.closed_at is None}
@@ -115,13 +143,15 @@ def test_100_slowloris_are_dropped_while_normal_clients_are_served(
     # Closed by the head deadline, not by anything earlier.
     assert min(times) > HEAD_TIMEOUT * 0.75, f"a connection was dropped after {min(times):.2f} s"
     for s in slow:
-        # The only thing a slowloris may ever receive is a 408 (RFC 9110 §15.5.9).
+        # The only thing a slowloris may ever receive is a 408 (RFC 9110 §15.5.9),
+        # and nothing at all before its TLS session exists.
         assert s.received == b"" or s.received.startswith(b"HTTP/1.1 408 "), s.received[:80]
+        assert s.received == b"" or mode != "tls-hello"
     assert normal_served >= 3
     assert server.alive()
     got_408 = sum(1 for s in slow if s.received)
     print(
-        f"\n{SLOW_CONNECTIONS} slowloris connections with --head-timeout {HEAD_TIMEOUT:g}: "
+        f"\n[{mode}] {SLOW_CONNECTIONS} slowloris connections, --head-timeout {HEAD_TIMEOUT:g}: "
         f"dropped after median {statistics.median(times):.2f} s, max {max(times):.2f} s "
         f"({got_408} got a 408); {normal_served} normal requests served meanwhile"
     )

@@ -1,6 +1,7 @@
 """Clients that stop reading: bounded memory, others still served, dropped on time.
 
-Large bodies go out with sendfile(2), so 50 stalled 50 MiB downloads must not
+Large bodies go out with sendfile(2), or over TLS as bounded reads each
+encrypted and sent before the next, so 50 stalled 50 MiB downloads must not
 show up in the server's RSS; ``--send-timeout`` must drop them, and must not
 drop a client that keeps reading.  Stalls are observed in the kernel's view
 of the server's sockets (/proc/net/tcp: state and send-queue), independently
@@ -10,13 +11,14 @@ of how much the client has read.
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.client import Conn, fetch
+from tests.client import Addr, Conn, fetch
 from tests.e2e.load.conftest import RunServer
 from tests.e2e.load.netutil import TCP_ESTABLISHED, poll_until, server_sockets
 
@@ -46,15 +48,30 @@ def big(root: Path) -> bytes:
     return (root / "big.bin").read_bytes()
 
 
-@pytest.mark.parametrize("loop", ["auto", "asyncio"])
+# (loop, scheme): both loops over TCP, the default loop over TLS.
+LOOPS_SCHEMES = [("auto", "http"), ("asyncio", "http"), ("auto", "https")]
+
+
+def _tls(scheme: str, ctx: ssl.SSLContext) -> tuple[tuple[str, ...], ssl.SSLContext | None]:
+    return (("--https",), ctx) if scheme == "https" else ((), None)
+
+
+@pytest.mark.parametrize(("loop", "scheme"), LOOPS_SCHEMES)
 def test_50_stalled_downloads_bounded_rss_then_dropped(
-    run_server: RunServer, root: Path, big: bytes, loop: str
+    run_server: RunServer,
+    root: Path,
+    big: bytes,
+    loop: str,
+    scheme: str,
+    client_tls: ssl.SSLContext,
 ) -> None:
+    args, tls = _tls(scheme, client_tls)
     server = run_server(
-        root, "--send-timeout", str(SEND_TIMEOUT), "--head-timeout", "10", "--loop", loop
+        root, "--send-timeout", str(SEND_TIMEOUT), "--head-timeout", "10", "--loop", loop, *args
     )
     rss_idle = server.rss_kib()
-    clients = [Conn(server.addr, rcvbuf=SMALL_RCVBUF) for _ in range(STALLED)]
+    addr = Addr(*server.addr, tls)
+    clients = [Conn(addr, rcvbuf=SMALL_RCVBUF) for _ in range(STALLED)]
     try:
         ports = {c.local_port for c in clients}
         for c in clients:
@@ -76,8 +93,9 @@ def test_50_stalled_downloads_bounded_rss_then_dropped(
         queued = sum(q for _, q in stalled().values())
         rss = [server.rss_kib()]
         # A normal client is served meanwhile, small (cached) and large (sendfile).
-        assert fetch(server.addr, "/hello.txt").body == HELLO
-        assert fetch(server.addr, "/medium.bin").body == (root / "medium.bin").read_bytes()
+        assert fetch(addr, "/hello.txt").body == HELLO
+        medium = fetch(addr, "/medium.bin").body
+        assert medium == (root / "medium.bin").read_bytes()
         rss.append(server.rss_kib())
         still_stalled = sum(1 for st, _ in stalled().values() if st == TCP_ESTABLISHED)
         assert max(rss) < RSS_BOUND_KIB, f"RSS {max(rss)} KiB with {STALLED} stalled downloads"
@@ -102,24 +120,28 @@ def test_50_stalled_downloads_bounded_rss_then_dropped(
             assert len(body) < BIG
             assert big.startswith(body), "bytes that are not the file's were sent"
         assert server.alive()
-        assert fetch(server.addr, "/hello.txt").body == HELLO
+        assert fetch(addr, "/hello.txt").body == HELLO
     finally:
         for c in clients:
             c.close()
     print(
-        f"\n[{loop}] {STALLED} stalled 50 MiB downloads ({queued / MIB:.0f} MiB queued in the "
-        f"kernel): server RSS {max(rss) / 1024:.1f} MiB (idle {rss_idle / 1024:.1f} MiB); "
+        f"\n[{loop}, {scheme}] {STALLED} stalled 50 MiB downloads ({queued / MIB:.0f} MiB "
+        f"queued in the kernel): server RSS {max(rss) / 1024:.1f} MiB "
+        f"(idle {rss_idle / 1024:.1f} MiB); "
         f"{still_stalled} still stalled while a normal client was served; "
         f"all dropped {dropped:.2f} s after the requests (--send-timeout {SEND_TIMEOUT:g})"
     )
 
 
-@pytest.mark.parametrize("loop", ["auto", "asyncio"])
-def test_healthy_slow_reader_is_not_dropped(run_server: RunServer, root: Path, loop: str) -> None:
+@pytest.mark.parametrize(("loop", "scheme"), LOOPS_SCHEMES)
+def test_healthy_slow_reader_is_not_dropped(
+    run_server: RunServer, root: Path, loop: str, scheme: str, client_tls: ssl.SSLContext
+) -> None:
     """64 KiB every 50 ms for a 4 MiB file: slow, but never stopped for 2 s."""
     medium = (root / "medium.bin").read_bytes()
-    server = run_server(root, "--send-timeout", str(SEND_TIMEOUT), "--loop", loop)
-    with Conn(server.addr, rcvbuf=SMALL_RCVBUF) as conn:
+    args, tls = _tls(scheme, client_tls)
+    server = run_server(root, "--send-timeout", str(SEND_TIMEOUT), "--loop", loop, *args)
+    with Conn(Addr(*server.addr, tls), rcvbuf=SMALL_RCVBUF) as conn:
         conn.send(b"GET /medium.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
         head = conn.read_head()
         status, headers = head.status, head.headers
@@ -130,13 +152,17 @@ def test_healthy_slow_reader_is_not_dropped(run_server: RunServer, root: Path, l
         for _ in range(len(medium) // (64 * 1024) * 3):  # bounded by count...
             if len(body) >= len(medium) or time.monotonic() - start > 30:  # ...and time
                 break
-            chunk = conn.sock.recv(64 * 1024)
-            assert chunk, f"server closed a reading client after {len(body)} bytes"
-            body += chunk
+            # Up to 64 KiB per round (a TLS recv returns one 16 KiB record at most).
+            want = min(64 * 1024, len(medium) - len(body))
+            got = len(body)
+            while len(body) - got < want:
+                chunk = conn.sock.recv(want - (len(body) - got))
+                assert chunk, f"server closed a reading client after {len(body)} bytes"
+                body += chunk
             time.sleep(0.05)  # allowed: pacing a slow reader (64 KiB per 50 ms)
         took = time.monotonic() - start
     assert bytes(body) == medium
-    print(f"\n[{loop}] slow reader got all 4 MiB byte-exact in {took:.1f} s")
+    print(f"\n[{loop}, {scheme}] slow reader got all 4 MiB byte-exact in {took:.1f} s")
 
 
 @pytest.mark.parametrize("loop", ["auto", "asyncio"])

@@ -1,0 +1,198 @@
+"""The outgoing side of one connection, and the state it moves.
+
+Owns: :class:`Connection` (transport, deadline, :class:`Phase`: what the
+server's sweeper reads) and :class:`Writer`: pipelined answers joined into
+one write, a file's parts and a stream's chunks sent under the send
+deadline, and the access log of the bytes that really went out.
+May not touch: the listening socket, reading requests, files (beyond
+closing a body's descriptor), the decision of what to answer.
+The connection loop (:mod:`staticsrv.connection`) drives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import math
+import os
+from dataclasses import dataclass
+
+from staticsrv.http11 import Request
+from staticsrv.responses import FileBody, Response, StreamBody, chunk
+from staticsrv.shared import Shared
+from staticsrv.transport import Pipe
+
+log = logging.getLogger("staticsrv")
+
+
+class Phase(enum.IntEnum):
+    """What a connection's deadline means (not the HTTP method HEAD)."""
+
+    IDLE = 0  # between requests: keep-alive deadline; shutdown closes it at once
+    RECEIVING = 1  # a head has begun: head deadline, answered 408 when it passes
+    BUSY = 2  # answering: send deadline, moved on by progress
+    STREAMING = 3  # an endless body (event stream): only sends have a deadline
+
+
+class Connection:
+    __slots__ = ("deadline", "peer", "phase", "queued", "task", "timed_out", "transport")
+
+    def __init__(self, transport: Pipe, peer: str) -> None:
+        self.transport = transport
+        self.peer = peer
+        self.deadline = 0.0
+        self.phase = Phase.IDLE
+        self.timed_out = False
+        # Unacknowledged bytes at the sweeper's last look (Transport.unacked);
+        # -1 when not known.
+        self.queued = -1
+        self.task: asyncio.Task[None] | None = None
+
+
+@dataclass(slots=True)
+class _Sent:
+    """An answer written into the outgoing batch, logged once the batch is out."""
+
+    req: Request | None
+    status: int
+    head: int  # bytes of the head
+    body: int  # bytes of the body
+
+
+def body_bytes(resp: Response) -> bytes:
+    return resp.body if isinstance(resp.body, bytes) else b""
+
+
+class Writer:
+    """The outgoing side of one connection: batching, deadlines and the log."""
+
+    __slots__ = ("conn", "loop", "out", "sent", "shared", "size")
+
+    def __init__(self, conn: Connection, shared: Shared) -> None:
+        self.conn = conn
+        self.shared = shared
+        self.loop = asyncio.get_running_loop()
+        self.out: list[bytes] = []
+        self.sent: list[_Sent] = []
+        self.size = 0
+
+    def add(self, req: Request | None, status: int, head: bytes, body: bytes) -> None:
+        data = head + body if body else head
+        self.out.append(data)
+        self.size += len(data)
+        if self.shared.log is not None:
+            self.sent.append(_Sent(req, status, len(head), len(body)))
+
+    async def flush(self) -> None:
+        if not self.out:
+            return
+        out = self.out
+        transport = self.conn.transport
+        start = transport.sent
+        self.conn.deadline = self.loop.time() + self.shared.timeouts.send
+        try:
+            await transport.send(b"".join(out) if len(out) > 1 else out[0])
+        finally:
+            if self.sent:
+                self._log(transport.sent - start)
+            out.clear()
+            self.size = 0
+
+    def _log(self, went: int) -> None:
+        """Log the batch: each answer with the body bytes that really went out."""
+        access = self.shared.log
+        if access is not None:
+            for item in self.sent:
+                body = min(max(went - item.head, 0), item.body)
+                went -= item.head + item.body
+                if item.status:  # 0: a head whose body is logged by its sender
+                    access.record(self.conn.peer, item.req, item.status, body, body == item.body)
+        self.sent.clear()
+
+    async def _head_alone(self, head: bytes) -> int:
+        """Send a head whose body its sender logs; the byte count where the body starts."""
+        self.out.append(head)
+        if self.shared.log is not None:  # logged by the sender, not with the batch
+            self.sent.append(_Sent(None, 0, len(head), 0))
+        await self.flush()
+        return self.conn.transport.sent
+
+    async def send_file(self, req: Request, resp: Response, head: bytes, body: FileBody) -> bool:
+        """Head, then the file's parts; False if the file ended early."""
+        transport = self.conn.transport
+        complete = False
+        start = -1  # until the head is out
+        try:
+            start = await self._head_alone(head)
+            complete = await send_parts(self.conn, self.shared, body)
+        finally:
+            os.close(body.fd)
+            if self.shared.log is not None:
+                went = transport.sent - start if start >= 0 else 0
+                self.shared.log.record(self.conn.peer, req, resp.status, went, complete)
+        return complete
+
+    async def send_stream(self, req: Request, resp: Response, head: bytes, chunked: bool) -> bool:
+        """Head, then the stream's chunks as they come; False if the producer failed.
+
+        An endless stream has a deadline only while sending; a finite one
+        (a file compressed as it goes) keeps the send deadline throughout.
+        A producer that fails (the file changed under its compressor) ends
+        the body without its last chunk, and the connection is closed: the
+        client sees an incomplete answer, never a wrong complete one.
+        """
+        assert isinstance(resp.body, StreamBody)
+        stream = resp.body
+        conn, transport = self.conn, self.conn.transport
+        complete = False
+        start = -1  # until the head is out
+        try:
+            start = await self._head_alone(head)
+            if not stream.finite:
+                conn.phase = Phase.STREAMING
+            chunks = aiter(stream.chunks)
+            while True:
+                try:
+                    data = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    log.warning("staticsrv: a streamed body ended early (%r)", exc)
+                    return False
+                if data:
+                    conn.deadline = self.loop.time() + self.shared.timeouts.send
+                    await transport.send(chunk(data) if chunked else data)
+                    if not stream.finite:
+                        conn.deadline = math.inf
+            if chunked:
+                await transport.send(chunk(b""))
+            complete = True
+        finally:
+            # Close the producer now, not whenever the garbage collector
+            # finds it: an event stream unregisters itself on close.
+            await close_stream(stream)
+            if self.shared.log is not None:
+                went = transport.sent - start if start >= 0 else 0
+                self.shared.log.record(conn.peer, req, resp.status, went, complete)
+        return True
+
+
+async def close_stream(stream: StreamBody) -> None:
+    aclose = getattr(stream.chunks, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):  # a producer's own failure is logged by it
+            await aclose()
+
+
+async def send_parts(conn: Connection, shared: Shared, body: FileBody) -> bool:
+    transport = conn.transport
+    loop = asyncio.get_running_loop()
+    for part in body.parts:
+        conn.deadline = loop.time() + shared.timeouts.send
+        if isinstance(part, bytes):
+            await transport.send(part)
+        elif not await transport.sendfile(body.fd, *part):
+            return False
+    return True
