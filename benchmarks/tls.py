@@ -130,7 +130,7 @@ def server_commands(
 ) -> dict[str, tuple[list[str], dict[str, str]]]:
     """name -> (argv with {port}, extra environment)."""
     nginx_dir = work / "nginx"
-    (nginx_dir / "tmp").mkdir(parents=True, exist_ok=True)
+    (nginx_dir / "scratch").mkdir(parents=True, exist_ok=True)
     mime = "include /etc/nginx/mime.types;" if Path("/etc/nginx/mime.types").exists() else ""
     (nginx_dir / "nginx.conf.in").write_text(f"""\
 worker_processes 1;
@@ -145,11 +145,11 @@ http {{
     access_log off;
     sendfile on;
     keepalive_requests 1000000;
-    client_body_temp_path {nginx_dir}/tmp/body;
-    proxy_temp_path {nginx_dir}/tmp/proxy;
-    fastcgi_temp_path {nginx_dir}/tmp/fastcgi;
-    uwsgi_temp_path {nginx_dir}/tmp/uwsgi;
-    scgi_temp_path {nginx_dir}/tmp/scgi;
+    client_body_temp_path {nginx_dir}/scratch/body;
+    proxy_temp_path {nginx_dir}/scratch/proxy;
+    fastcgi_temp_path {nginx_dir}/scratch/fastcgi;
+    uwsgi_temp_path {nginx_dir}/scratch/uwsgi;
+    scgi_temp_path {nginx_dir}/scratch/scgi;
     server {{
         listen {HOST}:{{port}} ssl;
         ssl_certificate {cert};
