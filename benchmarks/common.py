@@ -14,7 +14,8 @@ so ``benchmarks/`` is on ``sys.path`` and they ``import common``.  It holds:
 * ``Scrubber``, which replaces machine-specific absolute paths in a report with
   portable names, and the rules both reports use;
 * which staticsrv code was measured: a digest of ``staticsrv/*.py`` and the git
-  commit (read-only git commands);
+  commit (read-only git commands); the package as it was at an earlier revision
+  (``before_tree``, for before/after runs);
 * ``parse_response``: framing of one HTTP/1.x response read off a socket;
 * the reports' formats: ratios and Markdown tables.
 """
@@ -221,6 +222,26 @@ def describe_code(commit: str, dirty: bool, digest: str) -> str:
     COMMIT is shown as given (the caller quotes it)."""
     text = commit + (" plus uncommitted changes in `staticsrv/`" if dirty else "")
     return text + f" (digest of `staticsrv/*.py`: `{digest}`)"
+
+
+def before_tree(rev: str) -> Path:
+    """``staticsrv/`` as it was at ``rev``, unpacked under benchmarks/out (read-only git)."""
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    tree = REPO / "benchmarks" / "out" / f"before-{commit}"
+    if not (tree / "staticsrv" / "__main__.py").is_file():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", commit, "staticsrv"],
+            capture_output=True,
+            check=True,
+        )
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
 
 
 # --------------------------------------------------------------------------- HTTP responses

@@ -18,6 +18,21 @@ short "Headline ratios" section computed from the raw per-round numbers.
     .venv/bin/python benchmarks/run.py --quick --only small-c64,large
     .venv/bin/python benchmarks/run.py --report-only        # re-render from the last JSON
 
+Two optional groups of reference servers join the same run:
+
+* ``--ceilings`` adds ``benchmarks/zero_work.py``, a server that does no work
+  (one precomputed 1 KiB answer, only for ``/small.html``; the harness skips
+  its other scenarios), in two loop shapes on both loops: ``zero-ready`` (the
+  shape staticsrv uses: standing readiness registrations) and ``zero-recv``
+  (``loop.sock_recv``/``sock_sendall`` per request), each also ``-uvloop``.
+  Its throughput is the ceiling of the shape on that machine at that moment.
+* ``--before REV`` adds the package as it was at git revision REV
+  (``git archive REV staticsrv`` into ``benchmarks/out/before-REV``) as
+  ``staticsrv-before`` (asyncio) and ``staticsrv-before-uvloop``: a
+  before/after comparison measured in one run.
+
+    .venv/bin/python benchmarks/run.py --pin --ceilings --before 58ab58f
+
 Options this script does not know are passed to the harness unchanged
 (for example ``--warmup 0`` or ``--conns 32``).  The harness speaks plain
 HTTP only: HTTPS is measured by ``benchmarks/tls.py`` (``make bench-tls``).
@@ -48,6 +63,22 @@ DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
 DEFAULT_JSON = REPO / "benchmarks" / "out" / "results.json"
 
 CONFIGS = tuple(common.CONFIGS[name] for name in (SUBJECT, UVLOOP, TWO_WORKERS))
+
+BEFORE, BEFORE_UVLOOP = "staticsrv-before", "staticsrv-before-uvloop"
+CEILINGS = ("zero-ready", "zero-recv", "zero-ready-uvloop", "zero-recv-uvloop")
+# Rows of the "CPU per request" table, in this order, when they ran.
+REFERENCE_ROWS = (
+    (SUBJECT, "new code, asyncio"),
+    (BEFORE, "code before, asyncio"),
+    ("zero-ready", "zero work, readiness shape, asyncio"),
+    ("zero-recv", "zero work, sock_recv shape, asyncio"),
+    (UVLOOP, "new code, uvloop"),
+    (BEFORE_UVLOOP, "code before, uvloop"),
+    ("zero-ready-uvloop", "zero work, readiness shape, uvloop"),
+    ("zero-recv-uvloop", "zero work, sock_recv shape, uvloop"),
+    (TWO_WORKERS, "new code, uvloop, 2 workers"),
+    ("nginx", "nginx, 1 worker"),
+)
 
 HEADLINE_TITLE = "## Headline ratios"
 
@@ -88,6 +119,16 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="raw JSON path")
     common.add_python_option(p)
     p.add_argument(
+        "--ceilings",
+        action="store_true",
+        help="add the zero-work servers (benchmarks/zero_work.py, both shapes, both loops)",
+    )
+    p.add_argument(
+        "--before",
+        metavar="REV",
+        help="add staticsrv as it was at git revision REV (asyncio and uvloop) for before/after",
+    )
+    p.add_argument(
         "--report-only",
         action="store_true",
         help="do not run the harness: rebuild the report from the existing JSON and raw Markdown",
@@ -110,6 +151,7 @@ def harness_argv(args: argparse.Namespace, extra: list[str], python: str, bench:
     # portable command line (it runs with the repository root as cwd).
     shown_bench = os.path.relpath(bench, REPO) if bench.is_absolute() else str(bench)
     argv = [sys.executable, shown_bench, *common.server_options(python, CONFIGS)]
+    argv += reference_servers(args, python)
     if args.quick:
         argv.append("--quick")
     if args.rounds is not None:
@@ -122,6 +164,28 @@ def harness_argv(args: argparse.Namespace, extra: list[str], python: str, bench:
         argv.append(f"--pin={args.pin}" if args.pin else "--pin")
     argv += ["--json", _shown(args.json), "--md", _shown(raw_md_path(args.json))]
     return argv + extra
+
+
+def reference_servers(args: argparse.Namespace, python: str) -> list[str]:
+    """Harness options for the zero-work ceilings and the code before REV."""
+    out: list[str] = []
+    py = shlex.quote(python)
+    if args.ceilings:
+        script = "benchmarks/zero_work.py"
+        for name in CEILINGS:
+            shape = "ready" if "ready" in name else "recv"
+            loop = "uvloop" if name.endswith("uvloop") else "asyncio"
+            cmd = f"{py} {REPO / script} --port {{port}} --shape {shape} --loop {loop}"
+            cmd += " --body {root}/small.html"
+            out += ["--server", f"{name}={cmd}"]
+    if args.before:
+        tree = common.before_tree(args.before)
+        log(f"{BEFORE}: staticsrv/ from {os.path.relpath(tree, REPO)}")
+        for name, loop in ((BEFORE, "asyncio"), (BEFORE_UVLOOP, "uvloop")):
+            cmd = f"env PYTHONPATH={shlex.quote(str(tree))} {py} -m staticsrv"
+            cmd += f" --root {{root}} --port {{port}} -q --loop {loop}"
+            out += ["--server", f"{name}={cmd}"]
+    return out
 
 
 def _shown(path: Path) -> str:
@@ -398,11 +462,62 @@ def headline(report: dict[str, Any], scrub: Scrubber, src: dict[str, Any] | None
         sv(small, SUBJECT),
         rps,
     )
+    for name in (SUBJECT, UVLOOP):
+        add(
+            name,
+            "nginx",
+            f"{name} / nginx (1 worker), conn-close",
+            "req/s",
+            sv("conn-close", name),
+            sv("conn-close", "nginx"),
+            rps,
+        )
+    for scen, what in (("conditional", "304"), ("not-found", "404")):
+        add(
+            SUBJECT,
+            SUBJECT,
+            f"staticsrv {what} ({scen}) / its own 200 (small-c64), CPU per request",
+            "CPU µs/req",
+            sv(scen, SUBJECT, "cpu_us_per_req"),
+            sv(small, SUBJECT, "cpu_us_per_req"),
+            lambda x: f_num(x, 1),
+            True,
+        )
+    ran = set(report.get("servers", {}))
+    for new, old in ((SUBJECT, BEFORE), (UVLOOP, BEFORE_UVLOOP)):
+        if old not in ran:
+            continue
+        for scen in (small, "conn-close", "not-found", "conditional"):
+            add(new, old, f"{new} / {old}, {scen}", "req/s", sv(scen, new), sv(scen, old), rps)
+    for new, zero in ((SUBJECT, "zero-ready"), (UVLOOP, "zero-ready-uvloop")):
+        if zero in ran:
+            add(
+                new,
+                zero,
+                f"{new} / {zero}, small-c64",
+                "req/s",
+                sv(small, new),
+                sv(small, zero),
+                rps,
+            )
+    for zero in CEILINGS:
+        if zero in ran:
+            add(
+                zero,
+                "nginx",
+                f"{zero} / nginx (1 worker), small-c64",
+                "req/s",
+                sv(small, zero),
+                sv(small, "nginx"),
+                rps,
+            )
     for what, unit, key, fmt in (
         ("idle RSS", "RSS", "idle_rss_kib", mib),
         ("startup time", "startup", "startup_s", ms),
     ):
-        for peer in ("nginx", "aiohttp"):
+        for peer in ("nginx", "aiohttp", BEFORE):
+            if peer == BEFORE and peer not in ran:
+                continue
             add(
                 SUBJECT,
                 peer,
@@ -483,6 +598,8 @@ def headline(report: dict[str, Any], scrub: Scrubber, src: dict[str, Any] | None
     L += md_table(header, table, "lrrrrrrrrrr", escape=False)
     L.append("")
 
+    L += cpu_table(report, sv)
+
     # Every ⚠ on a staticsrv configuration, scenario by scenario.
     problems: list[str] = []
     for scen in report.get("scenarios", {}):
@@ -502,10 +619,60 @@ def headline(report: dict[str, Any], scrub: Scrubber, src: dict[str, Any] | None
     L.append(
         "Note: the harness's own ratio tables above compare `staticsrv` with every other "
         'server, including `staticsrv-uvloop` and `staticsrv-2w`; its "best peer" can '
-        "therefore be another staticsrv configuration."
+        "therefore be another staticsrv configuration"
+        + (", the code before, or a zero-work server." if ran & {BEFORE, *CEILINGS} else ".")
     )
     L.append("")
     return scrub("\n".join(L))
+
+
+def cpu_table(report: dict[str, Any], sv: Callable[[str, str, str], Value]) -> list[str]:
+    """Throughput and CPU per request of each staticsrv configuration beside the code
+    before and the zero-work ceilings (rows only for the servers that ran)."""
+    ran = set(report.get("servers", {}))
+    rows = [(name, about) for name, about in REFERENCE_ROWS if name in ran]
+    if not any(name in ran for name in (BEFORE, *CEILINGS)):
+        return []
+    nginx = {scen: sv(scen, "nginx", "rps") for scen in ("small-c64", "conn-close")}
+
+    def cell(v: Value, nd: int = 0) -> str:
+        return "—" if v.value is None else f_num(v.value, nd) + (" ⚠" if v.flagged else "")
+
+    def share(v: Value, scen: str) -> str:
+        base = nginx[scen].value
+        return f_ratio(v.value / base) if v.value is not None and base else "—"
+
+    table: list[list[str]] = []
+    for name, about in rows:
+        small, close = sv("small-c64", name, "rps"), sv("conn-close", name, "rps")
+        table.append(
+            [
+                f"`{name}` ({about})",
+                cell(small),
+                share(small, "small-c64"),
+                cell(sv("small-c64", name, "cpu_us_per_req"), 1),
+                cell(sv("conditional", name, "cpu_us_per_req"), 1),
+                cell(sv("not-found", name, "cpu_us_per_req"), 1),
+                cell(close),
+                share(close, "conn-close"),
+                cell(sv("conn-close", name, "cpu_us_per_req"), 1),
+            ]
+        )
+    header = ["server", "small-c64 req/s", "/ nginx", "200 CPU µs/req", "304 CPU µs/req"]
+    header += ["404 CPU µs/req", "conn-close req/s", "/ nginx", "conn-close CPU µs/req"]
+    L = ["### CPU per request, the code before and the zero-work ceilings", ""]
+    L.append(
+        "CPU µs/req is the server's CPU time per completed request (200: small-c64; "
+        "304: `conditional`, a 100 KiB file's ETag; 404: `not-found`). The zero-work "
+        "servers answer only `/small.html`, so they have no 304/404 numbers; their "
+        "small-c64 CPU per request is what the loop and the socket cost in that shape, "
+        "and a staticsrv row minus the zero-work row of the same shape and loop is "
+        "staticsrv's own work."
+    )
+    L.append("")
+    L += md_table(header, table, "lrrrrrrrr", escape=False)
+    L.append("")
+    return L
 
 
 # --------------------------------------------------------------------------- report
