@@ -10,6 +10,13 @@ functions by self and by total time as Markdown tables.
     .venv/bin/python benchmarks/hotpath_profile.py --loop asyncio
     .venv/bin/python benchmarks/hotpath_profile.py --loop uvloop
     .venv/bin/python benchmarks/hotpath_profile.py --summarize benchmarks/out/profile-asyncio.txt
+    .venv/bin/python benchmarks/hotpath_profile.py --pin --before 58ab58f --out benchmarks/out/p.txt
+    .venv/bin/python benchmarks/hotpath_profile.py --pin --path /missing.html      # a 404
+    .venv/bin/python benchmarks/hotpath_profile.py --pin --header 'Connection: close'
+
+``--pin`` puts the server alone on the last CPU (wrk and py-spy on the
+others), as the harness's ``--pin`` does; ``--before REV`` profiles the
+package as it was at git revision REV.
 
 The raw profile goes to ``benchmarks/out/profile-LOOP.txt`` (collapsed stacks,
 one ``frame;frame;... count`` line per distinct stack, root first) and the
@@ -184,9 +191,18 @@ def proc_cpu_s(pid: int) -> float:
     return (int(rest[11]) + int(rest[12])) / CLK_TCK
 
 
-def start_server(python: str, root: Path, loop: str) -> tuple[subprocess.Popen[str], int]:
+def start_server(
+    python: str, root: Path, loop: str, prefix: list[str], tree: Path | None
+) -> tuple[subprocess.Popen[str], int]:
     argv = [python, "-m", "staticsrv", "--root", str(root), "--port", "0", "-q", "--loop", loop]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    # cwd is the fixture: ``python -m`` puts the cwd first on sys.path, and the
+    # repository's own staticsrv/ must not shadow an earlier revision's.
+    proc = subprocess.Popen(
+        prefix + argv, stdout=subprocess.PIPE, text=True, start_new_session=True, env=env, cwd=root
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
@@ -208,6 +224,17 @@ def run_profile(args: argparse.Namespace) -> int:
     raw = Path(args.out or OUT_DIR / f"profile-{args.loop}.txt")
     raw.parent.mkdir(parents=True, exist_ok=True)
     python = venv_python()
+    tree = common.before_tree(args.before) if args.before else None
+    prefix: list[str] = []
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) >= 2:
+            # As the harness's --pin: the server alone on the last CPU; wrk,
+            # py-spy and this script on the others (children inherit the mask).
+            prefix = ["taskset", "-c", str(cpus[-1])]
+            os.sched_setaffinity(0, set(cpus[:-1]))
+        else:
+            log("--pin needs two CPUs; running unpinned")
     with tempfile.TemporaryDirectory(prefix="staticsrv-profile-") as tmp:
         root = Path(tmp)
         name = "small.html" if args.size <= 64 * 1024 else "large.bin"
@@ -218,16 +245,19 @@ def run_profile(args: argparse.Namespace) -> int:
                 f.write(b"x" * min(left, 1 << 20))
                 left -= min(left, 1 << 20)
             f.write(b"\n")
-        proc, port = start_server(python, root, args.loop)
-        url = f"http://127.0.0.1:{port}/{name}"
-        conns = f"-c{args.conns}"
+        proc, port = start_server(python, root, args.loop, prefix, tree)
+        path = args.path or f"/{name}"
+        url = f"http://127.0.0.1:{port}{path}"
         try:
             # warm-up (caches filled, code paths specialised)
-            subprocess.run(["wrk", "-t1", conns, "-d2s", url], capture_output=True, check=False)
+            load = ["wrk", "-t1", f"-c{args.conns}", "--timeout", "30s"]
+            for h in args.header:
+                load += ["-H", h]
+            subprocess.run([*load, "-d2s", url], capture_output=True, check=False)
             # baseline without the profiler attached
             cpu0 = proc_cpu_s(proc.pid)
             base = subprocess.run(
-                ["wrk", "-t1", conns, "--timeout", "30s", f"-d{args.wrk_duration}s", url],
+                [*load, f"-d{args.wrk_duration}s", url],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -236,7 +266,7 @@ def run_profile(args: argparse.Namespace) -> int:
             base_rps = wrk_rps(base.stdout)
             # the profiled run
             wrk = subprocess.Popen(
-                ["wrk", "-t1", conns, "--timeout", "30s", f"-d{args.wrk_duration}s", url],
+                [*load, f"-d{args.wrk_duration}s", url],
                 stdout=subprocess.PIPE,
                 text=True,
             )
@@ -261,8 +291,11 @@ def run_profile(args: argparse.Namespace) -> int:
     header = [
         f"### --loop {args.loop}",
         "",
-        f"- GET /{name} ({args.size:,} B), wrk -t1 -c{args.conns} -d{args.wrk_duration}s "
-        "without the profiler: "
+        f"- GET {path} ({args.size:,} B file in the root)"
+        + "".join(f", `{h}`" for h in args.header)
+        + (f", staticsrv at `{tree.name.removeprefix('before-')}`" if tree else "")
+        + (", server pinned to its own CPU" if prefix else "")
+        + f"; wrk -t1 -c{args.conns} -d{args.wrk_duration}s without the profiler: "
         f"{base_rps or 0:,.0f} req/s, server CPU {base_cpu:.1f} s"
         + (f" = {base_cpu * 1e6 / base_req:.1f} µs/req" if base_req else ""),
         f"- the same with py-spy attached ({args.rate} Hz, {args.record} s"
@@ -298,6 +331,12 @@ def main(argv: Sequence[str]) -> int:
     )
     p.add_argument(
         "--native", action="store_true", help="py-spy --native: include C frames (uvloop, libc)"
+    )
+    p.add_argument("--path", help="request this path (default: the served file; e.g. a 404)")
+    p.add_argument("--header", action="append", default=[], metavar="H", help="wrk -H (repeatable)")
+    p.add_argument("--before", metavar="REV", help="profile staticsrv as it was at git REV")
+    p.add_argument(
+        "--pin", action="store_true", help="server on the last CPU, wrk and py-spy on the others"
     )
     p.add_argument("--py-spy", default=str(REPO / ".venv" / "bin" / "py-spy"))
     p.add_argument("--out", type=Path, help="raw profile path")

@@ -14,7 +14,7 @@ reports for each the median, minimum and maximum of
 polling every ``--poll-ms`` (default 2 ms).  The fixture is a temporary
 folder holding a 1 KiB ``small.html``.
 
-    .venv/bin/python benchmarks/startup_launches.py --before 58ab58f --pin
+    .venv/bin/python benchmarks/startup_launches.py --before 58ab58f --http-server --pin
     .venv/bin/python benchmarks/startup_launches.py --before 58ab58f --loop uvloop --md out.md
 
 ``--pin`` runs the server on the last CPU and this script on the others, as
@@ -144,6 +144,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--launches", type=int, default=20, help="launches per configuration")
     p.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop", "auto"))
     p.add_argument("--before", metavar="REV", help="also launch staticsrv as it was at REV")
+    p.add_argument(
+        "--http-server",
+        action="store_true",
+        help="also launch `python -m http.server` (the same interpreter): a yardstick of "
+        "what starting Python and importing a small server costs on this machine",
+    )
     p.add_argument("--poll-ms", type=float, default=2.0, help="pause between polls (ms)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer")
     p.add_argument("--pin", action="store_true", help="server on the last CPU, client elsewhere")
@@ -172,6 +178,9 @@ def main(argv: Sequence[str]) -> int:
         tree = common.before_tree(args.before)
         rev = tree.name.removeprefix("before-")
         configs.append(Config(f"staticsrv at {rev}", base, {"PYTHONPATH": str(tree)}))
+    if args.http_server:
+        http = [python, "-m", "http.server", "--bind", "127.0.0.1", "{port}"]
+        configs.append(Config("python -m http.server", [*http, "--directory", "{root}"]))
     prefix: list[str] = []
     if args.pin:
         cpus = sorted(os.sched_getaffinity(0))
