@@ -18,13 +18,16 @@ from tests.client import get
 URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)/")
 
 
-def staticsrv(*args: str, cwd: str | None = None) -> subprocess.Popen[str]:
+def staticsrv(
+    *args: str, cwd: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "staticsrv", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
+        env=env,
     )
 
 
@@ -38,9 +41,9 @@ def run_fail(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start(*args: str) -> tuple[subprocess.Popen[str], int, str]:
+def start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int, str]:
     """Start the server and read the bound port from its first line (no sleeps)."""
-    proc = staticsrv(*args)
+    proc = staticsrv(*args, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     match = URL_RE.search(line)

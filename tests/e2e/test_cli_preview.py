@@ -7,7 +7,6 @@ import errno
 import os
 import re
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from staticsrv import config
 from staticsrv.lan import lan_addresses
 from tests.client import Conn, get
-from tests.e2e.test_cli import URL_RE, run_fail, start, stop
+from tests.e2e.test_cli import run_fail, start, stop
 
 
 @pytest.fixture
@@ -84,18 +83,10 @@ def test_open_starts_the_browser_on_the_url(root: Path, tmp_path: Path) -> None:
     fake = tmp_path / "fake_browser.py"
     fake.write_text("import sys\nprint('OPENED', sys.argv[1], flush=True)\n")
     env = {**os.environ, "BROWSER": f"{sys.executable} {fake} %s"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", str(root), "-q", "--port", "0", "--open"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc, port, _line = start(str(root), "-q", "--port", "0", "--open", env=env)
     try:
         assert proc.stdout is not None
-        match = URL_RE.search(proc.stdout.readline())
-        assert match
-        assert proc.stdout.readline().strip() == f"OPENED http://127.0.0.1:{match.group(1)}/"
+        assert proc.stdout.readline().strip() == f"OPENED http://127.0.0.1:{port}/"
     finally:
         stop(proc)
 
@@ -111,18 +102,9 @@ def test_every_option_can_come_from_the_environment(root: Path) -> None:
         "STATICSRV_HEADER": "X-One: 1\nX-Two: two words",
         "STATICSRV_ALLOWED_HOST": "mybox other",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc, port, _line = start(env=env)
     try:
-        assert proc.stdout is not None
-        match = URL_RE.search(proc.stdout.readline())
-        assert match
-        addr = ("127.0.0.1", int(match.group(1)))
+        addr = ("127.0.0.1", port)
         resp = get(addr, "/some/route", headers={"Accept": "text/html"})
         assert resp.status == 200
         assert resp.header("access-control-allow-origin") == "*"
