@@ -77,15 +77,6 @@ class Pipe:
 
 
 @pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    ours, peer = socket.socketpair()
-    ours.setblocking(False)
-    yield ours, peer
-    ours.close()
-    peer.close()
-
-
-@pytest.fixture
 def data_fd(tmp_path: Path) -> Iterator[int]:
     path = tmp_path / "big.bin"
     path.write_bytes(DATA)

@@ -12,21 +12,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-from collections.abc import Iterator
 
 import pytest
 
 from staticsrv.transport import READ_AHEAD, Features, Transport
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    yield a, b
-    a.close()
-    b.close()
-
 
 FEATURES = [
     pytest.param(Features(), id="add_reader"),
