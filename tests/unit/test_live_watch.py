@@ -1,7 +1,8 @@
 """What the --live watcher counts as a change, and its fallback to polling.
 
-The watcher's I/O is watchfiles; here a fake ``awatch`` stands in for it, so
-the filter, the URL paths and the one-line fallback are tested without
+The watcher's I/O is watchfiles; here a fake ``watch`` stands in for it, so
+the filter, the URL paths, the one-line fallback and when a batch counts as
+quiet are tested without
 depending on the OS's notifications.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from staticsrv.config import Config, from_options
 from staticsrv.live.events import Hub
-from staticsrv.live.watch import SCRATCH, PathFilter, url_path, watch
+from staticsrv.live.watch import SCRATCH, STEP_MS, PathFilter, url_path, watch
 
 
 def test_hidden_names_are_ignored_relative_to_the_watched_folder() -> None:
@@ -73,26 +74,29 @@ def test_url_paths_are_percent_encoded_and_none_outside_the_root() -> None:
 
 
 class FakeWatch:
-    """An awatch stand-in: refuses native watches once, then yields given changes."""
+    """A ``watchfiles.watch`` stand-in: refuses native watches once, then
+    yields the given groups, then rounds without a change until stopped."""
 
     def __init__(self, refuse: bool, changes: list[set[tuple[Any, str]]]) -> None:
         self.refuse = refuse
         self.changes = changes
         self.calls: list[dict[str, Any]] = []
 
-    async def __call__(self, *paths: str, **kwargs: Any) -> AsyncIterator[set[tuple[Any, str]]]:
+    def __call__(self, *paths: str, **kwargs: Any) -> Iterator[set[tuple[Any, str]]]:
         self.calls.append({"paths": paths, **kwargs})
         if self.refuse and not kwargs["force_polling"]:
             raise OSError("OS file watch limit reached.")
         for group in self.changes:
-            yield {c for c in group if kwargs["watch_filter"](c[0], c[1])}
-        await asyncio.Event().wait()  # then nothing more, until cancelled
+            if got := {c for c in group if kwargs["watch_filter"](c[0], c[1])}:
+                yield got  # (watchfiles yields nothing for a group it filtered out)
+        while not kwargs["stop_event"].wait(kwargs["rust_timeout"] / 1000):
+            yield set()
 
 
 async def run_until_event(config: Config, fake: FakeWatch, hub: Hub) -> list[bytes]:
     got: list[bytes] = []
     chunks = hub.stream()
-    task = asyncio.create_task(watch(config, hub, lambda: None, awatch=fake))
+    task = asyncio.create_task(watch(config, hub, lambda: None, watcher=fake))
     try:
         async for data in chunks:
             got.append(data)
@@ -130,3 +134,19 @@ async def test_changes_under_git_announce_nothing_and_css_only_swaps(tmp_path: P
     )
     got = await run_until_event(config, fake, Hub())
     assert got[1] == b'event: css\ndata: {"paths": ["/s.css"]}\n\n'
+
+
+async def test_groups_handed_over_back_to_back_are_one_batch(tmp_path: Path) -> None:
+    """Quiet is what the watcher reports, not what the clock says: with no
+    quiet period at all, two groups with no empty round between them are
+    still one announcement (the second was held in the watcher meanwhile)."""
+    for name in ("a.html", "b.html"):
+        (tmp_path / name).write_text("x")
+    config = from_options(tmp_path, live=True, live_delay=0)
+    a, b = str(tmp_path / "a.html"), str(tmp_path / "b.html")
+    fake = FakeWatch(refuse=False, changes=[{(2, a)}, {(2, b)}])
+    got = await run_until_event(config, fake, Hub())
+    assert got[1] == b'event: reload\ndata: {"paths": ["/a.html", "/b.html"]}\n\n'
+    [call] = fake.calls
+    assert call["yield_on_timeout"] is True
+    assert call["rust_timeout"] == STEP_MS > 0  # 0 would mean "never report"
