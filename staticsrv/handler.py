@@ -133,11 +133,40 @@ class Handler:
             functools.partial(decode_target, dotfiles=config.dotfiles)
         )
         self._cc = config.generated_cache_control
+        # The disk is looked at once per pass of the event loop, not once
+        # per request (see :meth:`_new_pass`).  ``next_pass`` is set by the
+        # server to its loop's ``call_soon``; left None (a unit test, a
+        # caller without a loop) every request is a pass of its own.
+        self.next_pass: Callable[[Callable[[], None]], object] | None = None
+        self._pass = 0  # which pass the current request belongs to
+        self._in_pass = False
 
     @property
     def memo_bytes(self) -> int:
         """Bytes of bodies the memo holds (within ``Config.body_budget``)."""
         return self._memo.held
+
+    def _new_pass(self) -> None:
+        """The first request of a pass of the event loop: look at the disk again.
+
+        The requests one pass handles were read off their sockets before
+        this first one is looked at (by the readiness callbacks of the pass
+        before), so no save can be ordered between them: a save a client
+        made before sending its request is seen by this pass's ``stat`` s.
+        Within the pass the rule files are not looked at again, and a memo
+        entry found to hold is not checked again: one ``stat`` of the root
+        and one per file for a whole pass, where a busy server handles tens
+        of requests.
+        """
+        self._pass += 1
+        if self.site is not None and self.site.refresh():
+            self.invalidate()  # _redirects or _headers changed: answers may differ
+        if self.next_pass is not None:
+            self._in_pass = True
+            self.next_pass(self._end_pass)
+
+    def _end_pass(self) -> None:
+        self._in_pass = False
 
     def invalidate(self) -> None:
         """Forget every memoised answer (a rule's own inputs changed)."""
@@ -174,8 +203,8 @@ class Handler:
         # DNS rebinding: before anything else, even the memo (README, Security).
         if self._host_ok is not None and not self._host_ok(headers.get("host")):
             return self.finish(req, self._error(req, 403, HOST_REFUSED))
-        if self.site is not None and self.site.refresh():
-            self.invalidate()  # _redirects or _headers changed: answers may differ
+        if not self._in_pass:
+            self._new_pass()
         key: MemoKey | None = None
         if self._skip.isdisjoint(headers):
             key = (
@@ -185,7 +214,8 @@ class Handler:
                 "accept-encoding" in headers,
             )
             memo = self._memo.get(key)
-            if memo is not None and memo.holds(self.resolver):
+            if memo is not None and (memo.seen == self._pass or memo.holds(self.resolver)):
+                memo.seen = self._pass
                 return memo.response
         try:
             resp, facts = await self._decide(req)
@@ -206,6 +236,7 @@ class Handler:
             and not (key[3] and facts.varies)
         ):
             facts.response = resp
+            facts.seen = self._pass  # the tree just looked at every fact
             self._memo[key] = facts
         return resp
 

@@ -50,6 +50,7 @@ class Memo:
     # Paths whose absence the answer rests on: "about" for a clean URL
     # answered by about.html, and every candidate tried before a 404.
     absent: tuple[str, ...] = ()
+    seen: int = -1  # the handler's pass in which these facts were last found to hold
 
     def holds(self, resolver: Resolver) -> bool:
         """True while every fact this answer rests on still holds (see above)."""

@@ -141,6 +141,7 @@ class ServerCore:
 
     async def serve(self, lsock: socket.socket, stop: asyncio.Event) -> None:
         """Accept and serve on ``lsock`` until ``stop`` is set, then shut down gracefully."""
+        self.handler.next_pass = asyncio.get_running_loop().call_soon
         accept = self.background(self._accept_loop(lsock))
         self.background(self._sweep())
         live = self.handler.live

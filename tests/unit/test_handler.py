@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import gzip
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -295,6 +295,28 @@ async def test_an_edit_is_seen_by_the_very_next_request(handler: Handler, root: 
     assert (await handler.handle(request("/hello.txt"))).body == HELLO
     (root / "hello.txt").write_bytes(b"edited, and longer\n")
     assert (await handler.handle(request("/hello.txt"))).body == b"edited, and longer\n"
+
+
+async def test_within_one_pass_of_the_loop_the_disk_is_looked_at_once(
+    handler: Handler, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the server's hook, the requests of one pass share the pass's
+    ``stat`` s; the next pass (the hook's callback has run) looks again."""
+    ends: list[Callable[[], None]] = []
+    handler.next_pass = ends.append
+    assert (await handler.handle(request("/hello.txt"))).body == HELLO  # pass 1
+    assert len(ends) == 1
+    stats: list[str] = []
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: stats.append(p) or real_stat(p, *a, **k))
+    for _ in range(3):
+        assert (await handler.handle(request("/hello.txt"))).body == HELLO
+    assert stats == []  # neither the file nor the root (the rule files) again
+    assert len(ends) == 1  # one hook per pass
+    ends.pop()()  # the loop's next pass begins
+    (root / "hello.txt").write_bytes(b"edited between passes\n")
+    assert (await handler.handle(request("/hello.txt"))).body == b"edited between passes\n"
+    assert str(root) in stats and len(ends) == 1
 
 
 async def test_a_rename_into_place_is_seen_by_the_very_next_request(
