@@ -84,7 +84,7 @@ async def run(conn: Connection, shared: Shared) -> None:
 
 
 async def _serve(conn: Connection, shared: Shared) -> None:
-    loop = asyncio.get_running_loop()
+    loop = conn.loop
     transport = conn.transport
     limits, t = shared.limits, shared.timeouts
     buf = ReceiveBuffer(limits)
@@ -237,7 +237,7 @@ async def _linger(conn: Connection) -> None:
     has read it (RFC 9112 §9.6, "lingering close"; nginx does the same).
     The connection counts as idle meanwhile: shutdown does not wait for it.
     """
-    loop = asyncio.get_running_loop()
+    loop = conn.loop
     conn.transport.shutdown_write()
     conn.phase = Phase.IDLE
     conn.deadline = loop.time() + LINGER_SECONDS

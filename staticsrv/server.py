@@ -107,6 +107,8 @@ def bound_url(sock: socket.socket, scheme: str = "http") -> str:
 class ServerCore:
     """Accept and serve on one listening socket until told to stop."""
 
+    _loop: asyncio.AbstractEventLoop  # the loop serve() runs on
+
     def __init__(
         self,
         config: Config,
@@ -141,7 +143,8 @@ class ServerCore:
 
     async def serve(self, lsock: socket.socket, stop: asyncio.Event) -> None:
         """Accept and serve on ``lsock`` until ``stop`` is set, then shut down gracefully."""
-        self.handler.next_pass = asyncio.get_running_loop().call_soon
+        self._loop = asyncio.get_running_loop()
+        self.handler.next_pass = self._loop.call_soon
         accept = self.background(self._accept_loop(lsock))
         self.background(self._sweep())
         live = self.handler.live
@@ -294,16 +297,16 @@ class ServerCore:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = addr[0] if isinstance(addr, tuple) else str(addr)
         send_timeout = self.config.timeouts.send
-        loop = asyncio.get_running_loop()
+        loop = self._loop
 
         def progress() -> None:
             conn.deadline = loop.time() + send_timeout
 
-        raw = Transport(sock, self.features, progress)
+        raw = Transport(sock, self.features, progress, loop)
         if self.tls is None:
-            conn = Connection(raw, peer)
+            conn = Connection(raw, peer, loop)
         else:
-            conn = Connection(TLSTransport(raw, self.tls, peer, progress), peer)
+            conn = Connection(TLSTransport(raw, self.tls, peer, progress), peer, loop)
         conn.deadline = loop.time() + self.config.timeouts.head
         self._conns.add(conn)
         conn.task = loop.create_task(self._run(conn))

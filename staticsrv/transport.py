@@ -128,9 +128,10 @@ class Transport:
         sock: socket.socket,
         features: Features,
         progress: Callable[[], None] = lambda: None,
+        loop: asyncio.AbstractEventLoop | None = None,  # default: the running loop
     ) -> None:
         self.sock = sock
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop if loop is not None else asyncio.get_running_loop()
         self._features = features
         self._progress = progress  # called whenever bytes went out
         self.sent = 0  # bytes written so far (heads and bodies)

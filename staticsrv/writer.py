@@ -37,11 +37,14 @@ class Phase(enum.IntEnum):
 
 
 class Connection:
-    __slots__ = ("deadline", "peer", "phase", "queued", "task", "timed_out", "transport")
+    __slots__ = ("deadline", "loop", "peer", "phase", "queued", "task", "timed_out", "transport")
 
-    def __init__(self, transport: Pipe, peer: str) -> None:
+    def __init__(self, transport: Pipe, peer: str, loop: asyncio.AbstractEventLoop) -> None:
         self.transport = transport
         self.peer = peer
+        # Handed down from the server, so no per-connection code asks for
+        # it again (asyncio.get_running_loop() is a getpid() on Python 3.11).
+        self.loop = loop
         self.deadline = 0.0
         self.phase = Phase.IDLE
         self.timed_out = False
@@ -73,7 +76,7 @@ class Writer:
     def __init__(self, conn: Connection, shared: Shared) -> None:
         self.conn = conn
         self.shared = shared
-        self.loop = asyncio.get_running_loop()
+        self.loop = conn.loop
         self.out: list[bytes] = []
         self.sent: list[_Sent] = []
         self.size = 0
@@ -188,7 +191,7 @@ async def close_stream(stream: StreamBody) -> None:
 
 async def send_parts(conn: Connection, shared: Shared, body: FileBody) -> bool:
     transport = conn.transport
-    loop = asyncio.get_running_loop()
+    loop = conn.loop
     for part in body.parts:
         conn.deadline = loop.time() + shared.timeouts.send
         if isinstance(part, bytes):
