@@ -18,7 +18,7 @@ import os
 import socket
 import ssl
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from staticsrv import connection
 from staticsrv.accesslog import AccessLog
@@ -26,8 +26,10 @@ from staticsrv.config import Config
 from staticsrv.connection import Connection, Phase
 from staticsrv.handler import Handler, Rule
 from staticsrv.shared import Shared
-from staticsrv.tls import TLSTransport
 from staticsrv.transport import Features, Transport
+
+if TYPE_CHECKING:
+    from staticsrv.tls import TLSTransport
 
 log = logging.getLogger("staticsrv")
 
@@ -108,6 +110,7 @@ class ServerCore:
     """Accept and serve on one listening socket until told to stop."""
 
     _loop: asyncio.AbstractEventLoop  # the loop serve() runs on
+    _tls_transport: type[TLSTransport]  # set when a TLS context is given
 
     def __init__(
         self,
@@ -120,6 +123,12 @@ class ServerCore:
     ) -> None:
         self.config = config
         self.tls = tls  # one context for every connection, built by the caller
+        if tls is not None:
+            # Only here: without TLS, start-up does not import it (nor the
+            # certificate code it builds on).
+            from staticsrv.tls import TLSTransport
+
+            self._tls_transport = TLSTransport
         self.handler = Handler(config, rules=rules)
         self.access_log = AccessLog(access_log) if access_log is not None else None
         self.shared = Shared(config, self.handler, self.access_log)
@@ -306,7 +315,7 @@ class ServerCore:
         if self.tls is None:
             conn = Connection(raw, peer, loop)
         else:
-            conn = Connection(TLSTransport(raw, self.tls, peer, progress), peer, loop)
+            conn = Connection(self._tls_transport(raw, self.tls, peer, progress), peer, loop)
         conn.deadline = loop.time() + self.config.timeouts.head
         self._conns.add(conn)
         conn.task = loop.create_task(self._run(conn))
