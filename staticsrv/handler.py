@@ -133,10 +133,8 @@ class Handler:
             functools.partial(decode_target, dotfiles=config.dotfiles)
         )
         self._cc = config.generated_cache_control
-        # The disk is looked at once per pass of the event loop, not once
-        # per request (see :meth:`_new_pass`).  ``next_pass`` is set by the
-        # server to its loop's ``call_soon``; left None (a unit test, a
-        # caller without a loop) every request is a pass of its own.
+        # The server sets next_pass to its loop's call_soon (see _new_pass);
+        # left None (a unit test), every request is a pass of its own.
         self.next_pass: Callable[[Callable[[], None]], object] | None = None
         self._pass = 0  # which pass the current request belongs to
         self._in_pass = False
@@ -149,14 +147,11 @@ class Handler:
     def _new_pass(self) -> None:
         """The first request of a pass of the event loop: look at the disk again.
 
-        The requests one pass handles were read off their sockets before
-        this first one is looked at (by the readiness callbacks of the pass
-        before), so no save can be ordered between them: a save a client
-        made before sending its request is seen by this pass's ``stat`` s.
-        Within the pass the rule files are not looked at again, and a memo
-        entry found to hold is not checked again: one ``stat`` of the root
-        and one per file for a whole pass, where a busy server handles tens
-        of requests.
+        The requests of one pass were read off their sockets (by the pass
+        before) before this one is looked at, so a save made before any of
+        them was sent is seen by this pass's ``stat`` s.  Until the pass
+        ends, the rule files and a memo entry found to hold are not checked
+        again: a busy server handles tens of requests per pass.
         """
         self._pass += 1
         if self.site is not None and self.site.refresh():

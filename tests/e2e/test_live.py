@@ -72,15 +72,14 @@ def test_creating_a_missing_page_reloads_and_names_it(live: Running) -> None:
 
 
 def build(out: Path, count: int, pause_at: int | None = None) -> float:
-    """Write ``count`` pages 8 ms apart (50 take ~400 ms), pausing 40 ms once.
+    """Write ``count`` pages 8 ms apart (50 take ~400 ms), pausing 40 ms before ``pause_at``.
 
     Returns the longest gap between two writes as this process saw it.
     """
     longest, last = 0.0, time.monotonic()
     for i in range(count):
-        if i == pause_at:
-            # allowed: a pause longer than the watcher's step and shorter than the quiet period
-            time.sleep(0.04)
+        if i == pause_at:  # longer than the watcher's step, shorter than the quiet period
+            time.sleep(0.04)  # allowed: the build's one pause
         (out / f"page{i:02}.html").write_text(f"<p>{i}</p>")
         now = time.monotonic()
         longest, last = max(longest, now - last), now
@@ -89,19 +88,17 @@ def build(out: Path, count: int, pause_at: int | None = None) -> float:
 
 
 def one_burst(running: Running, pause_at: int | None) -> None:
-    out = running.root / "build"
+    pages = [f"/build/page{i:02}.html" for i in range(50)]
     with EventStream(running.addr) as stream:
         stream.hello()
-        longest = build(out, 50, pause_at)
+        longest = build(running.root / "build", len(pages), pause_at)
         name, data = stream.next_event()
-        if longest >= BURST_DELAY and data["paths"] != [
-            f"/build/page{i:02}.html" for i in range(50)
-        ]:
+        if longest >= BURST_DELAY and data["paths"] != pages:
             # A machine that stops this process for longer than the quiet
             # period made two bursts; announcing the first was right.
             pytest.skip(f"the writer itself stalled {longest * 1000:.0f} ms")
         assert name == "reload"
-        assert data["paths"] == [f"/build/page{i:02}.html" for i in range(50)]
+        assert data["paths"] == pages
         sentinel(running.root, stream)
 
 
