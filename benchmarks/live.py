@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -232,6 +232,18 @@ def export(ref: str, into: Path) -> Path:
     return tree
 
 
+def rounds_rows(
+    results: dict[str, list[float]], best: Callable[[list[float]], float], fmt: str
+) -> list[str]:
+    """Table rows of per-round figures: name, the best round, the median, every round."""
+    rows = []
+    for name, values in results.items():
+        shown = ", ".join(fmt.format(v) for v in values)
+        figures = (fmt.format(best(values)), fmt.format(statistics.median(values)))
+        rows.append(f"| {name} | {figures[0]} | {figures[1]} | {shown} |")
+    return [*rows, ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edits", type=int, default=100)
@@ -308,12 +320,7 @@ def main() -> None:
             "| tree | best µs/request | median | rounds |",
             "|---|---:|---:|---|",
         ]
-        for name, values in micro.items():
-            shown = ", ".join(f"{v:.2f}" for v in values)
-            lines.append(
-                f"| {name} | {min(values):.2f} | {statistics.median(values):.2f} | {shown} |"
-            )
-        lines.append("")
+        lines += rounds_rows(micro, min, "{:.2f}")
 
         if not args.no_throughput and shutil.which("wrk"):
             log("small-file throughput")
@@ -328,12 +335,7 @@ def main() -> None:
                 "| server | best req/s | median | rounds |",
                 "|---|---:|---:|---|",
             ]
-            for name, values in results.items():
-                shown = ", ".join(f"{v:.0f}" for v in values)
-                lines.append(
-                    f"| {name} | {max(values):.0f} | {statistics.median(values):.0f} | {shown} |"
-                )
-            lines.append("")
+            lines += rounds_rows(results, max, "{:.0f}")
 
     lines.append(
         "Load average (1 min) at the start and the end: "
