@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 
-.PHONY: run test unit lint typecheck bench bench-idle bench-live bench-tls clean
+.PHONY: run test unit lint typecheck test-pythons bench bench-idle bench-live bench-tls clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,4 +42,22 @@ bench-tls: $(STAMP)  ## HTTPS beside nginx and caddy with the same certificate (
 	$(PY) benchmarks/tls.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .venv-3.* .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+
+# The unit tests on every other CPython this machine has (pyenv's 3.12 and
+# 3.13 here); each gets its own venv.  Pythons that are not installed are
+# skipped with a line saying so.
+OTHER_PYTHONS ?= 3.12 3.13
+test-pythons:
+	@for v in $(OTHER_PYTHONS); do \
+	  py=$$(command -v python$$v >/dev/null 2>&1 && python$$v -c 'import sys; print(sys.executable)' 2>/dev/null); \
+	  if [ -z "$$py" ] && command -v pyenv >/dev/null 2>&1; then \
+	    ver=$$(pyenv versions --bare | grep -E "^$$v\.[0-9]+$$" | tail -n 1); \
+	    [ -n "$$ver" ] && py="$$(pyenv root)/versions/$$ver/bin/python"; \
+	  fi; \
+	  if [ -z "$$py" ]; then echo "test-pythons: no Python $$v here, skipped"; continue; fi; \
+	  test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v || exit 1; \
+	  .venv-$$v/bin/python -m pip install --quiet -e '.[unit]' || exit 1; \
+	  echo "== unit tests on Python $$v"; \
+	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider tests/unit || exit 1; \
+	done

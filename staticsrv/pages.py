@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
-from http import HTTPStatus
 
+from staticsrv.status import reason as reason_phrase
 from staticsrv.target import quote_segment
 
 __all__ = ["ListingEntry", "error_page", "not_found_page", "render_listing"]
@@ -167,16 +167,13 @@ def render_listing(segments: Sequence[str], entries: Iterable[ListingEntry]) -> 
     return "".join(out).encode("utf-8", "replace")
 
 
-_PHRASES: dict[int, str] = {status.value: status.phrase for status in HTTPStatus}
-
-
 def error_page(status: int, reason: str) -> bytes:
     """A small page: "404 Not Found" as title and heading, then ``reason``.
 
     ``reason`` should be fixed text chosen by the server; it is escaped
     anyway. Nothing request-specific (path, headers, traceback) belongs here.
     """
-    title = f"{status} {_PHRASES.get(status, 'Error')}"
+    title = f"{status} {reason_phrase(status)}"
     page = (
         _HEAD_START
         + escape(title, quote=True)

@@ -19,34 +19,9 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from staticsrv import __version__, pages
+from staticsrv.status import reason as status_reason
 
 SERVER = f"staticsrv/{__version__}"
-
-# RFC 9110 §15: the reason phrases the server can emit.
-REASONS: dict[int, str] = {
-    200: "OK",
-    204: "No Content",
-    206: "Partial Content",
-    301: "Moved Permanently",
-    302: "Found",
-    303: "See Other",
-    304: "Not Modified",
-    307: "Temporary Redirect",
-    308: "Permanent Redirect",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    412: "Precondition Failed",
-    414: "URI Too Long",
-    416: "Range Not Satisfiable",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    503: "Service Unavailable",
-    505: "HTTP Version Not Supported",
-}
 
 ALLOW = "GET, HEAD, OPTIONS"
 # Methods a client may reasonably send to a file: refused with 405 and Allow
@@ -81,7 +56,7 @@ def date_line(http_date: str) -> bytes:
 
 def head_prefix(status: int, fields: Iterable[tuple[str, str]]) -> bytes:
     """Status line, Server and the given fields, without Date and the tail."""
-    status_line = f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}\r\nServer: {SERVER}\r\n"
+    status_line = f"HTTP/1.1 {status} {status_reason(status)}\r\nServer: {SERVER}\r\n"
     return status_line.encode("latin-1") + field_lines(fields)
 
 
@@ -205,7 +180,7 @@ def chunk(data: bytes) -> bytes:
 
 @lru_cache(maxsize=256)
 def _error_value(status: int, reason: str, cache_control: str) -> tuple[Response, Response]:
-    body = pages.error_page(status, reason or REASONS.get(status, ""))
+    body = pages.error_page(status, reason or status_reason(status))
     fields = (
         ("Content-Type", "text/html; charset=utf-8"),
         ("Content-Length", str(len(body))),

@@ -35,6 +35,16 @@ if os.environ.get("CI"):
 
 
 SCHEMES = ("http", "https")
+# pytest-timeout's bound per test: the default (pyproject.toml) suits a unit
+# or end-to-end test; load and browser tests do more work by design.
+LONG_TIMEOUT = {"load": 240, "browser": 180}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        bounds = [LONG_TIMEOUT[m.name] for m in item.iter_markers() if m.name in LONG_TIMEOUT]
+        if bounds and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(max(bounds)))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

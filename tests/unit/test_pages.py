@@ -357,9 +357,9 @@ def test_time_element_is_machine_readable() -> None:
         (403, "403 Forbidden"),
         (404, "404 Not Found"),
         (405, "405 Method Not Allowed"),
-        (416, "416 Requested Range Not Satisfiable"),
+        (416, "416 Range Not Satisfiable"),
         (500, "500 Internal Server Error"),
-        (599, "599 Error"),
+        (599, "599 Server Error"),
     ],
 )
 def test_error_page_title(status: int, title: str) -> None:

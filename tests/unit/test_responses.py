@@ -88,7 +88,7 @@ def test_chunks_are_hex_length_framed_and_empty_is_the_last_chunk() -> None:
 
 
 def test_an_unknown_status_still_renders() -> None:
-    assert Response(299, ()).prefix().startswith(b"HTTP/1.1 299 Unknown\r\n")
+    assert Response(299, ()).prefix().startswith(b"HTTP/1.1 299 Success\r\n")
 
 
 def test_a_field_value_with_a_line_break_is_refused() -> None:
