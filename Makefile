@@ -4,17 +4,24 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 PORT ?= 8080
 
 .PHONY: run test unit lint typecheck test-pythons bench bench-idle bench-live bench-tls clean
 
-$(STAMP): pyproject.toml
+# `make run` installs what serving needs and no more (the server and the
+# optional faster loop); `make test` adds the development tools on top.
+$(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[fast]'
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,fast]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## serve the demo site on http://127.0.0.1:$(PORT)/
+run: $(RUN_STAMP)  ## serve the demo site on http://127.0.0.1:$(PORT)/
 	$(VENV)/bin/staticsrv --root static --port $(PORT)
 
 lint: $(STAMP)

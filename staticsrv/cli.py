@@ -267,8 +267,8 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
     if config.workers > 1:
         from staticsrv.workers import run_workers
 
-        sys.exit(run_workers(config, root, tls))
-    sys.exit(run(config, root, tls=tls))
+        sys.exit(run_workers(config, config.root, tls))
+    sys.exit(run(config, config.root, tls=tls))
 
 
 def _print_ca(ctx: click.Context) -> None:
