@@ -15,6 +15,7 @@ import sys
 import click
 
 from staticsrv import __version__
+from staticsrv.clihelp import GroupedCommand
 from staticsrv.config import DEFAULTS, LOOPS, from_options
 
 EXIT_USAGE = 2
@@ -50,7 +51,7 @@ class _Lines(click.ParamType):  # type: ignore[type-arg]
 option = functools.partial(click.option, show_envvar=True)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=GroupedCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("root_arg", metavar="[ROOT]", required=False, type=click.Path())
 @option(
     "--root",
