@@ -95,12 +95,16 @@ def test_a_rules_file_that_cannot_be_read_is_reported_and_the_site_served(
     assert any("cannot read _redirects" in r.getMessage() for r in caplog.records)
 
 
-def test_a_rules_path_that_is_a_folder_counts_as_no_rules(serve: ServeFactory, site: Path) -> None:
+def test_a_folder_named_like_a_rules_file_is_an_ordinary_folder(
+    serve: ServeFactory, site: Path
+) -> None:
+    # Only the root's regular files are rules, as on the host; a folder of
+    # that name is deployed and served like any other.
     (site / "_redirects").mkdir()
     (site / "_redirects" / "x.txt").write_text("x\n")
     running = serve(site)
     still_serves(running)
-    assert get(running.addr, "/_redirects/x.txt").status == 404
+    assert get(running.addr, "/_redirects/x.txt").body == b"x\n"
 
 
 def test_an_oversized_rules_file_is_ignored_with_one_warning(
