@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from staticsrv.live.inject import _RAW_TEXT, SCRIPT_TAG
+from staticsrv.live.inject import _RAW_TEXT, _UTF16, SCRIPT_TAG
 
 _SPACE = b" \t\n\r\f\v"  # \s of a bytes regular expression
 _NAME_END = _SPACE + b"/>"
 _NAME_STOP = re.compile(rb"[\s/>]")
 _ATTR_STOP = re.compile(rb"[>\"']")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 _KEEP = 10  # bytes of a tag name worth keeping: len(b"plaintext") + 1
 
 
@@ -241,6 +243,58 @@ class Scanner:
             return _In.DONE  # never ends (HTML Standard §13.2.5.5)
         self._raw = b"</" + name
         return _In.RAW
+
+
+def _units(data: bytes, encoding: str) -> bytes:
+    """UTF-16 ``data`` as one byte per code unit, for the scanner.
+
+    ASCII stays itself; every other code unit becomes 0x80, which no rule
+    looks at (markers and names are ASCII), so the scanner's offsets are
+    code units.  ``surrogatepass`` keeps a pair cut by a chunk boundary as
+    two units, as an astral character in one piece becomes two below.
+    """
+    text = data.decode(encoding, "surrogatepass")
+    text = _ASTRAL.sub("\x80\x80", text)
+    return _NON_ASCII.sub("\x80", text).encode("latin-1")
+
+
+def find_point(
+    read: Callable[[int, int], bytes], size: int, piece: int = 64 * 1024
+) -> tuple[int, bytes]:
+    """Where the script goes in a document of ``size`` bytes, and the tag to put there.
+
+    ``read(offset, count)`` returns the document's bytes (EOFError if it
+    ends early: the file changed); at most ``piece`` bytes are asked for at once.  A
+    document with a UTF-16 byte order mark gets its tag in UTF-16, at the
+    offset :func:`~staticsrv.live.inject.inject` would choose.
+    """
+    start, encoding = 0, ""
+    bom = read(0, min(2, size))
+    for mark, name in _UTF16:
+        if bom == mark:
+            start, encoding = len(mark), name
+    piece -= piece % 2
+    # Odd trailing byte of a UTF-16 document: not a code unit, never a marker.
+    stop = size - (size - start) % 2 if encoding else size
+    scanner = Scanner()
+    offset = start
+    while True:
+        while offset < stop:
+            count = min(piece, stop - offset)
+            data = read(offset, count)
+            if len(data) != count:
+                raise EOFError(f"{count} bytes asked at {offset}, {len(data)} read")
+            offset += count
+            found = scanner.feed(_units(data, encoding) if encoding else data)
+            if found is not None:
+                break
+        at = scanner.end()
+        if at is not None:
+            break
+        offset = start + scanner.rewind * (2 if encoding else 1)
+    if not encoding:
+        return at, SCRIPT_TAG
+    return start + 2 * at, SCRIPT_TAG.decode("ascii").encode(encoding)
 
 
 def spliced(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 
 from staticsrv.live.inject import SCRIPT_TAG, inject, injection_point
-from staticsrv.live.scan import Scanner, spliced
+from staticsrv.live.scan import Scanner, find_point, spliced
 
 
 def _splits(data: bytes, rng: random.Random) -> Iterator[bytes]:
@@ -138,3 +139,33 @@ def test_spliced_ranges_rebuild_the_injected_bytes() -> None:
                 for p in spliced(at, start, length)
             )
             assert got == whole[start : start + length]
+
+
+def _reader(data: bytes) -> Callable[[int, int], bytes]:
+    return lambda offset, count: data[offset : offset + count]
+
+
+@pytest.mark.parametrize("piece", [2, 6, 64, 65536])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<html><head><title>é😀</title></head><body>ü</body>",
+        "<p>😀 no tags to close",
+        "<script>'</head>'</script>😀<a x=\"unclosed></head></body>",
+        "",
+    ],
+)
+@pytest.mark.parametrize("bom", [b"", codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE])
+def test_find_point_matches_inject_in_utf8_and_utf16(bom: bytes, text: str, piece: int) -> None:
+    encoding = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}.get(
+        bom, "utf-8"
+    )
+    data = bom + text.encode(encoding)
+    at, tag = find_point(_reader(data), len(data), piece)
+    assert data[:at] + tag + data[at:] == inject(data)
+
+
+def test_find_point_refuses_a_short_read() -> None:
+    data = b"<p>" + b"x" * 100
+    with pytest.raises(EOFError):
+        find_point(lambda offset, count: data[offset : offset + count], len(data) + 10, 16)
