@@ -103,7 +103,7 @@ class Scanner:
             return None
         return self.body if self.body >= 0 else self._fed
 
-    def _run(self, final: bool) -> None:  # noqa: C901 (one state machine, kept whole)
+    def _run(self, final: bool) -> None:
         buf = self._buf
         base = self._base
         n = len(buf)
