@@ -35,6 +35,23 @@ _ATTR_STOP = re.compile(rb"[>\"']")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _NON_ASCII = re.compile("[^\x00-\x7f]")
 _KEEP = 10  # bytes of a tag name worth keeping: len(b"plaintext") + 1
+# A run the rules pass over whole: text, comments, complete start tags of
+# ordinary elements (quoted values and all), complete end tags other than
+# </head> and </body>.  Matched in C, so a page dense with tags costs about
+# what one regular-expression pass costs; whatever stops it (a raw-text or
+# head/body tag, a doctype, a tag cut by the chunk's end) goes through the
+# state machine below.  Only complete tokens are taken, so a run read
+# in one chunk and the same bytes read across two are handled alike.
+# Possessive ("*+"): a tag is taken as the rules read it (longest name,
+# longest attributes) or not at all, never re-cut so that a ">" fits.
+_RAW_NAMES = b"|".join(sorted(_RAW_TEXT))
+_BORING = re.compile(
+    rb"(?:[^<]+"
+    rb"|<!--(?s:.*?)-->"
+    rb"|<(?!(?:" + _RAW_NAMES + rb")[\s/>])[a-z][^\s/>]*+(?:[^>\"']|\"[^\"]*\"|'[^']*')*+>"
+    rb"|</(?!(?:head|body)[\s/>])[a-z][^\s/>]*+[^>]*+>"
+    rb")*"
+)
 
 
 class _In(enum.Enum):
@@ -111,6 +128,7 @@ class Scanner:
         state = self._state
         while True:
             if state is _In.TEXT:
+                i = _BORING.match(buf, i).end()  # type: ignore[union-attr] # "*" always matches
                 lt = buf.find(b"<", i)
                 if lt < 0:
                     i = n

@@ -80,6 +80,8 @@ CASES = [
     b"<script></script",
     b"x</body",
     b"x</head",
+    b"<a\" '\"></head>'",  # a quote in the name: the name is never shortened to fit
+    b"<a\"b x='1'>y</body>",
 ]
 
 
@@ -117,6 +119,7 @@ _ATOMS = [
     b"<", b">", b"</", b"<!--", b"-->", b"-", b"!", b"?", b'"', b"'", b"=", b" ", b"/",
     b"head", b"HEAD", b"body", b"script", b"style", b"title", b"plaintext", b"x", b"\n",
     b"</head>", b"</body>", b"<script>", b"</script>", b"<a ", b"\xc3\xa9",
+    b'a"', b"a'", b'<a"', b"<!doctype ", b"<scriptx>", b"</headx>",
 ]  # fmt: skip
 
 
