@@ -23,7 +23,8 @@ def docs_for(tmp_path: Path, reads: list[FileKey]) -> Documents:
     async def read(key: FileKey) -> bytes:
         reads.append(key)
         await asyncio.sleep(0)  # let the other requests arrive meanwhile
-        return Path(key.path).read_bytes()
+        with open(key.path, "rb") as f:  # noqa: ASYNC230 (a small test file)
+            return f.read()
 
     return Documents(Config(root=str(tmp_path)), read, inject)
 
@@ -32,7 +33,7 @@ def test_concurrent_requests_for_a_large_page_share_one_scan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     page = tmp_path / "big.html"
-    data = b"<head><title>x</title>" + b"<p>row</p>\n" * (LIVE_PAGE_MAX // 10) + b"</head>"
+    data = b"<head><title>x</title>" + b"a line of text\n" * (LIVE_PAGE_MAX // 14) + b"</head>"
     page.write_bytes(data)
     scans: list[FileKey] = []
     real_scan = document._scan
@@ -97,9 +98,8 @@ def test_a_scan_that_fails_fails_every_waiter_and_is_not_kept(
     docs = docs_for(tmp_path, [])
 
     async def main() -> list[BaseException | Injected | Spliced]:
-        return list(
-            await asyncio.gather(*(docs.get(key_of(page)) for _ in range(4)), return_exceptions=True)
-        )
+        asks = (docs.get(key_of(page)) for _ in range(4))
+        return list(await asyncio.gather(*asks, return_exceptions=True))
 
     got = asyncio.run(main())
     assert all(isinstance(g, FileChanged) for g in got) and len(calls) == 1
