@@ -106,14 +106,13 @@ class Scanner:
         if self.found is not None:
             return self.found
         if self._state is _In.QUOTED:
-            # The value never closed: the tag ends at its quote (the
-            # expression's backtracking), and reading goes on from there.
-            self.rewind = self._quote_at
-            raw = self._name in _RAW_TEXT and self._name != b"plaintext"
+            # The value never closed: the tag ends at its quote (where
+            # inject._START_TAG gives up on it), and reading goes on from there.
             if self._name == b"plaintext":
                 self._state = _In.DONE  # its text never ends: nothing after counts
                 return self.body if self.body >= 0 else self._fed
-            self._state = _In.RAW if raw else _In.TEXT
+            self.rewind = self._quote_at
+            self._state = _In.RAW if self._name in _RAW_TEXT else _In.TEXT
             self._raw = b"</" + self._name
             self._buf = b""
             self._base = self._from = self._fed = self.rewind
