@@ -71,7 +71,10 @@ def write_pages(root: Path, mb: int) -> dict[str, tuple[bytes, int]]:
 def start(root: Path, pythonpath: Path) -> tuple[subprocess.Popen[bytes], int]:
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(pythonpath))
     cmd = [sys.executable, "-m", "staticsrv", "--root", str(root), "--port", "0", "-q", "--live"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    # cwd: "python -m" puts it first on sys.path, so it picks the package measured.
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=str(pythonpath)
+    )
     assert proc.stdout is not None
     seen = b""
     while b"\n" not in seen:
