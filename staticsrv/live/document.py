@@ -29,7 +29,7 @@ from staticsrv.live.scan import find_point, spliced
 from staticsrv.reader import FileChanged, FileKey, gzip_body, open_regular
 
 # Pages above this are streamed from disk with the script spliced in: one
-# GET of a 200 MB page used to hold three copies of it.
+# GET of a 200 MB page, read and injected whole, peaked at 607 MiB of RSS.
 LIVE_PAGE_MAX = 4 * 1024 * 1024
 SCAN_PIECE = 64 * 1024  # bytes read at once while looking for the injection point
 T = TypeVar("T")
