@@ -47,7 +47,7 @@ from staticsrv.resolver import File, Resolver
 from staticsrv.responses import FileBody, Response, StreamBody
 
 if TYPE_CHECKING:
-    from staticsrv.live.document import Documents, Injected
+    from staticsrv.live.document import Documents, Injected, Spliced
 
 GZIP_MIN = 1024  # below this gzip saves too little to be worth a Vary'd variant
 MAX_GZIP_STREAMS = 32  # large files compressed at once (under 0.5 MiB each, 16 MiB in all)
@@ -190,10 +190,16 @@ class Files:
         injected bytes is offered: a precompressed sidecar holds the page
         without the script.
         """
+        from staticsrv.live.document import Injected
+
         doc = await docs.get(meta.key)
-        identity = Variant(None, doc.etag, None, len(doc.data))
         encoded: list[Variant] = []
-        if self.config.compress and len(doc.data) >= GZIP_MIN and "accept-encoding" in req.headers:
+        # Above the cap: identity only (gzip would mean compressing the page
+        # on every request), sent from disk; see Files._planned.
+        size = doc.length
+        identity = Variant(None, doc.etag, None, size)
+        compress = self.config.compress and isinstance(doc, Injected)
+        if compress and size >= GZIP_MIN and "accept-encoding" in req.headers:
             encoded.append(Variant("gzip", doc.etag[:-1] + '-gzip"'))
         plan = plan_file(
             req.method, req.headers, identity, encoded, meta.last_modified, time.time()
@@ -201,11 +207,20 @@ class Files:
         return await self._planned(meta, plan, req.method == "HEAD", doc)
 
     async def _planned(
-        self, meta: FileMeta, plan: Plan, head_only: bool, doc: Injected | None = None
+        self, meta: FileMeta, plan: Plan, head_only: bool, doc: Injected | Spliced | None = None
     ) -> Response:
         variant = plan.variant
         key = meta.key
         common = meta.common
+        injected: Injected | None = None
+        spliced: Spliced | None = None
+        if doc is not None:
+            from staticsrv.live.document import Spliced
+
+            if isinstance(doc, Spliced):
+                spliced = doc
+            else:
+                injected = doc
         if variant.coding is not None or doc is not None:
             common = (("ETag", variant.etag), *common[1:])
         enc: Fields = () if variant.coding is None else (("Content-Encoding", variant.coding),)
@@ -219,7 +234,7 @@ class Files:
         if plan.status == 416:
             # RFC 9110 §15.5.17: say how long the representation is.
             # The selected representation's length: the file's or the injected bytes'.
-            rep_size = key.size if doc is None else len(doc.data)
+            rep_size = key.size if doc is None else doc.length
             unsatisfied = unsatisfied_content_range(rep_size)
             return Response(416, (("Content-Range", unsatisfied), ("Content-Length", "0")))
 
@@ -227,8 +242,8 @@ class Files:
         # file, an on-the-fly gzip, or the file itself.
         body_key = key
         data: bytes | None = None
-        if doc is not None:
-            data = await doc.gzipped() if variant.coding == "gzip" else doc.data
+        if injected is not None:
+            data = await injected.gzipped() if variant.coding == "gzip" else injected.data
         elif variant.sidecar is not None:
             side = self.resolver.regular_file(variant.sidecar)
             if not isinstance(side, File):
@@ -240,6 +255,8 @@ class Files:
             data = await self.reader.gzipped(key)
         size = len(data) if data is not None else body_key.size
         small = data is not None or size <= self.config.cache_file_max
+        if spliced is not None:
+            size, small = spliced.length, False
         ctype = ("Content-Type", meta.content_type)
         ranges = ("Accept-Ranges", "bytes")
 
@@ -278,6 +295,13 @@ class Files:
                     p if isinstance(p, bytes) else whole[p[0] : p[0] + p[1]] for p in parts
                 )
             return resp
+        if spliced is not None:
+            # Offsets of the injected page mapped onto the file and the tag;
+            # the last byte waits for a check that the file did not change.
+            mapped = [q for p in parts for q in spliced.pieces(p)]
+            check = (key.size, key.mtime_ns)
+            resp.body = FileBody(open_regular(key), tuple(mapped), total, check)
+            return resp
         resp.body = FileBody(open_regular(body_key), tuple(parts), total)
         return resp
 
@@ -314,7 +338,7 @@ class Files:
             return None
         if self.docs is not None and meta.content_type.startswith("text/html"):
             # Live reload: the page with the script, gzipped after injection.
-            doc = await self.docs.get(meta.key)
+            doc = await self.docs.whole(meta.key)
             varies = self.config.compress and len(doc.data) >= GZIP_MIN
             if varies and self._gzip_wanted(req, len(doc.data)):
                 body = await doc.gzipped()

@@ -82,11 +82,15 @@ class FileBody:
     descriptor left, the file replaced) still gets a whole answer (503, or
     a fresh lookup) instead of a 200 head with nothing after it.  The
     connection sends it (sendfile where the transport can) and closes ``fd``.
+    With ``check`` (the file's expected size and mtime in ns) the last byte
+    waits for an fstat that still matches: a body mixed from two versions
+    of the file is cut short, never delivered whole.
     """
 
     fd: int
     parts: tuple[bytes | tuple[int, int], ...]
     length: int
+    check: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,10 +192,34 @@ async def close_stream(stream: StreamBody) -> None:
 async def send_parts(conn: Connection, shared: Shared, body: FileBody) -> bool:
     transport = conn.transport
     loop = conn.loop
-    for part in body.parts:
+    parts, last = _held_back(body)
+    for part in parts:
         conn.deadline = loop.time() + shared.timeouts.send
         if isinstance(part, bytes):
             await transport.send(part)
-        elif not await transport.sendfile(body.fd, *part):
+        elif part[1] and not await transport.sendfile(body.fd, *part):
             return False
-    return True
+    if last is None:
+        return True
+    st = os.fstat(body.fd)
+    if (st.st_size, st.st_mtime_ns) != body.check:
+        log.warning("staticsrv: a file changed while it was sent; its answer is cut short")
+        return False
+    conn.deadline = loop.time() + shared.timeouts.send
+    if isinstance(last, bytes):
+        await transport.send(last)
+        return True
+    return await transport.sendfile(body.fd, *last)
+
+
+def _held_back(
+    body: FileBody,
+) -> tuple[tuple[bytes | tuple[int, int], ...], bytes | tuple[int, int] | None]:
+    """The parts to send, and the last byte to send after the check (if any)."""
+    if body.check is None or not body.parts:
+        return body.parts, None
+    *init, tail = body.parts
+    if isinstance(tail, bytes):
+        return (*init, tail[:-1]), tail[-1:]
+    offset, count = tail
+    return (*init, (offset, count - 1)), (offset + count - 1, 1)
