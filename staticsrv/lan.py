@@ -14,6 +14,7 @@ import ipaddress
 import socket
 import struct
 import sys
+from collections.abc import Iterable
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
@@ -70,9 +71,18 @@ def lan_addresses(host: str) -> list[str]:
     return out
 
 
-def leaf_names(host: str) -> list[str]:
-    """Loopback names, plus what the server is reached by beyond loopback."""
+def leaf_names(host: str, allowed: Iterable[str] = ()) -> list[str]:
+    """Loopback names, plus what the server is reached by beyond loopback.
+
+    ``allowed`` are the ``--allowed-host`` values: a name the user allowed
+    is one the server is meant to be reached by, so the certificate names
+    it too (``.example.com`` as ``example.com`` and ``*.example.com``).
+    """
     names = list(LOOPBACK_NAMES)
+    for name in sorted(allowed):
+        for one in (name[1:], "*" + name) if name.startswith(".") else (name,):
+            if one not in names:
+                names.append(one)
     if host in WILDCARD_HOSTS:
         extra = lan_addresses(host)
     else:

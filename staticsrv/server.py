@@ -40,12 +40,18 @@ _ACCEPT_ERRNOS_TRANSIENT = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EI
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
-class BindError(Exception):
-    """The listening socket could not be created; the message is for the user."""
+class BindError(OSError):
+    """The listening socket could not be created; the message is for the user.
+
+    An OSError, as the failed bind behind it is: code written for
+    ``http.server`` and sockets catches it as one.
+    """
 
     def __init__(self, message: str, *, in_use: bool = False) -> None:
         super().__init__(message)
         self.in_use = in_use
+        if in_use:
+            self.errno = errno.EADDRINUSE  # str() stays the message: strerror is unset
 
 
 def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True) -> socket.socket:

@@ -272,7 +272,7 @@ def setup(config: Config) -> Setup | None:
                 f"--https: the certificate folder {folder} would be served; "
                 f"set {certs.ENV_DATA_DIR} to a folder outside the served one"
             )
-        issued = certs.ensure(lan.leaf_names(config.host))
+        issued = certs.ensure(lan.leaf_names(config.host, config.allowed_hosts or ()))
         ctx = server_context(str(issued.cert_path), str(issued.key_path), None)
         made = "made now" if issued.new_ca else "reused"
         return Setup(
