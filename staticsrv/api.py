@@ -23,7 +23,7 @@ from types import TracebackType
 
 from staticsrv.config import PORT_FALLBACK, Config, from_options
 from staticsrv.handler import Rule
-from staticsrv.server import BindError, ServerCore, bind_any, bound_url
+from staticsrv.server import BindError, ServerCore, bind_also, bind_any, bound_url
 from staticsrv.transport import Features
 
 __all__ = ["BindError", "Server", "serve"]
@@ -61,6 +61,7 @@ class Server:
         # by every connection; a bad pair is a ValueError like any option.
         self.tls = setup(config)
         self._lsock: socket.socket | None = None
+        self._also: list[socket.socket] = []  # localhost's [::1] beside 127.0.0.1
         self._url: str | None = None  # kept after the stop, as the port is
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -109,7 +110,13 @@ class Server:
             import dataclasses
 
             ports = PORT_FALLBACK if self.config.port_fallback else (self.config.port,)
-            self._lsock, _busy = bind_any(self.config.host, ports)
+            lsock, _busy = bind_any(self.config.host, ports)
+            try:
+                self._also = bind_also(self.config.host, lsock)
+            except BindError:
+                lsock.close()
+                raise
+            self._lsock = lsock
             self._url = bound_url(self._lsock, self.config.scheme)
             port = self._lsock.getsockname()[1]
             self.config = dataclasses.replace(self.config, port=port, port_fallback=False)
@@ -126,7 +133,7 @@ class Server:
             tls=None if self.tls is None else self.tls.context,
         )
         self._task = asyncio.get_running_loop().create_task(
-            self.core.serve(self._lsock, self._stop)
+            self.core.serve(self._lsock, self._stop, self._also)
         )
 
     async def stop(self) -> None:
