@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 from staticsrv.http11 import Request
 
-
 _ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0x100), 0x22, 0x5C)}
 
 

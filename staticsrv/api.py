@@ -153,7 +153,7 @@ class Server:
         await self.stop()
 
 
-class serve(contextlib.AbstractContextManager[Server]):  # noqa: N801 (used as a function)
+class serve(contextlib.AbstractContextManager[Server]):
     """A :class:`Server` in a background thread with its own event loop.
 
     For synchronous code and test suites (the role ``http.server`` plays in

@@ -139,5 +139,7 @@ def bind_also(
         return [bind("::1", port, reuse_port=reuse_port, listen=listen)]
     except BindError as exc:
         if exc.in_use:
-            raise BindError(f"port {port} on ::1 (localhost) is already in use", in_use=True) from None
+            raise BindError(
+                f"port {port} on ::1 (localhost) is already in use", in_use=True
+            ) from None
         return []  # no IPv6 loopback here: 127.0.0.1 is all localhost is

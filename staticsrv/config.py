@@ -175,8 +175,9 @@ MAX_LIVE_DELAY_MS = 10_000  # ten seconds of quiet: any longer is a typo
 
 def _seconds(name: str, value: object) -> float:
     # float() takes "nan" and "inf", which would silently turn a deadline off.
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if number and math.isfinite(value) and 0 < value <= MAX_SECONDS:  # type: ignore[arg-type]
+    if isinstance(value, bool):  # an int to Python, but True is no number of seconds
+        value = None
+    if isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_SECONDS:
         return float(value)
     raise ValueError(f"--{name}: must be greater than 0 and at most {MAX_SECONDS:g}")
 

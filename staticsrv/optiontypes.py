@@ -38,12 +38,14 @@ def check_types(options: dict[str, object]) -> None:
             raise ValueError(f"{_flag(name)}: {value!r} is not a bool (give True or False)")
         if name in TEXTS and not isinstance(value, str):
             raise ValueError(f"{_flag(name)}: {value!r} is not text")
-        if name in INTS | INTS_OR_NONE and (isinstance(value, bool) or not isinstance(value, int)):
-            if not (value is None and name in INTS_OR_NONE):
-                raise ValueError(f"{_flag(name)}: {value!r} is not a whole number")
-        if name == "port" and not (
-            value is None or isinstance(value, str) or type(value) is int
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if (
+            name in INTS | INTS_OR_NONE
+            and not whole
+            and not (value is None and name in INTS_OR_NONE)
         ):
+            raise ValueError(f"{_flag(name)}: {value!r} is not a whole number")
+        if name == "port" and not (value is None or isinstance(value, str) or type(value) is int):
             raise ValueError(f"--port: {value!r} is not a port number (0 to 65535)")
         if name == "spa" and not (value is None or isinstance(value, bool | str)):
             raise ValueError(f"--spa: {value!r} is not a file name (or True for index.html)")

@@ -3,8 +3,9 @@
 The parent reserves the address (bound, never listening, so the kernel never
 hands it a connection), forks the workers, forwards SIGINT/SIGTERM/SIGHUP to
 them as SIGTERM, restarts a worker that dies unexpectedly, and exits 0 once
-all have stopped (1 when it gave up on workers that keep crashing).  A second stop signal kills the workers and exits 130 at
-once, as the single-process server does.  Each worker is the ordinary
+all have stopped (1 when it gave up on workers that keep crashing).  A
+second stop signal kills the workers and exits 130 at once, as the
+single-process server does.  Each worker is the ordinary
 single-process server with its own event loop and caches; the kernel spreads
 new connections across their listen queues.
 

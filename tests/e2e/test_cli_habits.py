@@ -29,9 +29,9 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start_in(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[
-    subprocess.Popen[str], int, str
-]:
+def start_in(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "staticsrv", *args],
         stdout=subprocess.PIPE,
@@ -85,7 +85,9 @@ def test_staticsrv_spa_0_means_off(project: Path, value: str) -> None:
     env = {**os.environ, "STATICSRV_SPA": value}
     proc, port, _ = start_in(project, "dist", "--port", "0", "-q", env=env)
     try:
-        assert get(("127.0.0.1", port), "/deep/route", headers={"Accept": "text/html"}).status == 404
+        assert (
+            get(("127.0.0.1", port), "/deep/route", headers={"Accept": "text/html"}).status == 404
+        )
     finally:
         stop(proc)
 

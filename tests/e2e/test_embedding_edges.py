@@ -39,18 +39,21 @@ def test_string_booleans_are_refused_naming_the_option(
     site: Path, option: str, value: object
 ) -> None:
     flag = "--" + option.replace("_", "-")
-    with pytest.raises(ValueError, match=f"^{flag}: .* is not a bool"):
-        with staticsrv.serve(site, port=0, **{option: value}):
-            raise AssertionError("the server started")  # pragma: no cover
+    with (
+        pytest.raises(ValueError, match=f"^{flag}: .* is not a bool"),
+        staticsrv.serve(site, port=0, **{option: value}),
+    ):
+        raise AssertionError("the server started")  # pragma: no cover
 
 
 def test_a_refused_option_leaves_nothing_served_and_the_right_types_serve(site: Path) -> None:
     with staticsrv.serve(site, port=0, dotfiles=False, cors=True) as server:
         addr = ("127.0.0.1", server.port)
         assert get(addr, "/.env").status == 404
-        assert get(addr, "/", headers={"Origin": "http://x"}).header(
-            "access-control-allow-origin"
-        ) == "*"
+        assert (
+            get(addr, "/", headers={"Origin": "http://x"}).header("access-control-allow-origin")
+            == "*"
+        )
 
 
 def test_url_and_port_still_answer_after_the_with_block(site: Path) -> None:
@@ -75,10 +78,12 @@ def test_serve_without_with_says_how_to_use_it(site: Path) -> None:
 
 
 def test_bind_error_is_an_oserror_with_the_in_use_errno(site: Path) -> None:
-    with staticsrv.serve(site, port=0) as first:
-        with pytest.raises(OSError) as info:
-            with staticsrv.serve(site, port=first.port):
-                raise AssertionError("bound a busy port")  # pragma: no cover
+    with (
+        staticsrv.serve(site, port=0) as first,
+        pytest.raises(OSError) as info,
+        staticsrv.serve(site, port=first.port),
+    ):
+        raise AssertionError("bound a busy port")  # pragma: no cover
     assert isinstance(info.value, staticsrv.BindError)
     assert info.value.errno == errno.EADDRINUSE
     assert str(info.value) == f"port {first.port} on 127.0.0.1 is already in use"

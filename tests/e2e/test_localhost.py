@@ -73,9 +73,11 @@ def test_localhost_with_ipv6_loopback_taken_is_one_line(root: Path) -> None:
         holder.bind(("::1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        with pytest.raises(staticsrv.BindError, match=f"port {port} on ::1 .* in use"):
-            with staticsrv.serve(root, host="localhost", port=port):
-                raise AssertionError("started beside another server")  # pragma: no cover
+        with (
+            pytest.raises(staticsrv.BindError, match=f"port {port} on ::1 .* in use"),
+            staticsrv.serve(root, host="localhost", port=port),
+        ):
+            raise AssertionError("started beside another server")  # pragma: no cover
         # 127.0.0.1 was let go again: the next server gets it.
         with staticsrv.serve(root, port=port) as server:
             assert get(("127.0.0.1", server.port), "/").status == 200

@@ -71,7 +71,10 @@ def test_an_rsa_certificate_with_an_ec_key_says_the_key_does_not_match(
     tmp_path: Path, pem: dict[str, Path]
 ) -> None:
     got = one_line(tmp_path, "--tls-cert", str(pem["cert"]), "--tls-key", str(pem["ec_key"]))
-    assert got == f"--tls-key: the key in {pem['ec_key']} does not match the certificate in {pem['cert']}"
+    assert (
+        got
+        == f"--tls-key: the key in {pem['ec_key']} does not match the certificate in {pem['cert']}"
+    )
 
 
 def test_a_certificate_without_any_key_says_the_key_is_missing(

@@ -54,7 +54,7 @@ def test_port_takes_an_int_or_its_text(tmp_path: Path, value: object, ok: bool) 
     if ok:
         assert from_options(tmp_path, port=value).port == 0
     else:
-        with pytest.raises(ValueError, match="^--port: "):
+        with pytest.raises(ValueError, match=r"^--port: "):
             from_options(tmp_path, port=value)
 
 
@@ -63,12 +63,12 @@ def test_spa_takes_true_a_name_or_none(tmp_path: Path) -> None:
     assert from_options(tmp_path, spa=True).spa == "index.html"
     assert from_options(tmp_path, spa="index.html").spa == "index.html"
     assert from_options(tmp_path, spa=None).spa is None
-    with pytest.raises(ValueError, match="^--spa: 1 is not a file name"):
+    with pytest.raises(ValueError, match=r"^--spa: 1 is not a file name"):
         from_options(tmp_path, spa=1)
 
 
 def test_the_root_must_be_a_path(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="^root: 3 is not a path"):
+    with pytest.raises(ValueError, match=r"^root: 3 is not a path"):
         from_options(3)  # type: ignore[arg-type]
 
 
