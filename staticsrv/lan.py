@@ -79,10 +79,6 @@ def leaf_names(host: str, allowed: Iterable[str] = ()) -> list[str]:
     it too (``.example.com`` as ``example.com`` and ``*.example.com``).
     """
     names = list(LOOPBACK_NAMES)
-    for name in sorted(allowed):
-        for one in (name[1:], "*" + name) if name.startswith(".") else (name,):
-            if one not in names:
-                names.append(one)
     if host in WILDCARD_HOSTS:
         extra = lan_addresses(host)
     else:
@@ -93,4 +89,9 @@ def leaf_names(host: str, allowed: Iterable[str] = ()) -> list[str]:
             )  # one spelling: "2001:DB8::1" is "2001:db8::1"
         except ValueError:
             extra = [] if host.lower() == "localhost" else [host.lower()]
-    return names + [n for n in extra if n not in names]
+    for name in sorted(allowed):  # sorted: the same names, the same certificate
+        extra += [name[1:], "*" + name] if name.startswith(".") else [name]
+    for name in extra:
+        if name not in names:
+            names.append(name)
+    return names
