@@ -1,6 +1,6 @@
-"""The listener: the only module that touches the listening socket.
+"""The listener: the only module that accepts on the listening sockets.
 
-Owns: binding (:func:`bind`), the accept loop with its back-off when out
+Owns (binding itself is :mod:`staticsrv.binding`'s): the accept loop with its back-off when out
 of descriptors, the connection cap, one transport per connection (TLS
 over TCP when given an ``SSLContext``), the sweeper that enforces every
 connection's deadline, graceful shutdown, and a registry of background
