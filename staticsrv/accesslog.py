@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 from staticsrv.http11 import Request
 
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0x100), 0x22, 0x5C)}
+
 
 def stderr_sink(text: str) -> None:
     sys.stderr.write(text + "\n")
@@ -34,18 +36,28 @@ class AccessLog:
         self._when = ""
 
     def record(
-        self, peer: str, req: Request | None, status: int, sent: int, complete: bool = True
+        self,
+        peer: str,
+        req: Request | bytes | None,
+        status: int,
+        sent: int,
+        complete: bool = True,
     ) -> None:
+        """One answer; ``req`` as bytes is the raw line of a request refused unparsed."""
         now = int(time.time())
         if now != self._sec:  # formatted once a second, like the Date line
             self._sec = now
             self._when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
         when = self._when
-        line = f"{req.method} {req.target} {req.version}" if req is not None else "-"
+        if isinstance(req, Request):
+            line = f"{req.method} {req.target} {req.version}"
+        else:
+            line = "-" if not req else req.decode("latin-1")
         # The target holds the raw bytes as latin-1 characters: back to those
         # bytes, and anything outside printable ASCII shown as \xHH (as nginx
-        # does), so a log line can never break in two or garble UTF-8.
-        line = line.encode("latin-1", "backslashreplace").decode("ascii", "backslashreplace")
+        # does), so a log line can never break in two, garble UTF-8 or send
+        # a terminal escape; a quote or backslash too, so the field stays one.
+        line = line.translate(_ESCAPES)
         mark = "" if complete else " (cut short)"
         self._lines.append(f'{peer} - - [{when}] "{line}" {status} {sent}{mark}')
         if len(self._lines) == 1:

@@ -23,7 +23,7 @@ from types import TracebackType
 
 from staticsrv.config import PORT_FALLBACK, Config, from_options
 from staticsrv.handler import Rule
-from staticsrv.server import BindError, ServerCore, bind_any, bound_url
+from staticsrv.server import BindError, ServerCore, bind_also, bind_any, bound_url
 from staticsrv.transport import Features
 
 __all__ = ["BindError", "Server", "serve"]
@@ -61,6 +61,8 @@ class Server:
         # by every connection; a bad pair is a ValueError like any option.
         self.tls = setup(config)
         self._lsock: socket.socket | None = None
+        self._also: list[socket.socket] = []  # localhost's [::1] beside 127.0.0.1
+        self._url: str | None = None  # kept after the stop, as the port is
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.config = config
@@ -80,10 +82,14 @@ class Server:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT/`` (or https://): the root of the served site."""
-        if self._lsock is None:
-            raise RuntimeError("the server is not started")
-        return bound_url(self._lsock, self.config.scheme)
+        """``http://127.0.0.1:PORT/`` (or https://): the root of the served site.
+
+        Like :attr:`port`, it still answers after the server has stopped
+        (a test may print it in an assertion message).
+        """
+        if self._url is None:
+            raise RuntimeError("the server is not started: use it as `with serve(...) as server:`")
+        return self._url
 
     @property
     def ca_file(self) -> str | None:
@@ -104,7 +110,14 @@ class Server:
             import dataclasses
 
             ports = PORT_FALLBACK if self.config.port_fallback else (self.config.port,)
-            self._lsock, _busy = bind_any(self.config.host, ports)
+            lsock, _busy = bind_any(self.config.host, ports)
+            try:
+                self._also = bind_also(self.config.host, lsock)
+            except BindError:
+                lsock.close()
+                raise
+            self._lsock = lsock
+            self._url = bound_url(self._lsock, self.config.scheme)
             port = self._lsock.getsockname()[1]
             self.config = dataclasses.replace(self.config, port=port, port_fallback=False)
 
@@ -120,7 +133,7 @@ class Server:
             tls=None if self.tls is None else self.tls.context,
         )
         self._task = asyncio.get_running_loop().create_task(
-            self.core.serve(self._lsock, self._stop)
+            self.core.serve(self._lsock, self._stop, self._also)
         )
 
     async def stop(self) -> None:
@@ -140,8 +153,7 @@ class Server:
         await self.stop()
 
 
-@contextlib.contextmanager
-def serve(root: str | os.PathLike[str] = ".", **kwargs: object) -> Iterator[Server]:
+class serve(contextlib.AbstractContextManager[Server]):
     """A :class:`Server` in a background thread with its own event loop.
 
     For synchronous code and test suites (the role ``http.server`` plays in
@@ -149,7 +161,39 @@ def serve(root: str | os.PathLike[str] = ".", **kwargs: object) -> Iterator[Serv
 
         with staticsrv.serve("site", port=0) as server:
             urllib.request.urlopen(server.url)
+
+    The server runs inside the ``with`` block only: ``serve(...)`` alone
+    starts nothing, and asking it for ``url`` or ``port`` says so, rather
+    than leaving a server running that nothing will ever stop.
     """
+
+    def __init__(self, root: str | os.PathLike[str] = ".", **kwargs: object) -> None:
+        self._args = (root, kwargs)
+        self._running: contextlib.AbstractContextManager[Server] | None = None
+
+    def __enter__(self) -> Server:
+        if self._running is not None:
+            raise RuntimeError("this serve(...) is in use: call serve(...) again for another")
+        root, kwargs = self._args
+        self._running = _serving(root, **kwargs)
+        return self._running.__enter__()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        running, self._running = self._running, None
+        assert running is not None
+        return running.__exit__(et, ev, tb)
+
+    def __getattr__(self, name: str) -> object:
+        raise AttributeError(
+            f"serve(...) starts the server in a with block: write "
+            f"`with staticsrv.serve(root, port=0) as server:` and use server.{name}"
+        )
+
+
+@contextlib.contextmanager
+def _serving(root: str | os.PathLike[str], **kwargs: object) -> Iterator[Server]:
     server = Server(root, **kwargs)  # type: ignore[arg-type]
     server.listen()  # errors surface here, in the caller's thread
     loop = asyncio.new_event_loop()

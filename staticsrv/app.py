@@ -123,7 +123,7 @@ def run(
     its end-of-file (the parent is gone) stops the server like SIGTERM.
     """
     from staticsrv.accesslog import stderr_sink
-    from staticsrv.server import BindError, ServerCore, bind_any
+    from staticsrv.server import BindError, ServerCore, bind_also, bind_any
 
     if tls is None and config.scheme == "https":
         tls, error = tls_setup(config)
@@ -133,6 +133,11 @@ def run(
     ports = PORT_FALLBACK if config.port_fallback else (config.port,)
     try:
         lsock, busy = bind_any(config.host, ports, reuse_port=config.workers > 1)
+        try:
+            also = bind_also(config.host, lsock, reuse_port=config.workers > 1)
+        except BindError:
+            lsock.close()
+            raise
     except BindError as exc:
         sys.stderr.write(f"staticsrv: error: {exc}\n")
         return 1
@@ -158,7 +163,7 @@ def run(
             access_log=None if config.quiet else stderr_sink,
             tls=None if tls is None else tls.context,
         )
-        await core.serve(lsock, stop)
+        await core.serve(lsock, stop, also)
         return 0
 
     try:

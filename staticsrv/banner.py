@@ -10,6 +10,7 @@ May not touch: HTTP, the decision of what to answer.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import webbrowser
 from collections.abc import Sequence
@@ -51,5 +52,15 @@ def qr_text(url: str) -> str:
 
 
 def open_browser(url: str) -> None:
-    """Open the default browser on ``url``, off the main thread (it may block)."""
+    """Open the default browser on ``url``, off the main thread (it may block).
+
+    No browser at all (a server over SSH, a container) is one line on
+    stderr, not a silent nothing: the lookup itself is quick and is done
+    here, the launch in the thread.
+    """
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        sys.stderr.write(f"staticsrv: --open: no browser found here; open {url} yourself\n")
+        return
     threading.Thread(target=webbrowser.open, args=(url,), name="open", daemon=True).start()

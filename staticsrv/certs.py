@@ -15,7 +15,6 @@ Errors are ``ValueError`` with the one line the CLI prints.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import getpass
 import hashlib
@@ -25,10 +24,11 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from staticsrv.cafiles import locked, prepare, write
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -94,34 +94,6 @@ def fingerprint(pem: bytes) -> str:
 
     der = ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))
     return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    """Atomically, created with ``mode`` from the start (a key is never readable by others)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """One process at a time makes or renews certificates (two first starts at once)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; the writes are atomic anyway
-        yield
-        return
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _now() -> datetime.datetime:
@@ -200,8 +172,8 @@ def _make_ca(folder: Path) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write(folder / CA_KEY, _key_pem(key), 0o600)
-    _write(folder / CA_CERT, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write(folder / CA_KEY, _key_pem(key), 0o600)
+    write(folder / CA_CERT, cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
 def _san(names: list[str]) -> list[x509.GeneralName]:
@@ -251,14 +223,14 @@ def _make_leaf(folder: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePriva
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write(folder / LEAF_KEY, _key_pem(key), 0o600)
+    write(folder / LEAF_KEY, _key_pem(key), 0o600)
     # The chain with the CA (RFC 8446 §4.4.2 allows it): a client can then
     # pin the CA, whose key never changes, rather than each re-issued leaf
     # (Chromium's --ignore-certificate-errors-spki-list, for one).
     pem = cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(
         serialization.Encoding.PEM
     )
-    _write(folder / LEAF_CERT, pem, 0o644)
+    write(folder / LEAF_CERT, pem, 0o644)
     _write_meta(folder, ca, pem, names)
 
 
@@ -273,7 +245,7 @@ def _write_meta(folder: Path, ca: x509.Certificate, leaf_pem: bytes, names: list
         "leaf": hashlib.sha256(leaf_pem).hexdigest(),
         "not_after": leaf.not_valid_after_utc.isoformat(),
     }
-    _write(folder / LEAF_META, json.dumps(meta, indent=1).encode(), 0o644)
+    write(folder / LEAF_META, json.dumps(meta, indent=1).encode(), 0o644)
 
 
 def _leaf_ok(folder: Path, ca: x509.Certificate, names: list[str]) -> bool:
@@ -314,25 +286,15 @@ def _load_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
     return cert, key
 
 
-def _prepare(folder: Path) -> None:
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"--https: cannot create {folder}: {exc.strerror}") from None
-    key = folder / CA_KEY
-    if os.name == "posix" and key.exists() and key.stat().st_mode & 0o077:
-        key.chmod(0o600)  # someone loosened it: a CA key readable by others is a risk
-
-
 def ensure_ca() -> Path:
     """The CA's certificate path, making the CA first if there is none."""
     folder = data_dir()
+    prepare(folder, (CA_KEY, LEAF_KEY))
     if (folder / CA_CERT).is_file() and (folder / CA_KEY).is_file():
         return folder / CA_CERT
     if not has_cryptography():
         raise ValueError(NEEDS_EXTRA.replace("--https", "--print-ca"))
-    _prepare(folder)
-    with _locked(folder):
+    with locked(folder):
         if _load_ca(folder) is None:
             _make_ca(folder)
     return folder / CA_CERT
@@ -360,14 +322,14 @@ def _reusable(folder: Path, names: list[str]) -> Issued | None:
 def ensure(names: list[str]) -> Issued:
     """The CA (made if missing) and a leaf for exactly ``names`` (re-issued if needed)."""
     folder = data_dir()
-    _prepare(folder)
+    prepare(folder, (CA_KEY, LEAF_KEY))
     reuse = _reusable(folder, names)
     if reuse is not None:
         return reuse
     if not has_cryptography():
         raise ValueError(NEEDS_EXTRA)
     try:
-        with _locked(folder):
+        with locked(folder):
             loaded = _load_ca(folder)
             new_ca = loaded is None
             if loaded is None:

@@ -10,6 +10,7 @@ May not touch: sockets, HTTP.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import click
@@ -87,7 +88,7 @@ option = functools.partial(click.option, show_envvar=True)
     type=int,
     default=None,
     metavar="SECONDS",
-    help="Send Cache-Control: max-age=SECONDS (default: no-cache, always revalidate).",
+    help="Send Cache-Control: public, max-age=SECONDS (default: no-cache, always revalidate).",
 )
 @option("--no-cache", is_flag=True, help="Send Cache-Control: no-store.")
 @option("--no-compress", is_flag=True, help="Do not gzip text responses on the fly.")
@@ -229,7 +230,8 @@ option = functools.partial(click.option, show_envvar=True)
     is_flag=True,
     is_eager=True,
     expose_value=False,
-    allow_from_autoenv=False,  # an action, not a setting: never from the environment
+    # An action, but the README promises a variable for every option:
+    # STATICSRV_PRINT_CA=1 prints the CA and exits like the flag.
     callback=lambda ctx, _param, value: _print_ca(ctx) if value else None,
     help="Print the local CA's certificate (PEM), making it if needed, and exit.",
 )
@@ -254,6 +256,10 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
     if root_arg is not None and root_opt is not None and root_arg != root_opt:
         _fail("give the root either as ROOT or as --root, not both")
     root = root_opt if root_opt is not None else root_arg if root_arg is not None else "."
+    options["spa"] = _spa_value(options["spa"])
+    if root_arg is None and root_opt is None and _spa_names_a_folder(options["spa"]):
+        # "serve -s dist": the habit of naming the app's folder after the flag.
+        root, options["spa"] = str(options["spa"]), "index.html"
     try:
         config = from_options(root, **options)
     except ValueError as exc:
@@ -270,6 +276,24 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
 
         sys.exit(run_workers(config, config.root, tls))
     sys.exit(run(config, config.root, tls=tls))
+
+
+_ON = ("1", "true", "yes", "on")
+_OFF = ("", "0", "false", "no", "off")
+
+
+def _spa_value(value: object) -> object:
+    """STATICSRV_SPA=1 means on with index.html, as STATICSRV_CORS=1 means on."""
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("spa") is not click.core.ParameterSource.ENVIRONMENT:
+        return value
+    text = str(value).strip().lower()
+    return "index.html" if text in _ON else None if text in _OFF else value
+
+
+def _spa_names_a_folder(value: object) -> bool:
+    """``--spa dist`` with no ROOT: a folder here and no such file in the current one."""
+    return isinstance(value, str) and os.path.isdir(value) and not os.path.isfile(value)
 
 
 def _print_ca(ctx: click.Context) -> None:

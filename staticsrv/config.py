@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass, field
 
 from staticsrv.netlify import check_field
-from staticsrv.routing import host_name, parse_base
+from staticsrv.optiontypes import check_root_type, check_types
+from staticsrv.routing import allowed_host_pattern, parse_base
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -174,6 +175,8 @@ MAX_LIVE_DELAY_MS = 10_000  # ten seconds of quiet: any longer is a typo
 
 def _seconds(name: str, value: object) -> float:
     # float() takes "nan" and "inf", which would silently turn a deadline off.
+    if isinstance(value, bool):  # an int to Python, but True is no number of seconds
+        value = None
     if isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_SECONDS:
         return float(value)
     raise ValueError(f"--{name}: must be greater than 0 and at most {MAX_SECONDS:g}")
@@ -231,15 +234,9 @@ def _header(text: str) -> tuple[str, str]:
 
 
 def _allowed_hosts(names: tuple[str, ...]) -> frozenset[str] | None:
-    if any(name.lower() == "all" for name in names):
+    if any(name.strip().lower() == "all" for name in names):
         return None  # the user turned the check off
-    out = set()
-    for name in names:
-        clean = host_name(name.strip())
-        if not clean or any(c in clean for c in "/ @#?"):
-            raise ValueError(f"--allowed-host: {name!r} is not a host name")
-        out.add(clean)
-    return frozenset(out)
+    return frozenset(allowed_host_pattern(name) for name in names)
 
 
 def _spa(root: str, value: object) -> str | None:
@@ -302,6 +299,7 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
     unknown = sorted(set(options) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"unknown option {unknown[0]!r}")
+    check_types(options)
     o = {**DEFAULTS, **options}
     cache = o["cache"]
     if cache is not None:
@@ -327,7 +325,7 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
 
         if not has_cryptography():
             raise ValueError(NEEDS_EXTRA)
-    root = check_root(os.fspath(root))
+    root = check_root(check_root_type(root))
     if o["qr"] and not has_module("segno"):
         raise ValueError("--qr needs segno: pip install 'staticsrv[qr]'")
     live, watch, ignore, live_delay = _live_options(o)

@@ -44,6 +44,7 @@ log = logging.getLogger("staticsrv")
 # from a client we close on while it may still be sending.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 1024 * 1024
+LOGGED_LINE_MAX = 1024  # a refused line (a 414's, binary junk) is cut here in the log
 PARSE_CACHE_HEAD_MAX = 2048  # heads up to this size share parses (see Shared)
 FLUSH_AT = RECV_SIZE * 4  # pipelined answers held back at most this many bytes
 _GONE = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.EBADF})
@@ -139,12 +140,15 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             req = shared.parse_cached(item)
         else:
             req = parse_head(item, limits)
+        if isinstance(req, ParseError):
+            # Logged as received (escaped by the log): nothing parsed to show.
+            line = first_line(item if isinstance(item, bytes) else buf.peek())
         if opened is Opened.PLAIN:
-            known = req if isinstance(req, Request) else None
+            known = req if isinstance(req, Request) else line
             await _refuse(conn, shared, writer, known, _WRONG_SCHEME)
             return
         if isinstance(req, ParseError):
-            await _refuse(conn, shared, writer, None, req)
+            await _refuse(conn, shared, writer, line, req)
             return
         unread = req.body_length > limits.max_discard_body
         if req.chunked:
@@ -198,8 +202,15 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             return
 
 
+def first_line(data: bytes) -> bytes:
+    """The request line of a refused head, for the log: at most LOGGED_LINE_MAX bytes."""
+    end = data.find(b"\n")
+    line = (data if end < 0 else data[:end]).removesuffix(b"\r")
+    return line[:LOGGED_LINE_MAX] + b"..." if len(line) > LOGGED_LINE_MAX else line
+
+
 async def _refuse(
-    conn: Connection, shared: Shared, writer: Writer, req: Request | None, why: ParseError
+    conn: Connection, shared: Shared, writer: Writer, req: Request | bytes | None, why: ParseError
 ) -> None:
     """Answer ``why`` (the stream cannot be trusted any more) and close."""
     resp = error_response(why.status, reason=why.reason, close=True)

@@ -14,6 +14,7 @@ import ipaddress
 import socket
 import struct
 import sys
+from collections.abc import Iterable
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
@@ -70,8 +71,13 @@ def lan_addresses(host: str) -> list[str]:
     return out
 
 
-def leaf_names(host: str) -> list[str]:
-    """Loopback names, plus what the server is reached by beyond loopback."""
+def leaf_names(host: str, allowed: Iterable[str] = ()) -> list[str]:
+    """Loopback names, plus what the server is reached by beyond loopback.
+
+    ``allowed`` are the ``--allowed-host`` values: a name the user allowed
+    is one the server is meant to be reached by, so the certificate names
+    it too (``.example.com`` as ``example.com`` and ``*.example.com``).
+    """
     names = list(LOOPBACK_NAMES)
     if host in WILDCARD_HOSTS:
         extra = lan_addresses(host)
@@ -83,4 +89,9 @@ def leaf_names(host: str) -> list[str]:
             )  # one spelling: "2001:DB8::1" is "2001:db8::1"
         except ValueError:
             extra = [] if host.lower() == "localhost" else [host.lower()]
-    return names + [n for n in extra if n not in names]
+    for name in sorted(allowed):  # sorted: the same names, the same certificate
+        extra += [name[1:], "*" + name] if name.startswith(".") else [name]
+    for name in extra:
+        if name not in names:
+            names.append(name)
+    return names

@@ -8,6 +8,9 @@ Installing staticsrv gives every project's test suite::
 
 Each call starts a server on a free port in a background thread (options as
 in :func:`staticsrv.serve`); every server is stopped at the test's teardown.
+A relative root is taken from pytest's root directory (where its
+configuration file is), not the current one, so ``"tests/site"`` works
+whichever folder pytest is run from.
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ StaticServerFactory = Callable[..., "Server"]
 
 
 @pytest.fixture
-def static_server() -> Iterator[StaticServerFactory]:
+def static_server(request: pytest.FixtureRequest) -> Iterator[StaticServerFactory]:
     """A factory: ``static_server(root, **options)`` -> a running server (port 0 by default)."""
     from staticsrv.api import serve
 
+    rootdir = request.config.rootpath
     with contextlib.ExitStack() as stack:
 
         def start(root: str | os.PathLike[str] = ".", **options: object) -> Server:
             options.setdefault("port", 0)
+            if isinstance(root, str | os.PathLike):
+                root = os.path.join(rootdir, root)  # an absolute root stays as it is
             return stack.enter_context(serve(root, **options))
 
         yield start

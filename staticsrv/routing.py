@@ -33,19 +33,38 @@ def host_allowed(host: str | None, allowed: Collection[str]) -> bool:
     read anything a local server answers, but its requests carry the
     attacker's name in Host.  So only IP literals, ``localhost`` and
     ``*.localhost`` (RFC 6761 §6.3: always loopback) pass, and names the
-    user allowed.  No Host at all (HTTP/1.0) or an empty one is not a name
-    a browser would send for a page: it passes.
+    user allowed: a name as is, or ``.example.com`` for the domain and every
+    subdomain (Vite's ``server.allowedHosts`` syntax).  No Host at all
+    (HTTP/1.0) or an empty one is not a name a browser would send for a
+    page: it passes.
     """
     if not host:
         return True
     name = host_name(host)
     if name == "localhost" or name.endswith(".localhost") or name in allowed:
         return True
+    if any(f".{name}".endswith(p) for p in allowed if p.startswith(".")):
+        return True  # ".example.com" takes example.com and a.b.example.com
     try:
         ipaddress.ip_address(name)
     except ValueError:
         return False
     return True
+
+
+def allowed_host_pattern(text: str) -> str:
+    """One ``--allowed-host`` value as stored: a name, or ``.domain``; ValueError if neither."""
+    name = text.strip()
+    dot = name.startswith(".")
+    clean = host_name(name[1:] if dot else name)
+    if "*" in name:
+        raise ValueError(
+            f"--allowed-host: {text!r}: no wildcards; "
+            f"write .{clean.lstrip('*.')} for the domain and every subdomain"
+        )
+    if not clean or clean.startswith(".") or any(c in clean for c in "/ @#?"):
+        raise ValueError(f"--allowed-host: {text!r} is not a host name")
+    return f".{clean}" if dot else clean
 
 
 def parse_base(text: str, option: str = "--base") -> tuple[str, ...]:

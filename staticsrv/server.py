@@ -1,6 +1,6 @@
-"""The listener: the only module that touches the listening socket.
+"""The listener: the only module that accepts on the listening sockets.
 
-Owns: binding (:func:`bind`), the accept loop with its back-off when out
+Owns (binding itself is :mod:`staticsrv.binding`'s): the accept loop with its back-off when out
 of descriptors, the connection cap, one transport per connection (TLS
 over TCP when given an ``SSLContext``), the sweeper that enforces every
 connection's deadline, graceful shutdown, and a registry of background
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from staticsrv import connection
 from staticsrv.accesslog import AccessLog
+from staticsrv.binding import BindError, bind, bind_also, bind_any, bound_url
 from staticsrv.config import Config
 from staticsrv.connection import Connection, Phase
 from staticsrv.handler import Handler, Rule
@@ -31,79 +32,15 @@ from staticsrv.transport import Features, Transport
 if TYPE_CHECKING:
     from staticsrv.tls import TLSTransport
 
+# Binding lives in staticsrv.binding; these names stay importable from here.
+__all__ = ["BindError", "ServerCore", "bind", "bind_also", "bind_any", "bound_url"]
+
 log = logging.getLogger("staticsrv")
 
-LISTEN_BACKLOG = 1024  # bursts of new connections wait in the kernel, not refused
 SWEEP_INTERVAL = 0.25
 _ACCEPT_ERRNOS_TRANSIENT = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EINTR})
 # Out of descriptors or kernel memory: accept(2) backs off and retries.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-
-
-class BindError(Exception):
-    """The listening socket could not be created; the message is for the user."""
-
-    def __init__(self, message: str, *, in_use: bool = False) -> None:
-        super().__init__(message)
-        self.in_use = in_use
-
-
-def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True) -> socket.socket:
-    """Create the non-blocking listening socket, or raise BindError with a clear message.
-
-    ``listen=False`` only reserves the address: the worker supervisor holds
-    such a socket so that every worker can bind the same port with
-    SO_REUSEPORT while the parent itself never receives connections.
-    """
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise BindError(f"cannot resolve host {host!r}: {exc.strerror}") from None
-    family, _, _, _, addr = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        if os.name != "nt":
-            # On Windows SO_REUSEADDR would let a second server steal the port.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind(addr)
-        if listen:
-            sock.listen(LISTEN_BACKLOG)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise BindError(f"port {port} on {host} is already in use", in_use=True) from None
-        if exc.errno == errno.EACCES:
-            raise BindError(f"no permission to listen on {host}:{port}") from None
-        raise BindError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.setblocking(False)
-    return sock
-
-
-def bind_any(
-    host: str, ports: Sequence[int], *, reuse_port: bool = False, listen: bool = True
-) -> tuple[socket.socket, list[int]]:
-    """The first of ``ports`` free on ``host``, and the busy ones skipped before it.
-
-    Only "in use" moves on to the next port; any other failure (no
-    permission, no such address) is the same for every port and is raised.
-    """
-    busy: list[int] = []
-    for port in ports:
-        try:
-            return bind(host, port, reuse_port=reuse_port, listen=listen), busy
-        except BindError as exc:
-            if not exc.in_use or len(ports) == 1:
-                raise
-            busy.append(port)
-    raise BindError(f"ports {ports[0]} to {ports[-1]} on {host} are all in use", in_use=True)
-
-
-def bound_url(sock: socket.socket, scheme: str = "http") -> str:
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{shown}:{port}/"
 
 
 class ServerCore:
@@ -135,8 +72,9 @@ class ServerCore:
         self.features = features if features is not None else Features()
         self._conns: set[Connection] = set()
         self._slot_free = asyncio.Event()
-        # Set while the readiness-driven accept is paused at the connection cap.
-        self._resume_accept: Callable[[], None] | None = None
+        # Set while the readiness-driven accept is paused at the connection
+        # cap: one per listening socket (localhost has two), by descriptor.
+        self._resume_accept: dict[int, Callable[[], None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     @property
@@ -150,11 +88,14 @@ class ServerCore:
         task.add_done_callback(self._background.discard)
         return task
 
-    async def serve(self, lsock: socket.socket, stop: asyncio.Event) -> None:
-        """Accept and serve on ``lsock`` until ``stop`` is set, then shut down gracefully."""
+    async def serve(
+        self, lsock: socket.socket, stop: asyncio.Event, also: Sequence[socket.socket] = ()
+    ) -> None:
+        """Accept and serve on ``lsock`` (and ``also``: localhost's ``[::1]``) until
+        ``stop`` is set, then shut down gracefully."""
         self._loop = asyncio.get_running_loop()
         self.handler.next_pass = self._loop.call_soon
-        accept = self.background(self._accept_loop(lsock))
+        accepts = [self.background(self._accept_loop(s)) for s in (lsock, *also)]
         self.background(self._sweep())
         live = self.handler.live
         if live is not None:
@@ -165,10 +106,13 @@ class ServerCore:
             await stop.wait()
         finally:
             self.shared.stopping = True
-            accept.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await accept
-            lsock.close()
+            for accept in accepts:
+                accept.cancel()
+            for accept in accepts:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await accept
+            for sock in (lsock, *also):
+                sock.close()
             await self._drain()
             for task in list(self._background):
                 task.cancel()
@@ -267,14 +211,14 @@ class ServerCore:
                     failed.set_exception(got)
                     return
             pause()  # at the cap: a finishing connection calls resume
-            self._resume_accept = resume
+            self._resume_accept[fd] = resume
 
         loop.add_reader(fd, readable)
         registered = True
         try:
             await failed
         finally:
-            self._resume_accept = None
+            self._resume_accept.pop(fd, None)
             pause()
 
     async def _accept_awaiting(self, lsock: socket.socket) -> None:
@@ -326,8 +270,8 @@ class ServerCore:
         finally:
             self._conns.discard(conn)
             self._slot_free.set()
-            if self._resume_accept is not None:
-                self._resume_accept()
+            for resume in list(self._resume_accept.values()):
+                resume()
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()

@@ -88,7 +88,9 @@ class TLSTransport:
             await self._flush()
             data = await self._raw.recv()
             if not data:
-                log.warning("%s: TLS handshake: the client closed the connection", self._peer)
+                log.warning(
+                    "staticsrv: %s: TLS handshake: the client closed the connection", self._peer
+                )
                 return Opened.FAILED
         self._up = True
         await self._flush()  # the last flight (and TLS 1.3 session tickets)
@@ -99,7 +101,7 @@ class TLSTransport:
         hint = ""
         if any(word in reason for word in _DISTRUST):
             hint = " (the client does not trust the certificate: see staticsrv --print-ca)"
-        log.warning("%s: TLS handshake failed: %s%s", self._peer, reason, hint)
+        log.warning("staticsrv: %s: TLS handshake failed: %s%s", self._peer, reason, hint)
 
     async def _flush(self) -> None:
         if self._out.pending:
@@ -218,22 +220,44 @@ def _read_password(path: str) -> bytes:
         raise ValueError(f"--tls-key-password-file: cannot read {path}: {exc.strerror}") from None
 
 
-def _is_encrypted(path: str) -> bool:
+def _pem(path: str) -> bytes:
     with contextlib.suppress(OSError), open(path, "rb") as f:
-        return b"ENCRYPTED" in f.read(1 << 20)
-    return False
+        return f.read(1 << 20)
+    return b""
+
+
+def _has_key(pem: bytes) -> bool:
+    # PKCS#8 ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY") and the legacy
+    # "RSA PRIVATE KEY" / "EC PRIVATE KEY" blocks all end their label so.
+    return b"PRIVATE KEY-----" in pem
 
 
 def server_context(cert: str, key: str | None, password_file: str | None) -> ssl.SSLContext:
-    """The server's context, or ValueError with one line saying what is wrong."""
+    """The server's context, or ValueError with one line naming the real reason.
+
+    OpenSSL's own errors say "PEM lib" for a missing key and a wrong
+    password alike, and "no certificate assigned" for an RSA certificate
+    given an EC key; the files are looked at first so that the line says
+    which of them is wrong and how.
+    """
     for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
         if path is not None and not os.path.isfile(path):
             raise ValueError(f"{flag}: {path} does not exist or is not a file")
         if path is not None and not os.access(path, os.R_OK):
             raise ValueError(f"{flag}: {path} is not readable")
-    password = _read_password(password_file) if password_file else None
+    if b"-----BEGIN CERTIFICATE-----" not in _pem(cert):
+        raise ValueError(f"--tls-cert: {cert} holds no PEM certificate")
     key_file = key or cert
-    if password is None and _is_encrypted(key_file):
+    key_pem = _pem(key_file)
+    if not _has_key(key_pem):
+        if key is None:
+            raise ValueError(
+                f"--tls-cert: the private key is missing: {cert} holds none; give --tls-key FILE"
+            )
+        raise ValueError(f"--tls-key: {key} holds no PEM private key")
+    password = _read_password(password_file) if password_file else None
+    encrypted = b"ENCRYPTED" in key_pem
+    if password is None and encrypted:
         # OpenSSL would otherwise ask on the terminal.
         raise ValueError(f"--tls-key: {key_file} is encrypted: give --tls-key-password-file")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # the stdlib's secure defaults
@@ -242,13 +266,18 @@ def server_context(cert: str, key: str | None, password_file: str | None) -> ssl
     try:
         ctx.load_cert_chain(cert, key, password=(lambda: password or b""))
     except ssl.SSLError as exc:
-        if "MISMATCH" in str(exc.reason or ""):
-            why = "the certificate and the key do not match"
-        elif password is not None:
-            why = f"cannot open {key_file}: wrong password, or not a PEM key"
-        else:
-            why = f"not a PEM certificate and key: {cert}" + (f", {key}" if key else "")
-        raise ValueError(f"--tls-cert: {why}") from None
+        reason = str(exc.reason or "")
+        if "MISMATCH" in reason or reason == "NO_CERTIFICATE_ASSIGNED":
+            # NO_CERTIFICATE_ASSIGNED: a key of another type (EC for an
+            # RSA certificate) has no certificate slot to pair with.
+            raise ValueError(
+                f"--tls-key: the key in {key_file} does not match the certificate in {cert}"
+            ) from None
+        if password_file is not None and encrypted:
+            raise ValueError(
+                f"--tls-key-password-file: {password_file}: wrong password for {key_file}"
+            ) from None
+        raise ValueError(f"--tls-cert: cannot load {cert} with {key_file}: {exc}") from None
     except OSError as exc:
         raise ValueError(f"--tls-cert: cannot load {cert}: {exc.strerror or exc}") from None
     return ctx
@@ -272,7 +301,7 @@ def setup(config: Config) -> Setup | None:
                 f"--https: the certificate folder {folder} would be served; "
                 f"set {certs.ENV_DATA_DIR} to a folder outside the served one"
             )
-        issued = certs.ensure(lan.leaf_names(config.host))
+        issued = certs.ensure(lan.leaf_names(config.host, config.allowed_hosts or ()))
         ctx = server_context(str(issued.cert_path), str(issued.key_path), None)
         made = "made now" if issued.new_ca else "reused"
         return Setup(

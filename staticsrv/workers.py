@@ -3,8 +3,9 @@
 The parent reserves the address (bound, never listening, so the kernel never
 hands it a connection), forks the workers, forwards SIGINT/SIGTERM/SIGHUP to
 them as SIGTERM, restarts a worker that dies unexpectedly, and exits 0 once
-all have stopped.  A second stop signal kills the workers and exits 130 at
-once, as the single-process server does.  Each worker is the ordinary
+all have stopped (1 when it gave up on workers that keep crashing).  A
+second stop signal kills the workers and exits 130 at once, as the
+single-process server does.  Each worker is the ordinary
 single-process server with its own event loop and caches; the kernel spreads
 new connections across their listen queues.
 
@@ -99,7 +100,12 @@ def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> in
     parent = os.getpid()
 
     stopping = False
+    gave_up = False
     children: dict[int, int] = {}
+    # The readiness pipe serves the first start only: the parent closes both
+    # ends once every worker listens, and a restarted worker has nothing to
+    # report (the URL is printed already), nor any end of it to close.
+    startup = True
 
     def spawn(index: int) -> None:
         pid = os.fork()
@@ -113,7 +119,8 @@ def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> in
             # and take the pair for a second Ctrl+C (a forced exit).
             os.setpgid(0, 0)
             reserve.close()
-            os.close(ready_r)
+            if startup:
+                os.close(ready_r)
             os.close(life_w)
             watch = None if _die_with_parent(parent) else life_r
             status = 1
@@ -124,7 +131,12 @@ def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> in
 
             try:
                 status = run(
-                    config, shown_root, announce=False, on_ready=ready, tls=tls, parent_watch=watch
+                    config,
+                    shown_root,
+                    announce=False,
+                    on_ready=ready if startup else None,
+                    tls=tls,
+                    parent_watch=watch,
                 )
             finally:
                 sys.stdout.flush()
@@ -160,6 +172,8 @@ def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> in
         _reap(children)
         return 1
     os.close(ready_r)
+    os.close(ready_w)
+    startup = False
     welcome(config, f"{shown_root} with {config.workers} workers", reserve, busy, tls)
 
     crashes: list[float] = []
@@ -191,11 +205,12 @@ def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> in
         crashes = [t for t in crashes if now - t < RESTART_WINDOW] + [now]
         if len(crashes) > RESTART_LIMIT:
             click.echo("staticsrv: error: workers keep crashing; stopping", err=True)
+            gave_up = True
             on_signal(0, None)  # 0: the supervisor's own decision, not a signal
             continue
         spawn(index)
     reserve.close()
-    return 0
+    return 1 if gave_up else 0
 
 
 def _wait_ready(fd: int, count: int, children: dict[int, int]) -> bool:

@@ -58,7 +58,7 @@ class Connection:
 class _Sent:
     """An answer written into the outgoing batch, logged once the batch is out."""
 
-    req: Request | None
+    req: Request | bytes | None  # bytes: the raw line of a refused request
     status: int
     head: int  # bytes of the head
     body: int  # bytes of the body
@@ -81,7 +81,7 @@ class Writer:
         self.sent: list[_Sent] = []
         self.size = 0
 
-    def add(self, req: Request | None, status: int, head: bytes, body: bytes) -> None:
+    def add(self, req: Request | bytes | None, status: int, head: bytes, body: bytes) -> None:
         data = head + body if body else head
         self.out.append(data)
         self.size += len(data)

@@ -140,6 +140,7 @@ def test_client_closing_mid_handshake_is_one_log_line_and_harms_no_one(
         lines = wait_for_log(caplog, 1)
         assert busy.request("/big.bin").status == 200
     assert len(lines) == 1 and "TLS handshake" in lines[0] and "closed" in lines[0]
+    assert lines[0].startswith("staticsrv: ")
     assert not any(r.exc_info or "Traceback" in r.getMessage() for r in caplog.records)
     assert get(srv.addr, "/hello.txt").body == HELLO
 
@@ -158,6 +159,7 @@ def test_a_client_that_distrusts_the_certificate_is_one_log_line(
     lines = wait_for_log(caplog, 1)
     assert len(lines) == 1
     assert "TLS handshake failed" in lines[0] and "--print-ca" in lines[0]
+    assert lines[0].startswith("staticsrv: ")
     assert get(srv.addr, "/hello.txt").body == HELLO
 
 
@@ -303,8 +305,8 @@ def test_encrypted_key_with_a_password_file(
     ("options", "message"),
     [
         ({"tls_cert": "missing.pem"}, "--tls-cert: .*missing.pem does not exist"),
-        ({"tls_cert": "{cert}", "tls_key": "{other_key}"}, "do not match"),
-        ({"tls_cert": "{key}", "tls_key": "{key}"}, "not a PEM certificate"),
+        ({"tls_cert": "{cert}", "tls_key": "{other_key}"}, "does not match the certificate"),
+        ({"tls_cert": "{key}", "tls_key": "{key}"}, "holds no PEM certificate"),
         ({"tls_key": "{key}"}, "--tls-key needs --tls-cert"),
         ({"https": True, "tls_cert": "{cert}"}, "give --https or --tls-cert, not both"),
     ],

@@ -281,3 +281,18 @@ def test_a_reusable_leaf_needs_no_cryptography(
     assert certs.ensure_ca() == folder / "ca.pem"
     with pytest.raises(ValueError, match="needs the cryptography package"):
         certs.ensure([*NAMES, "10.1.2.3"])  # a new name needs a new leaf
+
+
+def test_allowed_hosts_are_named_after_the_bound_ones() -> None:
+    allowed = frozenset({"mybox.local", ".example.com"})
+    assert lan.leaf_names("127.0.0.1", allowed) == [
+        *NAMES,
+        "example.com",
+        "*.example.com",
+        "mybox.local",
+    ]
+    assert lan.leaf_names("192.168.1.20", {"mybox.local", "192.168.1.20"}) == [
+        *NAMES,
+        "192.168.1.20",
+        "mybox.local",
+    ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from staticsrv.routing import (
+    allowed_host_pattern,
     host_allowed,
     html_candidate,
     is_navigation,
@@ -120,3 +123,61 @@ def test_clean_url_candidate() -> None:
     assert html_candidate(target("/about/")) is None
     assert html_candidate(target("/")) is None
     assert html_candidate(target("/page.html")) is None
+
+
+# ---------------------------------------------------------------- --allowed-host patterns
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("mybox.local", "mybox.local"),
+        (" MyBox.Local. ", "mybox.local"),
+        (".example.com", ".example.com"),
+        ("  .Example.COM ", ".example.com"),
+    ],
+)
+def test_allowed_host_values_are_trimmed_and_lowered(text: str, stored: str) -> None:
+    assert allowed_host_pattern(text) == stored
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("*.example.com", "--allowed-host: '*.example.com': no wildcards; write .example.com"),
+        ("*", "--allowed-host: '*': no wildcards"),
+        ("ex*.com", "--allowed-host: 'ex*.com': no wildcards"),
+        (".", "--allowed-host: '.' is not a host name"),
+        ("..example.com", "--allowed-host: '..example.com' is not a host name"),
+        ("a b", "--allowed-host: 'a b' is not a host name"),
+        ("   ", "--allowed-host: '   ' is not a host name"),
+    ],
+)
+def test_allowed_host_patterns_other_than_a_leading_dot_are_refused(
+    text: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        allowed_host_pattern(text)
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        ("example.com", True),
+        ("EXAMPLE.com:8080", True),
+        ("example.com.", True),
+        ("a.example.com", True),
+        ("a.b.example.com:443", True),
+        ("badexample.com", False),  # a suffix of the text, not of the labels
+        ("example.com.evil.net", False),
+        ("com", False),
+        ("other.org", False),
+    ],
+)
+def test_a_leading_dot_allows_the_domain_and_every_subdomain(host: str, ok: bool) -> None:
+    assert host_allowed(host, frozenset({".example.com"})) is ok
+
+
+def test_a_plain_name_does_not_allow_its_subdomains() -> None:
+    assert not host_allowed("a.mybox.local", frozenset({"mybox.local"}))
+    assert host_allowed("mybox.local", frozenset({"mybox.local"}))

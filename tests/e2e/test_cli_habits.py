@@ -1,0 +1,177 @@
+"""Option spellings people bring with them (--spa dist, STATICSRV_SPA=1), a variable for
+every option, the README's HTTPS banner, --help for --cache, refused lines in the log."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from staticsrv import certs, cli
+from tests.client import Conn, get
+from tests.e2e.test_cli import run_fail, start, stop
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project folder holding a built app in dist/ (and nothing servable at its top)."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("<p>app</p>")
+    (dist / "app.js").write_text("js")
+    return tmp_path
+
+
+def start_in(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "staticsrv", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=env,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+    if not match:
+        proc.kill()
+        _, err = proc.communicate(timeout=15)
+        raise AssertionError(f"unexpected start-up line: {line!r} {err}")
+    return proc, int(match.group(1)), line
+
+
+def test_spa_followed_by_a_folder_serves_that_folder_as_an_spa(project: Path) -> None:
+    proc, port, line = start_in(project, "--spa", "dist", "--port", "0", "-q")
+    try:
+        assert line.startswith("Serving dist at ")
+        addr = ("127.0.0.1", port)
+        route = get(addr, "/users/42", headers={"Accept": "text/html"})
+        assert (route.status, route.body) == (200, b"<p>app</p>")
+        assert get(addr, "/app.js").body == b"js"
+        assert get(addr, "/missing.js").status == 404
+    finally:
+        assert stop(proc)[0] == 0
+
+
+def test_spa_naming_a_folder_with_a_root_given_is_still_one_line(project: Path) -> None:
+    done = run_fail(str(project / "dist"), "--spa", str(project))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("staticsrv: error: --spa: ")
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes", "on"])
+def test_staticsrv_spa_1_means_on_with_index_html(project: Path, value: str) -> None:
+    env = {**os.environ, "STATICSRV_SPA": value}
+    proc, port, _ = start_in(project, "dist", "--port", "0", "-q", env=env)
+    try:
+        route = get(("127.0.0.1", port), "/deep/route", headers={"Accept": "text/html"})
+        assert (route.status, route.body) == (200, b"<p>app</p>")
+    finally:
+        stop(proc)
+
+
+@pytest.mark.parametrize("value", ["0", "false", "off"])
+def test_staticsrv_spa_0_means_off(project: Path, value: str) -> None:
+    env = {**os.environ, "STATICSRV_SPA": value}
+    proc, port, _ = start_in(project, "dist", "--port", "0", "-q", env=env)
+    try:
+        assert (
+            get(("127.0.0.1", port), "/deep/route", headers={"Accept": "text/html"}).status == 404
+        )
+    finally:
+        stop(proc)
+
+
+def test_every_option_reads_its_environment_variable() -> None:
+    ctx = click.Context(cli.command, auto_envvar_prefix="STATICSRV")
+    actions = {"help", "version"}
+    for param in cli.command.params:
+        if not isinstance(param, click.Option) or param.name in actions:
+            continue
+        assert param.name is not None
+        long = max(param.opts, key=len).lstrip("-")
+        var = "STATICSRV_" + long.upper().replace("-", "_")
+        os.environ[var] = "1"
+        try:
+            assert param.resolve_envvar_value(ctx) == "1", f"{param.name}: no {var}"
+        finally:
+            del os.environ[var]
+
+
+def test_staticsrv_print_ca_1_prints_the_ca_and_exits(tmp_path: Path) -> None:
+    pytest.importorskip("cryptography")
+    env = {**os.environ, "STATICSRV_PRINT_CA": "1", certs.ENV_DATA_DIR: str(tmp_path / "ca")}
+    done = subprocess.run(
+        [sys.executable, "-m", "staticsrv", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (tmp_path / "ca" / certs.CA_CERT).read_text()
+
+
+def test_cache_help_says_public() -> None:
+    out = " ".join(run_fail("--help").stdout.split())
+    assert "--cache SECONDS Send Cache-Control: public, max-age=SECONDS" in out
+
+
+def test_the_readme_https_banner_is_what_the_server_prints(tmp_path: Path) -> None:
+    pytest.importorskip("cryptography")
+    text = README.read_text()
+    shown = re.search(r"^Serving \./site at (https://\S+) \(Ctrl\+C to stop\)$", text, re.M)
+    assert shown is not None
+    site = tmp_path / "site"
+    site.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "staticsrv", "./site", "--https", "--host", "0.0.0.0", "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "STATICSRV_PORT": "0"},
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    proc.kill()
+    proc.communicate(timeout=15)
+    printed = re.match(r"Serving \./site at (https://\S+) \(Ctrl\+C to stop\)", first)
+    assert printed is not None, first
+    assert re.sub(r":\d+/", ":PORT/", printed[1]) == re.sub(r":\d+/", ":PORT/", shown[1])
+
+
+@pytest.mark.parametrize(
+    ("sent", "status", "logged"),
+    [
+        (b"GET /a b c HTTP/1.1", 400, '"GET /a b c HTTP/1.1" 400'),
+        (b"G\x01T /\x1b[31m HTTP/1.1", 400, '"G\\x01T /\\x1b[31m HTTP/1.1" 400'),
+        (b"GET /caf\xc3\xa9 HTTP/9.9", 505, '"GET /caf\\xc3\\xa9 HTTP/9.9" 505'),
+        # Accepted, but a quote or backslash would end or escape the quoted field.
+        (b'GET /"q"\\ HTTP/1.1', 404, '"GET /\\x22q\\x22\\x5c HTTP/1.1" 404'),
+    ],
+)
+def test_a_refused_request_line_is_logged_escaped(
+    tmp_path: Path, sent: bytes, status: int, logged: str
+) -> None:
+    proc, port, _ = start(str(tmp_path), "--port", "0")
+    try:
+        with Conn(("127.0.0.1", port)) as conn:
+            conn.send(sent + b"\r\nHost: localhost\r\n\r\n")
+            assert conn.read_response().status == status
+    finally:
+        _, err = stop(proc)
+    lines = [line for line in err.splitlines() if f'" {status} ' in line]
+    assert len(lines) == 1, err
+    assert logged in lines[0]
