@@ -141,10 +141,6 @@ def run(
     except BindError as exc:
         sys.stderr.write(f"staticsrv: error: {exc}\n")
         return 1
-    if announce:
-        welcome(config, shown_root, lsock, busy, tls)
-    if on_ready is not None:
-        on_ready()
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -158,6 +154,13 @@ def run(
                 stop.set()
 
             loop.add_reader(fd, parent_gone)
+        # Announced only once a stop signal is handled: a script that reads
+        # the URL and at once sends SIGTERM must get a clean stop (exit 0),
+        # not the default action that kills the process.
+        if announce:
+            welcome(config, shown_root, lsock, busy, tls)
+        if on_ready is not None:
+            on_ready()
         core = ServerCore(
             config,
             access_log=None if config.quiet else stderr_sink,
