@@ -53,7 +53,7 @@ def start_in(
 def test_spa_followed_by_a_folder_serves_that_folder_as_an_spa(project: Path) -> None:
     proc, port, line = start_in(project, "--spa", "dist", "--port", "0", "-q")
     try:
-        assert line.startswith("Serving dist at ")
+        assert line.startswith(f"Serving {(project / 'dist').resolve()} at ")
         addr = ("127.0.0.1", port)
         route = get(addr, "/users/42", headers={"Accept": "text/html"})
         assert (route.status, route.body) == (200, b"<p>app</p>")
@@ -131,7 +131,7 @@ def test_cache_help_says_public() -> None:
 def test_the_readme_https_banner_is_what_the_server_prints(tmp_path: Path) -> None:
     pytest.importorskip("cryptography")
     text = README.read_text()
-    shown = re.search(r"^Serving \./site at (https://\S+) \(Ctrl\+C to stop\)$", text, re.M)
+    shown = re.search(r"^Serving /\S+ at (https://\S+) \(Ctrl\+C to stop\)$", text, re.M)
     assert shown is not None
     site = tmp_path / "site"
     site.mkdir()
@@ -147,7 +147,9 @@ def test_the_readme_https_banner_is_what_the_server_prints(tmp_path: Path) -> No
     first = proc.stdout.readline()
     proc.kill()
     proc.communicate(timeout=15)
-    printed = re.match(r"Serving \./site at (https://\S+) \(Ctrl\+C to stop\)", first)
+    printed = re.match(
+        rf"Serving {re.escape(str(site.resolve()))} at (https://\S+) \(Ctrl\+C to stop\)", first
+    )
     assert printed is not None, first
     assert re.sub(r":\d+/", ":PORT/", printed[1]) == re.sub(r":\d+/", ":PORT/", shown[1])
 
