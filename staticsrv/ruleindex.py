@@ -8,8 +8,9 @@ rules before the files, the others after).  The index keeps the answer of
 while trying only the rules that could match:
 
 * exact rules (no ``*``, no ``:name``) in a dict by their path: one lookup;
-* rules whose first segment is literal (``/blog/:slug``, ``/docs/*``) in a
-  dict by that segment: only the rules of the path's first segment;
+* rules with a literal segment before any ``*`` (``/blog/:slug``,
+  ``/docs/*``, ``/:lang/docs/*``) in a dict by the first such segment and
+  its position: only the rules whose segment is the path's own there;
 * the rest (``/*``, ``/:lang/*``, ``/a*``) in a fallback list, tried in order.
 
 Each group keeps file order, so the first match of each group is its
@@ -28,16 +29,22 @@ _PLACEHOLDER_START = re.compile(r"/:[A-Za-z_]")
 Match = tuple[Redirect, dict[str, str]]
 
 
-def rule_key(text: str) -> tuple[str, str] | None:
-    """How a pattern is indexed: ("exact", path), ("segment", first), or None (fallback)."""
+def rule_key(text: str) -> tuple[str, int, str] | None:
+    """How a pattern is indexed, or None (fallback).
+
+    ``("exact", 0, path)`` for a pattern without ``*`` or ``:name``;
+    ``("segment", i, text)`` for one whose ``i``-th segment is the first
+    literal one: every segment before it is one path segment (a
+    ``:name`` matches ``[^/]+``), so that path segment must equal it.
+    """
     if "*" not in text and not _PLACEHOLDER_START.search(text):
-        return ("exact", text)
-    first = text[1:].partition("/")[0]
-    if not first or "*" in first or first.startswith(":") or first == text[1:]:
-        # No literal first segment, or the pattern is that segment alone
-        # with a splat in it ("/a*" matches "/ab"): tried for every path.
-        return None
-    return ("segment", first)
+        return ("exact", 0, text)
+    for position, segment in enumerate(text[1:].split("/")):
+        if "*" in segment:
+            return None  # the splat: no fixed position after it
+        if segment and not _PLACEHOLDER_START.match("/" + segment):
+            return ("segment", position, segment)
+    return None
 
 
 def _normal(path: str) -> str:
@@ -48,7 +55,8 @@ def _normal(path: str) -> str:
 @dataclass(slots=True)
 class _Group:
     exact: dict[str, list[Redirect]] = field(default_factory=dict)
-    segment: dict[str, list[Redirect]] = field(default_factory=dict)
+    segment: dict[tuple[int, str], list[Redirect]] = field(default_factory=dict)
+    depth: int = 0  # one more than the deepest indexed segment position
     fallback: list[Redirect] = field(default_factory=list)
 
 
@@ -75,9 +83,10 @@ class RuleIndex:
             if key is None:
                 group.fallback.append(rule)
             elif key[0] == "exact":
-                group.exact.setdefault(key[1], []).append(rule)
+                group.exact.setdefault(key[2], []).append(rule)
             else:
-                group.segment.setdefault(key[1], []).append(rule)
+                group.segment.setdefault(key[1:], []).append(rule)
+                group.depth = max(group.depth, key[1] + 1)
         self.empty = not rules
 
     def both(self, path: str) -> tuple[Match | None, Match | None]:
@@ -94,10 +103,17 @@ class RuleIndex:
         exact = group.exact.get(path)
         if exact:
             best = (exact[0], {})
-        candidates = group.segment.get(path[1:].partition("/")[0])
-        for rules in (candidates, group.fallback):
-            if rules:
-                found = _first(rules, path, best[0].line if best is not None else 1 << 62)
-                if found is not None:
-                    best = found
+        lists: list[list[Redirect]] = []
+        if group.segment:
+            parts = path[1:].split("/", group.depth)
+            for position in range(min(group.depth, len(parts))):
+                found_list = group.segment.get((position, parts[position]))
+                if found_list:
+                    lists.append(found_list)
+        if group.fallback:
+            lists.append(group.fallback)
+        for rules in lists:
+            found = _first(rules, path, best[0].line if best is not None else 1 << 62)
+            if found is not None:
+                best = found
         return best

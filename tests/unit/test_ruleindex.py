@@ -28,18 +28,21 @@ RULES = """\
 @pytest.mark.parametrize(
     ("text", "key"),
     [
-        ("/old", ("exact", "/old")),
-        ("/", ("exact", "/")),
-        ("/a:b/c", ("exact", "/a:b/c")),  # ":" not after "/" is literal text
-        ("/docs/*", ("segment", "docs")),
-        ("/blog/:year", ("segment", "blog")),
+        ("/old", ("exact", 0, "/old")),
+        ("/", ("exact", 0, "/")),
+        ("/a:b/c", ("exact", 0, "/a:b/c")),  # ":" not after "/" is literal text
+        ("/docs/*", ("segment", 0, "docs")),
+        ("/blog/:year", ("segment", 0, "blog")),
+        ("/:lang/docs", ("segment", 1, "docs")),
+        ("/:lang/:v-x/api/*", ("segment", 2, "api")),
         ("/*", None),
-        ("/:lang/docs", None),
+        ("/:lang/*", None),
         ("/a*", None),
         ("/*.php", None),
+        ("/:a/*/b", None),  # after the splat no position is fixed
     ],
 )
-def test_rule_key(text: str, key: tuple[str, str] | None) -> None:
+def test_rule_key(text: str, key: tuple[str, int, str] | None) -> None:
     assert rule_key(text) == key
 
 
@@ -74,15 +77,15 @@ def test_index_order_across_groups() -> None:
 
 def test_index_agrees_with_the_linear_match_on_random_rules() -> None:
     rng = random.Random(22)
-    words = ["a", "b", "docs", "x.y", ":p", "*"]
+    words = ["a", "b", "docs", "x.y", ":p", ":q", "*"]
     lines = []
     for n in range(300):
         parts = [rng.choice(words) for _ in range(rng.randint(1, 3))]
         if parts.count("*") > 1 or (parts[-1] != "*" and "*" in parts):
             parts = [p for p in parts if p != "*"] or ["a"]
-        names = [p for p in parts if p == ":p"]
-        if len(names) > 1:
-            parts = [p for p in parts if p != ":p"] + [":p"]
+        for name in (":p", ":q"):
+            if parts.count(name) > 1:
+                parts = [p for p in parts if p != name] + [name]
         force = "!" if n % 7 == 0 else ""
         lines.append(f"/{'/'.join(parts)} /to{n} 302{force}")
     rules, _ = parse_redirects("\n".join(lines))
