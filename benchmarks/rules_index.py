@@ -80,9 +80,8 @@ async def per_request(handler: Handler, requests: int, rounds: int, tag: str) ->
         times = []
         for _ in range(requests):
             serial += 1
-            req = Request(
-                "GET", f"/old/gone-{tag}-{serial}", "HTTP/1.1", {"host": "localhost"}, True, 0, False
-            )
+            target = f"/old/gone-{tag}-{serial}"
+            req = Request("GET", target, "HTTP/1.1", {"host": "localhost"}, True, 0, False)
             start = time.perf_counter()
             resp = await handler.handle(req)
             times.append(time.perf_counter() - start)

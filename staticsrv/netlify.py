@@ -310,10 +310,10 @@ def parse_headers(text: str) -> tuple[tuple[HeaderBlock, ...], tuple[Problem, ..
         if current is None:
             # Under a skipped path line the field is skipped for that reason,
             # not reported as a stray line.
-            why = "a header line before any path line"
+            stray = "a header line before any path line"
             if skipped is not None:
-                why = f"belongs to the path on line {skipped}, which was skipped"
-            problems.append(Problem(number, why))
+                stray = f"belongs to the path on line {skipped}, which was skipped"
+            problems.append(Problem(number, stray))
             continue
         if line.startswith("!"):
             name = line[1:].strip()
@@ -338,9 +338,7 @@ def parse_headers(text: str) -> tuple[tuple[HeaderBlock, ...], tuple[Problem, ..
 SEPARATE = frozenset({"set-cookie"})
 
 
-def headers_for(
-    blocks: Sequence[HeaderBlock], path: str
-) -> tuple[list[tuple[str, str]], set[str]]:
+def headers_for(blocks: Sequence[HeaderBlock], path: str) -> tuple[list[tuple[str, str]], set[str]]:
     """The fields every matching block adds up to, and the (lower-case) names removed.
 
     A field set by several blocks gets their values joined with ", " (both

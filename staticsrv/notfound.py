@@ -19,8 +19,8 @@ from staticsrv.fileresponse import Files
 from staticsrv.http11 import Request
 from staticsrv.reader import FileChanged, FileKey
 from staticsrv.resolver import Resolver
-from staticsrv.routing import base_url
 from staticsrv.responses import Response
+from staticsrv.routing import base_url
 from staticsrv.target import Target, quote_segments
 
 

@@ -126,9 +126,7 @@ def _breadcrumb(segments: Sequence[str], top: int = 0) -> str:
     return "".join(parts)
 
 
-def render_listing(
-    segments: Sequence[str], entries: Iterable[ListingEntry], top: int = 0
-) -> bytes:
+def render_listing(segments: Sequence[str], entries: Iterable[ListingEntry], top: int = 0) -> bytes:
     """An "Index of /path/" page for the directory at ``segments``.
 
     ``segments`` are the decoded path of the directory (``()`` for the

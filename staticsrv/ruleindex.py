@@ -60,9 +60,7 @@ class _Group:
     fallback: list[Redirect] = field(default_factory=list)
 
 
-def _first(
-    rules: Sequence[Redirect], path: str, before: int
-) -> Match | None:
+def _first(rules: Sequence[Redirect], path: str, before: int) -> Match | None:
     for rule in rules:
         if rule.line >= before:
             return None  # an earlier rule of another group already matched

@@ -25,8 +25,8 @@ from dataclasses import dataclass, replace
 from staticsrv import netlify
 from staticsrv.http11 import Request
 from staticsrv.responses import Response
-from staticsrv.ruleindex import RuleIndex
 from staticsrv.routing import strip_base
+from staticsrv.ruleindex import RuleIndex
 from staticsrv.target import Target, decode_target
 
 log = logging.getLogger("staticsrv")

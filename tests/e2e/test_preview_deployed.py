@@ -159,9 +159,7 @@ def linked(tmp_path: Path) -> Path:
     return root
 
 
-def test_listings_never_show_links_that_leave_the_root(
-    serve: ServeFactory, linked: Path
-) -> None:
+def test_listings_never_show_links_that_leave_the_root(serve: ServeFactory, linked: Path) -> None:
     body = get(serve(linked).addr, "/").body
     assert b"real.txt" in body and b"inner.txt" in body
     assert b"leak.txt" not in body and b"leakdir" not in body

@@ -269,7 +269,8 @@ def test_unicode_rules_are_accepted_both_as_from_and_to() -> None:
 
 
 def test_set_cookie_from_several_blocks_stays_separate_fields() -> None:
-    blocks, _ = parse_headers("/*\n  Set-Cookie: a=1\n  X-A: 1\n/app/*\n  Set-Cookie: b=2\n  X-A: 2\n")
+    text = "/*\n  Set-Cookie: a=1\n  X-A: 1\n/app/*\n  Set-Cookie: b=2\n  X-A: 2\n"
+    blocks, _ = parse_headers(text)
     fields, _ = headers_for(blocks, "/app/x")
     assert fields == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-A", "1, 2")]
 
