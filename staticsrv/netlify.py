@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from staticsrv.target import quote_segment
 
@@ -255,6 +255,11 @@ def _redirect(number: int, line: str, count: int) -> Redirect | Problem:
             return Problem(number, f"status {fields[2]!r} is not one of 200, 301, 302, 303, "
                            "307, 308, 404")  # fmt: skip
         status = int(code)
+    if "%" in source:
+        # Rules match the decoded path: "/caf%C3%A9" is the rule "/café".
+        source = unquote(source, errors="replace")
+        if _CONTROL.search(source):
+            return Problem(number, "holds a control character")
     pattern = compile_pattern(source)
     if isinstance(pattern, str):
         return Problem(number, pattern)

@@ -264,8 +264,11 @@ def test_unicode_rules_are_accepted_both_as_from_and_to() -> None:
     assert [r.to for r in rules] == ["/caf%C3%A9.html", "/%E6%97%A5%E6%9C%AC.html", "/jp"]
     hit = match_redirect(rules, "/日本", forced=False)
     assert hit is not None and hit[0].line == 3
-    _, problems = parse_redirects("/a /b\x01c 301\n")
-    assert [p.message for p in problems] == ["holds a control character"]
+    _, problems = parse_redirects("/a /b\x01c 301\n/c%0A /d 301\n")
+    assert [p.message for p in problems] == ["holds a control character"] * 2
+    # A percent-encoded FROM is the same rule as its decoded text.
+    rules, _ = parse_redirects("/caf%C3%A9 /x 302\n")
+    assert match_redirect(rules, "/café", forced=False) is not None
 
 
 def test_set_cookie_from_several_blocks_stays_separate_fields() -> None:
