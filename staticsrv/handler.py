@@ -278,11 +278,10 @@ class Handler:
         """Rules, file, folder, clean URL, rules again, SPA, 404: the site's precedence."""
         path = site_path(target)
         hit, soft = self.site.index.both(path) if self.site is not None else (None, None)
-        if hit is None and soft is not None and self.resolver.is_bare_folder(target):
-            hit = soft  # a folder without index.html is no page on a host: no listing
         if hit is not None:
             return await self._rule(req, target, *hit)
-        found = await self._resolved(req, target)
+        bare = soft is not None and self.resolver.is_bare_folder(target)
+        found = None if bare else await self._resolved(req, target)  # bare: no page on a host
         if found is not None:
             return found
         missing: tuple[str, ...] = (self.resolver.full_path(target.relpath),)

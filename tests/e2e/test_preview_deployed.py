@@ -61,6 +61,10 @@ def test_a_rule_wins_over_the_listing_of_a_folder_without_index(
     assert get(srv.addr, "/sub/a.txt").body == b"a\n"
     # A folder with its index.html is a page: it shadows the rule, as a file does.
     assert get(srv.addr, "/withindex/").body == b"<p>inner index</p>\n"
+    # A clean URL's file is a page: "/shop" serves shop.html, the rule stays for "/shop/".
+    (site / "shop.html").write_text("the shop page")
+    assert get(srv.addr, "/shop").body == b"the shop page"
+    assert get(srv.addr, "/shop/").body == b"shop is closed"
     # Without a matching rule the listing is still there.
     (site / "_redirects").write_text("/other /hello.txt\n")
     assert b"real.txt" in get(srv.addr, "/shop/").body
