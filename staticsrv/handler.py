@@ -39,7 +39,7 @@ from staticsrv.fileresponse import Files
 from staticsrv.http11 import Request
 from staticsrv.listing import Listings
 from staticsrv.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey
-from staticsrv.netlify import REDIRECT_STATUSES, match_redirect
+from staticsrv.netlify import REDIRECT_STATUSES
 from staticsrv.netlify import Redirect as RedirectRule
 from staticsrv.notfound import NotFoundPages
 from staticsrv.reader import FileChanged, Reader
@@ -276,12 +276,12 @@ class Handler:
 
     async def _routed(self, req: Request, target: Target) -> tuple[Response, Memo | None]:
         """Rules, file, folder, clean URL, rules again, SPA, 404: the site's precedence."""
-        redirects = self.site.redirects if self.site is not None else ()
         path = site_path(target)
-        hit = match_redirect(redirects, path, forced=True) if redirects else None
+        hit, soft = self.site.index.both(path) if self.site is not None else (None, None)
         if hit is not None:
             return await self._rule(req, target, *hit)
-        found = await self._resolved(req, target)
+        bare = soft is not None and self.resolver.is_bare_folder(target)
+        found = None if bare else await self._resolved(req, target)  # bare: no page on a host
         if found is not None:
             return found
         missing: tuple[str, ...] = (self.resolver.full_path(target.relpath),)
@@ -294,9 +294,8 @@ class Handler:
                     facts.absent = missing
                 return resp, facts
             missing += (self.resolver.full_path(html.relpath),)
-        hit = match_redirect(redirects, path, forced=False) if redirects else None
-        if hit is not None:
-            return await self._rule(req, target, *hit)
+        if soft is not None:
+            return await self._rule(req, target, *soft)
         if self.config.spa is None:
             return await self._not_found(req, target, missing)
         if is_navigation(req.method, req.headers, target):

@@ -57,8 +57,9 @@ def _render(
     entries: list[pages.ListingEntry],
     mtime: float,
     inject: Callable[[bytes], bytes] | None = None,
+    top: int = 0,
 ) -> _Rendered:
-    html = pages.render_listing(segments, entries)
+    html = pages.render_listing(segments, entries, top)
     if inject is not None:
         html = inject(html)  # live reload: before the ETag and any gzip
     newest = max((e.mtime for e in entries), default=mtime)
@@ -104,7 +105,9 @@ class Listings:
         return entries
 
     def _render(self, path: str, target: Target, st: os.stat_result) -> _Rendered:
-        return _render(target.segments, self._entries(path), st.st_mtime, self.inject)
+        # The --base prefix's segments lead the shown path; no link goes above them.
+        top = len(self.config.base)
+        return _render(target.segments, self._entries(path), st.st_mtime, self.inject, top)
 
     async def respond(self, req: Request, target: Target, found: Listing) -> Response:
         st = found.st

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from staticsrv.target import quote_segment
 
@@ -48,6 +48,14 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # so that it can be sent as bytes at all.
 _BAD_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 _PLACEHOLDER = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
+# In _redirects, any character but the C0 controls and DEL: paths and
+# targets are UTF-8 text, percent-encoded when they go on the wire.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A comment after a rule: whitespace, then "#" (a "#" inside a field is text).
+_TRAILING_COMMENT = re.compile(r"\s+#.*\Z")
+# What stays as written in a target: RFC 3986 §2.2 reserved characters,
+# unreserved ones and "%" (an escape the author already wrote).
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +96,9 @@ class Pattern:
         found = self.regex.match(path)
         if found is None:
             return None
-        return {k: v for k, v in found.groupdict().items() if v is not None}
+        # An empty splat ("/docs" for "/docs/*") is the empty string, as on
+        # Netlify: ":splat" in the target never stays literal.
+        return {k: v or "" for k, v in found.groupdict().items()}
 
 
 def compile_pattern(text: str) -> Pattern | str:
@@ -127,6 +137,29 @@ def compile_pattern(text: str) -> Pattern | str:
         out.append(re.escape(char))
         pos += 1
     return Pattern(text, re.compile("".join(out) + r"\Z"))
+
+
+def strip_comment(line: str) -> str:
+    """A ``_redirects`` line without its trailing ``# ...`` comment (Netlify's files carry them)."""
+    return _TRAILING_COMMENT.sub("", line)
+
+
+def encode_uri(text: str) -> str | None:
+    """``text`` percent-encoded for the wire (RFC 3986 §2.1, UTF-8), or None if it cannot be.
+
+    Reserved characters and existing escapes stay; anything else outside
+    ASCII's visible range is encoded, so ``/café.html`` is sent as
+    ``/caf%C3%A9.html``.  A full URL's host is converted with IDNA.
+    """
+    parts = urlsplit(text)
+    if parts.netloc and not parts.netloc.isascii():
+        try:
+            host = parts.hostname.encode("idna").decode("ascii") if parts.hostname else ""
+        except UnicodeError:
+            return None
+        port = f":{parts.port}" if parts.port is not None else ""
+        text = parts._replace(netloc=host + port).geturl()
+    return quote(text, safe=_URI_SAFE, errors="strict")
 
 
 def _quote_path(value: str) -> str:
@@ -192,7 +225,7 @@ def parse_redirects(text: str) -> tuple[tuple[Redirect, ...], tuple[Problem, ...
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        rule = _redirect(number, line, len(rules))
+        rule = _redirect(number, strip_comment(line), len(rules))
         if isinstance(rule, Problem):
             problems.append(rule)
         else:
@@ -205,7 +238,7 @@ def _redirect(number: int, line: str, count: int) -> Redirect | Problem:
         return Problem(number, f"longer than {MAX_LINE} characters")
     if count >= MAX_RULES:
         return Problem(number, f"more than {MAX_RULES} rules")
-    if _BAD_VALUE.search(line):
+    if _CONTROL.search(line):
         return Problem(number, "holds a control character")
     fields = line.split()
     if len(fields) < 2:
@@ -222,6 +255,11 @@ def _redirect(number: int, line: str, count: int) -> Redirect | Problem:
             return Problem(number, f"status {fields[2]!r} is not one of 200, 301, 302, 303, "
                            "307, 308, 404")  # fmt: skip
         status = int(code)
+    if "%" in source:
+        # Rules match the decoded path: "/caf%C3%A9" is the rule "/café".
+        source = unquote(source, errors="replace")
+        if _CONTROL.search(source):
+            return Problem(number, "holds a control character")
     pattern = compile_pattern(source)
     if isinstance(pattern, str):
         return Problem(number, pattern)
@@ -233,7 +271,10 @@ def _redirect(number: int, line: str, count: int) -> Redirect | Problem:
             return Problem(number, f"{to!r} names no host")
     elif not to.startswith("/") or to.startswith(("//", "/\\")):
         return Problem(number, f"{to!r} is neither a path starting with / nor a full URL")
-    return Redirect(number, pattern, to, status, force)
+    encoded = encode_uri(to)
+    if encoded is None:
+        return Problem(number, f"{to!r} names a host that cannot be encoded")
+    return Redirect(number, pattern, encoded, status, force)
 
 
 def parse_headers(text: str) -> tuple[tuple[HeaderBlock, ...], tuple[Problem, ...]]:
@@ -241,6 +282,7 @@ def parse_headers(text: str) -> tuple[tuple[HeaderBlock, ...], tuple[Problem, ..
     blocks: list[HeaderBlock] = []
     problems: list[Problem] = []
     current: tuple[int, Pattern] | None = None
+    skipped: int | None = None  # the path line of the block being skipped, if any
     fields: list[tuple[str, str]] = []
     detach: list[str] = []
 
@@ -254,21 +296,29 @@ def parse_headers(text: str) -> tuple[tuple[HeaderBlock, ...], tuple[Problem, ..
             continue
         if len(line) > MAX_LINE:
             problems.append(Problem(number, f"longer than {MAX_LINE} characters"))
+            if not raw[:1].isspace():  # a path line: its fields must not join the block above
+                close()
+                fields, detach, current, skipped = [], [], None, number
             continue
         if not raw[:1].isspace():
             # A path line starts a block (header lines are indented).
             close()
-            fields, detach, current = [], [], None
+            fields, detach, current, skipped = [], [], None, number
             pattern = compile_pattern(line)
             if isinstance(pattern, str):
                 problems.append(Problem(number, pattern))
             elif len(blocks) >= MAX_RULES:
                 problems.append(Problem(number, f"more than {MAX_RULES} blocks"))
             else:
-                current = (number, pattern)
+                current, skipped = (number, pattern), None
             continue
         if current is None:
-            problems.append(Problem(number, "a header line before any path line"))
+            # Under a skipped path line the field is skipped for that reason,
+            # not reported as a stray line.
+            stray = "a header line before any path line"
+            if skipped is not None:
+                stray = f"belongs to the path on line {skipped}, which was skipped"
+            problems.append(Problem(number, stray))
             continue
         if line.startswith("!"):
             name = line[1:].strip()
@@ -288,13 +338,19 @@ def parse_headers(text: str) -> tuple[tuple[HeaderBlock, ...], tuple[Problem, ..
     return tuple(blocks), tuple(problems)
 
 
-def headers_for(blocks: Sequence[HeaderBlock], path: str) -> tuple[dict[str, str], set[str]]:
-    """The fields every matching block adds up to, and the names removed.
+# Fields whose values cannot be joined into one line: each value must go
+# out as a field of its own (RFC 9110 §5.3; RFC 6265 §3 for Set-Cookie).
+SEPARATE = frozenset({"set-cookie"})
 
-    Keys are lower-case names mapped to ``"Name: value"``'s value; a field
-    set by several blocks gets their values joined with ", " (both hosts).
+
+def headers_for(blocks: Sequence[HeaderBlock], path: str) -> tuple[list[tuple[str, str]], set[str]]:
+    """The fields every matching block adds up to, and the (lower-case) names removed.
+
+    A field set by several blocks gets their values joined with ", " (both
+    hosts), except one in :data:`SEPARATE`: each of its values is a field
+    of its own, in the order of the blocks.
     """
-    out: dict[str, tuple[str, str]] = {}
+    out: dict[str, list[tuple[str, str]]] = {}
     removed: set[str] = set()
     for block in blocks:
         if block.source.match(path) is None:
@@ -305,8 +361,12 @@ def headers_for(blocks: Sequence[HeaderBlock], path: str) -> tuple[dict[str, str
         for name, value in block.fields:
             key = name.lower()
             removed.discard(key)
-            out[key] = (name, f"{out[key][1]}, {value}" if key in out else value)
-    return {name: value for name, value in out.values()}, removed
+            held = out.setdefault(key, [])
+            if held and key not in SEPARATE:
+                held[0] = (held[0][0], f"{held[0][1]}, {value}")
+            else:
+                held.append((name, value))
+    return [field for held in out.values() for field in held], removed
 
 
 def match_redirect(

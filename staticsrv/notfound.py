@@ -20,6 +20,7 @@ from staticsrv.http11 import Request
 from staticsrv.reader import FileChanged, FileKey
 from staticsrv.resolver import Resolver
 from staticsrv.responses import Response
+from staticsrv.routing import base_url
 from staticsrv.target import Target, quote_segments
 
 
@@ -65,7 +66,9 @@ class NotFoundPages:
         raw = req.target.partition("?")[0].partition("#")[0]
         # Links relative to where the browser stands (the raw path's last
         # "/"), so they also work under a reverse proxy's prefix.
-        root_href = "../" * (raw.count("/") - 1) or "./"
+        # The site root is the --base prefix: up to the server's root, then
+        # down into the prefix, so the link never leaves it.
+        root_href = "../" * (raw.count("/") - 1) + base_url(self.config.base)[1:] or "./"
         hint: tuple[str, str] | None = None
         parent: tuple[str, str] | None = None
         if target is not None:

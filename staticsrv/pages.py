@@ -109,24 +109,32 @@ def _when(mtime: float) -> str:
     return f'<time datetime="{moment:%Y-%m-%dT%H:%MZ}">{moment:%Y-%m-%d %H:%M}</time>'
 
 
-def _breadcrumb(segments: Sequence[str]) -> str:
+def _breadcrumb(segments: Sequence[str], top: int = 0) -> str:
     """Links to every ancestor, relative so the page also works behind a
-    reverse proxy that mounts the server under a prefix."""
+    reverse proxy that mounts the server under a prefix.  The first ``top``
+    segments (``--base``) are shown as text: a link above them would leave
+    the site."""
     depth = len(segments)
-    parts = [f'<a href="{"../" * depth or "./"}">/</a>']
+    parts = [f'<a href="{"../" * depth or "./"}">/</a>' if top == 0 else "/"]
     for index, segment in enumerate(segments, start=1):
+        label = escape(segment, quote=True) + "/"
+        if index < top:
+            parts.append(label)
+            continue
         up = "../" * (depth - index) or "./"
-        parts.append(f'<a href="{up}">{escape(segment, quote=True)}/</a>')
+        parts.append(f'<a href="{up}">{label}</a>')
     return "".join(parts)
 
 
-def render_listing(segments: Sequence[str], entries: Iterable[ListingEntry]) -> bytes:
+def render_listing(segments: Sequence[str], entries: Iterable[ListingEntry], top: int = 0) -> bytes:
     """An "Index of /path/" page for the directory at ``segments``.
 
     ``segments`` are the decoded path of the directory (``()`` for the
     root); ``entries`` are shown as given, so hiding dotfiles is the
     caller's job. Links are relative to the directory's own URL, which
     always ends in "/" (the server redirects "/dir" to "/dir/" first).
+    The first ``top`` segments are the ``--base`` prefix: no link leads
+    above it (the prefix's own folder has no "../").
     """
     segments = [segment for segment in segments if segment]
     shown = "/" + "".join(segment + "/" for segment in segments)
@@ -135,11 +143,11 @@ def render_listing(segments: Sequence[str], entries: Iterable[ListingEntry]) -> 
         "Index of " + escape(shown, quote=True),
         _HEAD_END,
         "<h1>Index of ",
-        _breadcrumb(segments),
+        _breadcrumb(segments, top),
         "</h1>\n<table>\n<thead><tr><th>Name</th><th class=s>Size</th>"
         "<th>Modified (UTC)</th></tr></thead>\n<tbody>\n",
     ]
-    if segments:
+    if len(segments) > top:
         out.append('<tr><td class=n><a href="../">../</a></td><td class=s></td><td class=m></td>')
         out.append("</tr>\n")
     for entry in sorted(entries, key=_sort_key):

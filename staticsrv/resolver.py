@@ -205,6 +205,20 @@ class Resolver:
             return Listing(path, st)
         return NOT_FOUND
 
+    def is_bare_folder(self, target: Target) -> bool:
+        """A folder without ``index.html`` at ``target`` (slash or not): no page on a host.
+
+        Netlify and Cloudflare Pages apply a matching ``_redirects`` rule
+        there, so the handler does too instead of answering with a listing.
+        """
+        path = self.full_path(target.relpath)
+        st = _stat(path)
+        if isinstance(st, NotFound | Forbidden) or not stat.S_ISDIR(st.st_mode):
+            return False
+        if not self.is_inside(path, st):
+            return False
+        return isinstance(self.regular_file(os.path.join(path, INDEX_FILE)), NotFound)
+
     def still_missing(self, path: str, page: FileKey | None) -> bool:
         """True while ``path`` is missing and :meth:`not_found_page` would still be ``page``.
 

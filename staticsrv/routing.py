@@ -101,15 +101,15 @@ def strip_base(base: tuple[str, ...], target: Target) -> Target | bool:
 def is_navigation(method: str, headers: Mapping[str, str], target: Target) -> bool:
     """A browser loading a page, as opposed to fetching an asset or data.
 
-    GET or HEAD, ``Accept`` naming ``text/html`` and a last segment without
-    a file extension: ``/app.js`` or an XHR asking for JSON stays a 404.
+    GET or HEAD with ``Accept`` naming ``text/html`` or ``Sec-Fetch-Mode:
+    navigate`` (Fetch standard): what a reload or a typed URL sends,
+    whatever the last segment looks like (``/users/john.doe`` is a route,
+    as for ``serve -s`` and Vite).  Scripts, images and ``fetch()`` send
+    neither, so a missing ``/app.js`` stays a 404.
     """
-    if method not in ("GET", "HEAD") or "text/html" not in headers.get("accept", ""):
+    if method not in ("GET", "HEAD"):
         return False
-    if not target.segments or target.trailing_slash:
-        return True
-    last = target.segments[-1]
-    return "." not in last.lstrip(".")
+    return "text/html" in headers.get("accept", "") or headers.get("sec-fetch-mode") == "navigate"
 
 
 def html_candidate(target: Target) -> Target | None:

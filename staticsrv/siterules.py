@@ -26,6 +26,7 @@ from staticsrv import netlify
 from staticsrv.http11 import Request
 from staticsrv.responses import Response
 from staticsrv.routing import strip_base
+from staticsrv.ruleindex import RuleIndex
 from staticsrv.target import Target, decode_target
 
 log = logging.getLogger("staticsrv")
@@ -130,6 +131,7 @@ class SiteFiles:
         self._ids: list[Identity] = [None, None]
         self._root_id: tuple[int, int] = (-1, -1)
         self.redirects: tuple[netlify.Redirect, ...] = ()
+        self.index = RuleIndex(())  # the redirects, indexed: what requests match against
         self.headers: tuple[netlify.HeaderBlock, ...] = ()
         self.refresh()
 
@@ -164,6 +166,7 @@ class SiteFiles:
             name = RULE_FILES[index]
             if index == 0:
                 self.redirects, problems = netlify.parse_redirects(text)
+                self.index = RuleIndex(self.redirects)
             else:
                 self.headers, problems = netlify.parse_headers(text)
             for problem in problems:
@@ -213,4 +216,4 @@ class SiteHeaders:
         if path is None:
             return resp
         fields, removed = netlify.headers_for(blocks, path)
-        return replace_fields(resp, fields.items(), removed)
+        return replace_fields(resp, fields, removed)

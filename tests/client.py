@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 TIMEOUT = 10.0
 RECV = 1 << 18
-REPEATABLE = frozenset({"vary"})  # the only field the server may send twice
+# The only fields the server may send twice: Vary, and Set-Cookie, which
+# cannot be combined into one line (RFC 9110 §5.3; a _headers rule sets it).
+REPEATABLE = frozenset({"vary", "set-cookie"})
 
 
 class Addr(tuple[str, int]):

@@ -39,7 +39,9 @@ def test_spa_navigation_miss_gets_the_app_with_200_and_no_cache(serve: ServeFact
 
 def test_spa_other_misses_stay_honest_404s(serve: ServeFactory) -> None:
     srv = serve(spa="index.html")
-    assert get(srv.addr, "/missing.js", headers=HTML).status == 404
+    assert get(srv.addr, "/missing.js", headers={"Accept": "*/*"}).status == 404  # <script>
+    script = {"Accept": "*/*", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"}
+    assert get(srv.addr, "/missing.js", headers=script).status == 404
     assert get(srv.addr, "/api/items", headers=JSON).status == 404
     assert get(srv.addr, "/dashboard").status == 404  # no Accept: not a browser page load
     assert get(srv.addr, "/hello.txt", headers=HTML).body == b"hello world\n"
@@ -47,6 +49,18 @@ def test_spa_other_misses_stay_honest_404s(serve: ServeFactory) -> None:
     assert get(srv.addr, "/route", headers=JSON).status == 404
     assert get(srv.addr, "/route", headers=HTML).status == 200
     assert get(srv.addr, "/route", headers=JSON).status == 404
+
+
+def test_spa_navigation_gets_the_app_whatever_the_last_segment(serve: ServeFactory) -> None:
+    srv = serve(spa="index.html")
+    for target in ("/users/john.doe", "/files/report.pdf", "/v1.2"):
+        resp = get(srv.addr, target, headers=HTML)
+        assert (resp.status, resp.body) == (200, b"<h1>home</h1>\n"), target
+    # A navigation that names no HTML in Accept (some clients send */*) still is one.
+    nav = {"Accept": "*/*", "Sec-Fetch-Mode": "navigate"}
+    assert get(srv.addr, "/users/jane.doe", headers=nav).body == b"<h1>home</h1>\n"
+    assert get(srv.addr, "/users/jane.doe", headers={"Accept": "*/*"}).status == 404
+    assert get(srv.addr, "/hello.txt", headers=nav).body == b"hello world\n"  # files win
 
 
 def test_spa_page_other_than_index(serve: ServeFactory, site: Path) -> None:

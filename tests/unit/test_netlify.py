@@ -8,10 +8,12 @@ from staticsrv.netlify import (
     Problem,
     check_field,
     compile_pattern,
+    encode_uri,
     headers_for,
     match_redirect,
     parse_headers,
     parse_redirects,
+    strip_comment,
 )
 
 REDIRECTS = """\
@@ -74,7 +76,8 @@ def test_crlf_files_parse_like_lf_files() -> None:
         ("/old", "/old", {}),
         ("/old", "/old/", {}),  # a trailing slash is ignored, as on both hosts
         ("/old", "/older", None),
-        ("/news/*", "/news", {}),
+        ("/news/*", "/news", {"splat": ""}),  # an empty splat, as on Netlify
+        ("/news/*", "/news/", {"splat": ""}),
         ("/news/*", "/news/a/b", {"splat": "a/b"}),
         ("/news/*", "/newsy", None),
         ("/blog/:year/:slug", "/blog/2024/hello", {"year": "2024", "slug": "hello"}),
@@ -144,20 +147,20 @@ def test_header_blocks_add_up_and_join_repeated_fields() -> None:
     assert problems == ()
     assert [b.line for b in blocks] == [2, 5, 8]
     fields, removed = headers_for(blocks, "/assets/app.js")
-    assert fields == {
+    assert dict(fields) == {
         "X-Frame-Options": "DENY",
         "Link": "</style.css>; rel=preload, </font.woff2>; rel=preload",
         "Cache-Control": "public, max-age=31536000, immutable",
     }
     assert removed == set()
     fields, removed = headers_for(blocks, "/index.html")
-    assert set(fields) == {"X-Frame-Options", "Link"}
+    assert {name for name, _ in fields} == {"X-Frame-Options", "Link"}
 
 
 def test_detached_fields_are_removed_cloudflare_style() -> None:
     blocks, _ = parse_headers(HEADERS)
     fields, removed = headers_for(blocks, "/assets/private/key.txt")
-    assert "Link" not in fields
+    assert "Link" not in dict(fields)
     assert removed == {"link"}
 
 
@@ -198,3 +201,93 @@ def test_bad_header_lines_are_reported_with_their_numbers_and_skipped() -> None:
 )
 def test_a_field_is_checked_for_name_value_and_framing(name: str, value: str, ok: bool) -> None:
     assert (check_field(name, value) is None) is ok
+
+
+# ---------------------------------------------------------------- issue 22
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [("/docs", "/guide/"), ("/docs/", "/guide/"), ("/docs/a/b", "/guide/a/b")],
+)
+def test_an_empty_splat_substitutes_the_empty_string(path: str, location: str) -> None:
+    rules, _ = parse_redirects("/docs/* /guide/:splat 302\n")
+    hit = match_redirect(rules, path, forced=False)
+    assert hit is not None
+    assert hit[0].target(hit[1], "") == location
+
+
+@pytest.mark.parametrize(
+    ("line", "stripped"),
+    [
+        ("/a /b 301   # moved", "/a /b 301"),
+        ("/a /b\t# tab first", "/a /b"),
+        ("/a /b#frag 301", "/a /b#frag 301"),  # no whitespace before "#": part of the target
+        ("/a /b 301 #", "/a /b 301"),
+        ("/a /b", "/a /b"),
+    ],
+)
+def test_trailing_comment_needs_whitespace_before_the_hash(line: str, stripped: str) -> None:
+    assert strip_comment(line) == stripped
+
+
+def test_rules_with_trailing_comments_parse() -> None:
+    rules, problems = parse_redirects(
+        "/app/*  /app/index.html  200    # a rewrite\n/legacy /modern 301!  # forced\n"
+    )
+    assert problems == ()
+    assert [(r.to, r.status, r.force) for r in rules] == [
+        ("/app/index.html", 200, False),
+        ("/modern", 301, True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "wire"),
+    [
+        ("/café.html", "/caf%C3%A9.html"),
+        ("/日本.html", "/%E6%97%A5%E6%9C%AC.html"),
+        ("/a b", "/a%20b"),
+        ("/already%20encoded?q=1&r=:x#top", "/already%20encoded?q=1&r=:x#top"),
+        ("/posts/:year/:slug", "/posts/:year/:slug"),  # placeholders stay for expansion
+        ("https://bücher.example/straße", "https://xn--bcher-kva.example/stra%C3%9Fe"),
+        ("https://example.com:8443/é", "https://example.com:8443/%C3%A9"),
+    ],
+)
+def test_targets_are_percent_encoded_utf8(text: str, wire: str) -> None:
+    assert encode_uri(text) == wire
+
+
+def test_unicode_rules_are_accepted_both_as_from_and_to() -> None:
+    rules, problems = parse_redirects("/cafe /café.html 301\n/jp /日本.html 301\n/日本 /jp 302\n")
+    assert problems == ()
+    assert [r.to for r in rules] == ["/caf%C3%A9.html", "/%E6%97%A5%E6%9C%AC.html", "/jp"]
+    hit = match_redirect(rules, "/日本", forced=False)
+    assert hit is not None and hit[0].line == 3
+    _, problems = parse_redirects("/a /b\x01c 301\n/c%0A /d 301\n")
+    assert [p.message for p in problems] == ["holds a control character"] * 2
+    # A percent-encoded FROM is the same rule as its decoded text.
+    rules, _ = parse_redirects("/caf%C3%A9 /x 302\n")
+    assert match_redirect(rules, "/café", forced=False) is not None
+
+
+def test_set_cookie_from_several_blocks_stays_separate_fields() -> None:
+    text = "/*\n  Set-Cookie: a=1\n  X-A: 1\n/app/*\n  Set-Cookie: b=2\n  X-A: 2\n"
+    blocks, _ = parse_headers(text)
+    fields, _ = headers_for(blocks, "/app/x")
+    assert fields == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-A", "1, 2")]
+
+
+def test_fields_under_a_skipped_path_line_say_so() -> None:
+    text = "/ok\n  X-A: 1\nnope\n  X-B: 2\n  Bad Name: 3\n" + "/" + "x" * 2001 + "\n  X-C: 3\n"
+    blocks, problems = parse_headers(text)
+    assert [(b.line, b.fields) for b in blocks] == [(1, (("X-A", "1"),))]
+    assert [(p.line, p.message) for p in problems] == [
+        (3, "'nope' does not start with /"),
+        (4, "belongs to the path on line 3, which was skipped"),
+        (5, "belongs to the path on line 3, which was skipped"),
+        (6, "longer than 2000 characters"),
+        (7, "belongs to the path on line 6, which was skipped"),
+    ]
+    _, problems = parse_headers("  X-A: 1\n")
+    assert [p.message for p in problems] == ["a header line before any path line"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
@@ -409,3 +410,22 @@ def test_not_found_page_without_a_folder_link() -> None:
     text = not_found_page("/x", "./", None).decode("utf-8")
     assert "Nearest existing folder" not in text
     assert not_found_page("/x", "./", None) == not_found_page("/x", "./", None)
+
+
+@pytest.mark.parametrize(
+    ("segments", "top"),
+    [(("prefix",), 1), (("prefix", "sub"), 1), (("a", "b"), 2), (("a", "b", "c", "d"), 2)],
+)
+def test_no_listing_link_leads_above_the_base(segments: tuple[str, ...], top: int) -> None:
+    html = render_listing(segments, [entry("x.txt"), entry("d", is_dir=True)], top).decode()
+    here = "/" + "".join(s + "/" for s in segments)
+    base = "/" + "".join(s + "/" for s in segments[:top])
+    links = [urljoin(here, href) for href in re.findall(r'href="([^"]*)"', html)]
+    assert links and all(link.startswith(base) for link in links), links
+    assert (base in links) is True  # the base itself stays reachable
+    assert ('href="../"' in html) is (len(segments) > top)
+
+
+def test_without_a_base_the_root_link_and_parent_row_stay() -> None:
+    html = render_listing(("sub",), [entry("x.txt")]).decode()
+    assert '<a href="../">/</a>' in html and '<a href="../">../</a>' in html

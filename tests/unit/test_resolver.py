@@ -184,3 +184,15 @@ def test_still_missing_agrees_with_a_fresh_lookup_as_the_site_changes(root: Path
     key = _page_key(resolver)
     (root / "nope.html").write_text("now here")
     assert not resolver.still_missing(missing, key)
+
+
+def test_a_bare_folder_is_one_without_index(root: Path, tmp_path: Path) -> None:
+    resolver = Resolver(str(root), listing=True, dotfiles=False)
+    assert resolver.is_bare_folder(target("/docs/")) is True
+    assert resolver.is_bare_folder(target("/docs")) is True  # with or without its slash
+    assert resolver.is_bare_folder(target("/")) is True  # the root has no index.html
+    assert resolver.is_bare_folder(target("/blog/")) is False  # it has its index.html
+    assert resolver.is_bare_folder(target("/a.txt")) is False
+    assert resolver.is_bare_folder(target("/missing/")) is False
+    (root / "out").symlink_to(tmp_path / "site-evil")
+    assert resolver.is_bare_folder(target("/out/")) is False  # outside the root: nothing

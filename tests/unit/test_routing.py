@@ -103,7 +103,12 @@ HTML = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
         ("HEAD", HTML, "/dashboard", True),
         ("GET", HTML, "/", True),
         ("GET", HTML, "/users/", True),
-        ("GET", HTML, "/app.js", False),  # an asset: an honest 404
+        ("GET", HTML, "/users/john.doe", True),  # a route, whatever its last segment
+        ("GET", {"sec-fetch-mode": "navigate", "accept": "*/*"}, "/users/a.b", True),
+        ("HEAD", {"sec-fetch-mode": "navigate"}, "/x", True),
+        ("GET", {"sec-fetch-mode": "no-cors", "accept": "*/*"}, "/app.js", False),  # a script
+        ("GET", {"sec-fetch-mode": "cors", "accept": "*/*"}, "/data.json", False),  # fetch()
+        ("POST", {"sec-fetch-mode": "navigate"}, "/form", False),
         ("GET", HTML, "/v1.2/notes", True),  # a dot in an earlier segment is fine
         ("GET", {"accept": "application/json"}, "/api/items", False),  # an XHR
         ("GET", {"accept": "*/*"}, "/dashboard", False),  # fetch() default
