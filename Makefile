@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 PORT ?= 8080
 
-.PHONY: run test unit lint typecheck test-pythons bench bench-idle bench-live bench-tls clean
+.PHONY: run test unit lint typecheck test-pythons docs bench bench-idle bench-live bench-tls clean
 
 # `make run` installs what serving needs and no more (the server and the
 # optional faster loop); `make test` adds the development tools on top.
@@ -36,6 +36,9 @@ unit: $(STAMP)
 
 test: lint typecheck unit  ## everything CI runs
 
+docs: $(STAMP)  ## build docs/ with MkDocs and serve it through staticsrv, reloading on edits
+	$(VENV)/bin/mkdocs build -q -d .docs-site && $(VENV)/bin/staticsrv .docs-site --live --watch docs
+
 bench: $(STAMP)  ## side-by-side benchmark against the peers (needs ../shared/bench)
 	$(PY) benchmarks/run.py
 
@@ -49,7 +52,7 @@ bench-tls: $(STAMP)  ## HTTPS beside nginx and caddy with the same certificate (
 	$(PY) benchmarks/tls.py
 
 clean:
-	rm -rf $(VENV) .venv-3.* .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .venv-3.* .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info .docs-site
 
 # The unit tests on every other CPython this machine has (pyenv's 3.12 and
 # 3.13 here); each gets its own venv.  Pythons that are not installed are

@@ -1,6 +1,6 @@
 """staticsrv: a fast, correct and secure static-file server for development.
 
-The embedding API (see the README)::
+The embedding API (see docs/embedding.md)::
 
     async with staticsrv.Server("site", port=0) as server: ...
     with staticsrv.serve("site", port=0) as server: ...

@@ -15,8 +15,8 @@ Safety is decided here, once, for every rule:
   another host (``//evil.com``, ``/\\evil.com``) is refused (:meth:`Redirect.target`);
 * a ``200`` rewrite always names a path inside the site.
 
-Where the two formats disagree, the choice is recorded in the README
-("Preview as deployed").
+Where the two formats disagree, the choice is recorded in docs/preview.md
+("Where Netlify and Cloudflare Pages disagree").
 """
 
 from __future__ import annotations
