@@ -16,7 +16,7 @@ from staticsrv import certs, cli
 from tests.client import Conn, get
 from tests.e2e.test_cli import run_fail, start, stop
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+HTTPS_DOC = Path(__file__).resolve().parents[2] / "docs" / "https.md"
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_cache_help_says_public() -> None:
 
 def test_the_readme_https_banner_is_what_the_server_prints(tmp_path: Path) -> None:
     pytest.importorskip("cryptography")
-    text = README.read_text()
+    text = HTTPS_DOC.read_text()
     shown = re.search(r"^Serving /\S+ at (https://\S+) \(Ctrl\+C to stop\)$", text, re.M)
     assert shown is not None
     site = tmp_path / "site"

@@ -19,7 +19,7 @@ import pytest
 from tests.client import get
 from tests.conftest import ServeFactory
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PREVIEW_DOC = Path(__file__).resolve().parents[2] / "docs" / "preview.md"
 
 
 def hrefs(body: bytes) -> list[str]:
@@ -197,8 +197,9 @@ def test_skipped_rule_lines_are_reported_before_any_request(
 
 
 def readme_block(marker: str) -> str:
-    """The README's code block whose first line starts with ``marker`` (``# _redirects``)."""
-    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", README.read_text(encoding="utf-8"), re.M | re.S)
+    """The preview page's code block whose first line starts with ``marker`` (``# _redirects``)."""
+    text = PREVIEW_DOC.read_text(encoding="utf-8")
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", text, re.M | re.S)
     found = [block for block in blocks if block.startswith(marker)]
     assert len(found) == 1, f"one README block starting with {marker!r}"
     return str(found[0])
