@@ -183,7 +183,8 @@ def throughput(root: Path, base: str, rounds: int, seconds: int) -> dict[str, li
 # noisy on a shared machine than a socket benchmark.
 HOTPATH = """
 import asyncio, os, sys, time
-from staticsrv.config import Config, Limits
+from staticsrv.config import Config
+from staticsrv.limits import Limits
 from staticsrv.handler import Handler
 from staticsrv.http11 import parse_head
 root, n = sys.argv[1], int(sys.argv[2])

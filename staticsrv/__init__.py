@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from staticsrv.version import __version__
+
 __all__ = ["BindError", "Server", "__version__", "serve"]
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ import sys
 
 import click
 
-from staticsrv import __version__
 from staticsrv.clihelp import GroupedCommand
 from staticsrv.config import DEFAULTS, LOOPS, from_options
+from staticsrv.version import __version__
 
 EXIT_USAGE = 2
 

@@ -14,7 +14,8 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from staticsrv.netlify import check_field
+from staticsrv.fields import check_field
+from staticsrv.limits import Limits
 from staticsrv.optiontypes import check_root_type, check_types
 from staticsrv.routing import allowed_host_pattern, parse_base
 
@@ -26,20 +27,6 @@ MAX_SECONDS = 86400.0  # a day: any longer deadline is a typo, not a choice
 MAX_AGE_LIMIT = 2**31
 MAX_WORKERS = 64
 LOOPS = ("auto", "asyncio", "uvloop")
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Protocol limits, all enforced by the pure parser and the connection loop.
-
-    The values follow what nginx and h11 use in practice; RFC 9112 §3 leaves
-    the exact sizes to the server but asks for 414/431 when they are exceeded.
-    """
-
-    max_request_line: int = 8 * KIB  # longer request line -> 414 (RFC 9112 §3)
-    max_head: int = 16 * KIB  # whole head including the request line -> 431 (RFC 6585 §5)
-    max_headers: int = 100  # more header lines -> 431
-    max_discard_body: int = 64 * KIB  # a GET body up to this size is read and dropped
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,8 @@ import os
 import traceback
 
 from staticsrv.chunked import ChunkedReader, State
-from staticsrv.config import Limits
 from staticsrv.http11 import ParseError, Request, parse_head
+from staticsrv.limits import Limits
 from staticsrv.receivebuffer import ReceiveBuffer
 from staticsrv.responses import FileBody, Response, error_response, render_head
 from staticsrv.shared import Clock, Shared

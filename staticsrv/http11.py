@@ -27,7 +27,7 @@ from staticsrv.abnf import (
     TCHAR,
     valid_host,
 )
-from staticsrv.config import Limits
+from staticsrv.limits import Limits
 
 __all__ = ["MAX_EMPTY_LINES", "ParseError", "Request", "check_first_line", "parse_head"]
 

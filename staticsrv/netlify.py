@@ -26,27 +26,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
+from staticsrv.fields import FIELD_NAME, PROTECTED, check_field
 from staticsrv.target import quote_segment
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 STATUSES = REDIRECT_STATUSES | {200, 404}
 MAX_LINE = 2000  # Cloudflare allows 1,000 characters per rule; twice that is a mistake
 MAX_RULES = 10000
-# Fields that frame or route the message: set only by the server itself
-# (RFC 9112 §6, §9; RFC 9110 §6.6.1, §14.4).
-PROTECTED = frozenset(
-    {
-        "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
-        "trailer", "te", "content-range", "date", "server", "proxy-connection",
-        # The server picks the encoding per request (sidecars, on-the-fly
-        # gzip): a fixed value would mislabel the other variants.
-        "content-encoding",
-    }
-)  # fmt: skip
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-# field-value: visible characters, SP and HTAB (RFC 9110 §5.5), latin-1 wide
-# so that it can be sent as bytes at all.
-_BAD_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 _PLACEHOLDER = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
 # In _redirects, any character but the C0 controls and DEL: paths and
 # targets are UTF-8 text, percent-encoded when they go on the wire.
@@ -67,19 +53,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
-
-
-def check_field(name: str, value: str) -> str | None:
-    """Why ``name: value`` cannot be a response field, or None if it can."""
-    if not _TOKEN.match(name):
-        return f"{name!r} is not a valid field name"
-    if name.lower() in PROTECTED:
-        return f"{name} is set by the server itself"
-    if not value.strip():
-        return f"{name} has an empty value"
-    if _BAD_VALUE.search(value):
-        return f"the value of {name} holds a line break or a control character"
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +295,7 @@ def parse_headers(text: str) -> tuple[tuple[HeaderBlock, ...], tuple[Problem, ..
             continue
         if line.startswith("!"):
             name = line[1:].strip()
-            if not _TOKEN.match(name) or name.lower() in PROTECTED:
+            if not FIELD_NAME.match(name) or name.lower() in PROTECTED:
                 problems.append(Problem(number, f"cannot remove {name!r}"))
             else:
                 detach.append(name.lower())

@@ -12,7 +12,6 @@ Pure: bytes in, heads or errors out.  May not touch: sockets, clocks.
 from __future__ import annotations
 
 from staticsrv.abnf import LINE_CHARS, TCHAR
-from staticsrv.config import Limits
 from staticsrv.http11 import (
     E_BARE_LF,
     E_EMPTY_LINES,
@@ -23,6 +22,7 @@ from staticsrv.http11 import (
     ParseError,
     check_first_line,
 )
+from staticsrv.limits import Limits
 
 __all__ = ["ReceiveBuffer"]
 

@@ -18,8 +18,9 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from staticsrv import __version__, pages
+from staticsrv import pages
 from staticsrv.status import reason as status_reason
+from staticsrv.version import __version__
 
 SERVER = f"staticsrv/{__version__}"
 

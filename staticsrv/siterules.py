@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from staticsrv import netlify
+from staticsrv.fields import check_field
 from staticsrv.http11 import Request
 from staticsrv.responses import Response
 from staticsrv.routing import strip_base
@@ -99,7 +100,7 @@ def preflight_fields(headers: dict[str, str]) -> tuple[tuple[str, str], ...]:
     ]
     asked = [h.strip() for h in headers.get("access-control-request-headers", "").split(",")]
     # Echo only well-formed names: the value must stay a clean token list.
-    allowed = [h for h in asked if h and netlify.check_field(h, "x") is None]
+    allowed = [h for h in asked if h and check_field(h, "x") is None]
     if allowed:
         fields.append(("Access-Control-Allow-Headers", ", ".join(allowed)))
     return tuple(fields)

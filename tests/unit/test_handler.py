@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.config import Config, Limits
+from staticsrv.config import Config
 from staticsrv.handler import LOOKUPS, AddFields, Handler, Rule
 from staticsrv.http11 import Request, parse_head
+from staticsrv.limits import Limits
 from staticsrv.reader import FileChanged
 from staticsrv.responses import FileBody, Response
 

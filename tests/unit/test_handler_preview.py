@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.config import Config, Limits
+from staticsrv.config import Config
 from staticsrv.handler import Handler
 from staticsrv.http11 import Request, parse_head
+from staticsrv.limits import Limits
 from staticsrv.siterules import SiteFiles
 
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from staticsrv import http11
-from staticsrv.config import Limits
 from staticsrv.http11 import MAX_EMPTY_LINES, ParseError, Request, parse_head
+from staticsrv.limits import Limits
 from staticsrv.receivebuffer import ReceiveBuffer
 
 LIMITS = Limits()

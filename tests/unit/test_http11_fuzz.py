@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from staticsrv import http11
-from staticsrv.config import Limits
 from staticsrv.http11 import ParseError, Request, parse_head
+from staticsrv.limits import Limits
 from staticsrv.receivebuffer import ReceiveBuffer
 
 LIMITS = Limits()

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.config import Config, Limits
+from staticsrv.config import Config
 from staticsrv.handler import Handler
 from staticsrv.http11 import Request, parse_head
+from staticsrv.limits import Limits
 from staticsrv.live.inject import SCRIPT_TAG
 from staticsrv.responses import Response
 

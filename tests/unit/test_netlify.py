@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from staticsrv.fields import check_field
 from staticsrv.netlify import (
     Problem,
-    check_field,
     compile_pattern,
     encode_uri,
     headers_for,
