@@ -51,7 +51,11 @@
     this.build = null;
   }
   Memory.prototype.keep = function (m) {
-    if (m.id) {
+    // Only forward: a state told again (hello, build) carries an older id,
+    // and resuming from it would replay events every tab has handled.
+    var was = this.id.split(".");
+    var now = (m.id || "").split(".");
+    if (m.id && (was[0] !== now[0] || Number(now[1]) > Number(was[1]))) {
       this.id = m.id;
     }
     if (m.kind === "hello") {
@@ -60,13 +64,16 @@
       this.build = m;
     }
   };
+  // Told again to a tab that joins, with the position reached since: a tab
+  // that takes over the stream later resumes from there, not from when
+  // the hello or the build state first came.
   Memory.prototype.replay = function (send) {
-    if (this.hello) {
-      send(this.hello);
-    }
-    if (this.build) {
-      send(this.build);
-    }
+    var id = this.id;
+    [this.hello, this.build].forEach(function (m) {
+      if (m) {
+        send({ kind: m.kind, data: m.data, id: id });
+      }
+    });
   };
 
   if (typeof global.document === "undefined") {
@@ -123,6 +130,7 @@
   var state = (window.__staticsrvLive = { run: null, via: null });
   var failed = false; // this page has heard of a failed build
   var lastBuild = null; // the data of the last build event handled
+  var leaving = false; // reloading: this page takes over no stream
 
   // A frame whose parent page runs live reload leaves reloads to it (the
   // parent's reload reloads the frame) and shows no overlay of its own.
@@ -194,6 +202,7 @@
     if (framed) {
       return;
     }
+    leaving = true;
     try {
       var el = mainScroller();
       var saved = { url: location.href, at: Date.now(), x: window.scrollX, y: window.scrollY };
@@ -582,6 +591,9 @@
     // The lock is held until this page goes away; then the next tab in the
     // queue gets it and opens the stream where this one left off.
     navigator.locks.request(CHANNEL, function () {
+      if (leaving) {
+        return; // about to go: the lock passes on at once
+      }
       leading = true;
       state.via = "leader";
       open(
