@@ -128,8 +128,6 @@ class Writer:
         transport = self.conn.transport
         complete = False
         start = -1  # until the head is out
-        gone: asyncio.Future[bytes] | None = None  # an endless stream's watch for EOF
-        pending: asyncio.Future[bytes | None] | None = None  # its next chunk
         try:
             start = await self._head_alone(head)
             complete = await send_parts(self.conn, self.shared, body)

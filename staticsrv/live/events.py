@@ -11,14 +11,18 @@ run, then the last ``event: build`` if a build command reported one; then
 ``event: reload``, ``event: css`` (every changed path a stylesheet, or
 stylesheets and images) or ``event: img`` (every changed path an image)
 with ``{"paths": [...]}``, and a comment line as a heartbeat so that
-proxies and the browser see the stream alive.  Each event after hello has
-an ``id:`` (run and sequence number); a stream opened with
-``?since=<id>`` first gets the events after that one, so a tab that takes
-over the connection of a closed one misses nothing (HTML Standard §9.2.4
-does the same with ``Last-Event-ID``, which a new ``EventSource`` cannot set).  A stream whose client does not keep up is bounded twice:
-its own queue holds at most :data:`MAX_PENDING` events (beyond that it is
-dropped, and the browser reconnects), and a send the client does not read
-is cut by the connection's send deadline.
+proxies and the browser see the stream alive.  Events carry an ``id:``
+(run and sequence number; hello's is where the stream starts); a stream
+opened with ``?since=<id>`` first gets the events after that one, so a tab
+that takes over the stream of a closed one misses nothing (HTML Standard
+§9.2.4 does the same with ``Last-Event-ID``, which a new ``EventSource``
+cannot set).  Of ``hello``, ``reload`` and ``css`` only the ``id:`` line
+is new: a client that ignores it works as before.
+
+A stream whose client does not keep up is bounded twice: its own queue
+holds at most :data:`MAX_PENDING` events (beyond that it is dropped, and
+the browser reconnects), and a send the client does not read is cut by
+the connection's send deadline.
 """
 
 from __future__ import annotations

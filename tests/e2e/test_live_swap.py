@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 
 from tests.conftest import Running, ServeFactory
-from tests.e2e.test_live_browser import CHROMIUM, WAIT_MS, sync_api
+from tests.e2e.test_live_browser import CHROMIUM, WAIT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_scheme]
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 
 from staticsrv.live.events import Hub
 from tests.conftest import Running, ServeFactory
-from tests.e2e.test_live_browser import CHROMIUM, PAGE, WAIT_MS, sync_api
+from tests.e2e.test_live_browser import CHROMIUM, PAGE, WAIT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_scheme]
 

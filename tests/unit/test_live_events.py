@@ -14,7 +14,10 @@ def test_only_stylesheets_make_a_css_event() -> None:
 
 
 def test_images_make_an_img_event_and_ride_along_with_stylesheets() -> None:
-    assert event_for(["/a/b.PNG", "/c.svg", "/d.webp"]) == ("img", ["/a/b.PNG", "/c.svg", "/d.webp"])
+    assert event_for(["/a/b.PNG", "/c.svg", "/d.webp"]) == (
+        "img",
+        ["/a/b.PNG", "/c.svg", "/d.webp"],
+    )
     assert event_for(["/s.css", "/bg.jpg"]) == ("css", ["/bg.jpg", "/s.css"])
     assert event_for(["/bg.jpg", "/page.html"]) == ("reload", ["/bg.jpg", "/page.html"])
     assert event_for(["/pngs.html"]) == ("reload", ["/pngs.html"])
