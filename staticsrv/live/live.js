@@ -134,11 +134,13 @@
 
   // A frame whose parent page runs live reload leaves reloads to it (the
   // parent's reload reloads the frame) and shows no overlay of its own.
-  var framed = false;
-  try {
-    framed = window.parent !== window && !!window.parent.__staticsrvLive;
-  } catch (e) {
-    framed = false; // another origin
+  // Asked when it matters: the parent's deferred script may run after ours.
+  function framed() {
+    try {
+      return window.parent !== window && !!window.parent.__staticsrvLive;
+    } catch (e) {
+      return false; // another origin
+    }
   }
 
   function decode(path) {
@@ -199,7 +201,7 @@
   }
 
   function reload() {
-    if (framed) {
+    if (framed()) {
       return;
     }
     leaving = true;
@@ -491,7 +493,7 @@
   }
 
   function onBuild(build) {
-    if (framed) {
+    if (framed()) {
       return;
     }
     if (build.state === "failed") {
