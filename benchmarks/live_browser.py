@@ -18,8 +18,10 @@ Playwright, and each figure is the time from just before ``write()`` to:
 
 Both sides read the same wall clock (``time.time()`` and the page's
 ``Date``-based origin).  The servers take turns edit by edit, so load on
-the machine falls on both alike.  Prints a Markdown table (copied into
-``LIVE.md``).
+the machine falls on both alike.  Then, in process (to read the server's
+own count), ``--tabs`` tabs of one site in one browser context, reloaded
+once by an edit: the event streams open, with and without SharedWorker.
+Prints Markdown tables (copied into ``LIVE.md``).
 """
 
 from __future__ import annotations
@@ -158,9 +160,46 @@ def row(name: str, kind: str, values: list[float]) -> str:
     )
 
 
+def stream_counts(browser: Any, base: Path, tabs: int) -> list[tuple[str, int, int]]:
+    """Per mode: (mode, streams open after ``tabs`` tabs loaded, the most at once).
+
+    In process, to read the server's own count; an edit reloads every tab
+    once in between, so the count covers the handovers of a reload too.
+    """
+    import staticsrv
+    from staticsrv.config import Config
+
+    found = []
+    for mode, init in (("SharedWorker", ""), ("leader election", "delete window.SharedWorker;")):
+        root = make_root(base, f"tabs-{len(found)}")
+        config = Config(root=str(root), port=0, live=True, quiet=True)
+        with staticsrv.serve(config=config) as running:
+            assert running.core is not None and running.core.handler.live is not None
+            hub = running.core.handler.live
+            context = browser.new_context()
+            if init:
+                context.add_init_script(init)
+            pages = [context.new_page() for _ in range(tabs)]
+            for page in pages:
+                page.goto(running.url, timeout=WAIT_MS)
+            ready = "window.__staticsrvLive && window.__staticsrvLive.run !== null"
+            for page in pages:
+                page.wait_for_function(ready, timeout=WAIT_MS)
+            (root / "index.html").write_text(PAGE.format(n="edited", filler=""))
+            for page in pages:
+                page.wait_for_function(
+                    "document.getElementById('title').textContent === 'edited'", timeout=WAIT_MS
+                )
+                page.wait_for_function(ready, timeout=WAIT_MS)
+            found.append((mode, hub.streams, hub.peak))
+            context.close()
+    return found
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--edits", type=int, default=20, help="edits of each kind (default 20)")
+    p.add_argument("--tabs", type=int, default=12, help="tabs for the stream count (default 12)")
     p.add_argument("--live-server", default="", help="the live-server command to compare with")
     p.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     args = p.parse_args()
@@ -199,6 +238,7 @@ def main() -> int:
                     site.edit_css()
                     site.page.wait_for_timeout(PAUSE * 1000)
                 log(f"round {i + 1}/{args.edits}")
+        counts = stream_counts(browser, Path(tmp), args.tabs)
         browser.close()
     load = os.getloadavg()[0]
     print("| server | edit | median | min | max | edits |")
@@ -207,6 +247,10 @@ def main() -> int:
         print(row(site.name, "HTML", site.html))
         print(row(site.name, "CSS", site.css))
     print(f"\nLoad average (1 min) at the end: {load:.1f} on {os.cpu_count()} cores.")
+    print(f"\n| {args.tabs} tabs, one browser context | streams open | most at once |")
+    print("|---|---:|---:|")
+    for mode, now, peak in counts:
+        print(f"| {mode} | {now} | {peak} |")
     return 0
 
 
