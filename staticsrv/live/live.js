@@ -134,7 +134,8 @@
 
   // A frame whose parent page runs live reload leaves reloads to it (the
   // parent's reload reloads the frame) and shows no overlay of its own.
-  // Asked when it matters: the parent's deferred script may run after ours.
+  // Asked when a reload comes, not at start: a frame may start before its
+  // parent's script has run (a tag at the end of the parent's body).
   function framed() {
     try {
       return window.parent !== window && !!window.parent.__staticsrvLive;
@@ -568,9 +569,16 @@
     if (typeof window.BroadcastChannel !== "function" || !navigator.locks) {
       // Neither (an insecure origin has no Web Locks): a stream of its own.
       state.via = "own";
-      open(handle, function () {
-        return "";
-      });
+      var own = new Memory();
+      open(
+        function (m) {
+          own.keep(m);
+          handle(m);
+        },
+        function () {
+          return own.id; // a reconnect resumes where the stream broke off
+        }
+      );
       return;
     }
     var channel = new window.BroadcastChannel(CHANNEL);

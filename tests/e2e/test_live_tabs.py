@@ -8,6 +8,7 @@ Waits are Playwright's bounded waits for a condition in a page.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import pytest
 from playwright import sync_api
 
+import staticsrv
+from staticsrv.config import Config
 from staticsrv.live.events import Hub
 from tests.conftest import Running, ServeFactory
 from tests.e2e.test_live_browser import CHROMIUM, PAGE, WAIT_MS
@@ -194,3 +197,45 @@ def test_a_page_with_five_frames_reloads_over_one_stream(
     assert gets(running, "/") == 2  # the top page reloaded once, the frames with it
     assert hub.streams == 1
     page.close()
+
+
+NO_LOCKS = NO_WORKER + "Object.defineProperty(navigator, 'locks', {value: undefined});"
+
+
+@pytest.mark.parametrize(
+    "init", ["", NO_WORKER, NO_LOCKS], ids=["shared-worker", "leader-election", "own-stream"]
+)
+def test_after_a_restart_every_tab_reloads_once(chromium: Any, site: Path, init: str) -> None:
+    (site / "index.html").write_text(PAGE.format(title="old"))
+    config = Config(root=str(site.resolve()), port=0, live=True, live_delay=0.05)
+    context = chromium.new_context()
+    if init:
+        context.add_init_script(init)
+    with staticsrv.serve(config=config) as first:
+        port = first.port
+        pages = [context.new_page() for _ in range(3)]
+        for page in pages:
+            page.set_default_timeout(WAIT_MS)
+            page.goto(f"http://127.0.0.1:{port}/")
+            listening(page)
+            page.evaluate("window.marker = 1")
+        via = {page.evaluate("window.__staticsrvLive.via") for page in pages}
+        expected = {"": {"worker"}, NO_WORKER: {"leader", "follower"}, NO_LOCKS: {"own"}}
+        assert via == expected[init]
+    # Changed while the server was down: the restart must show it.
+    (site / "index.html").write_text(PAGE.format(title="after restart"))
+    log: list[str] = []
+    with staticsrv.serve(config=dataclasses.replace(config, port=port), access_log=log.append):
+        for page in pages:
+            page.wait_for_function(
+                "document.getElementById('title').textContent === 'after restart'"
+            )
+            listening(page)
+        # A round trip (a css swap, no reload) before counting.
+        (site / "style.css").write_text("h1 { color: rgb(0, 0, 255) }\n")
+        for page in pages:
+            page.wait_for_function(
+                "getComputedStyle(document.getElementById('title')).color === 'rgb(0, 0, 255)'"
+            )
+        assert "\n".join(log).count('"GET / HTTP/1.1" ') == len(pages)  # once each
+    context.close()
