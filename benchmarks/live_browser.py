@@ -169,7 +169,7 @@ def stream_counts(browser: Any, base: Path, tabs: int) -> list[tuple[str, int, i
     import staticsrv
     from staticsrv.config import Config
 
-    found = []
+    found: list[tuple[str, int, int]] = []
     for mode, init in (("SharedWorker", ""), ("leader election", "delete window.SharedWorker;")):
         root = make_root(base, f"tabs-{len(found)}")
         config = Config(root=str(root), port=0, live=True, quiet=True)
