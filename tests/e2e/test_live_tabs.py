@@ -239,3 +239,19 @@ def test_after_a_restart_every_tab_reloads_once(chromium: Any, site: Path, init:
             )
         assert "\n".join(log).count('"GET / HTTP/1.1" ') == len(pages)  # once each
     context.close()
+
+
+def test_a_page_whose_policy_forbids_workers_still_reloads(
+    chromium: Any, serve: ServeFactory, site: Path
+) -> None:
+    (site / "index.html").write_text(PAGE.format(title="old"))
+    policy = "worker-src 'none'"
+    running = serve(live=True, live_delay=0.05, headers=(("Content-Security-Policy", policy),))
+    page = chromium.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"http://127.0.0.1:{running.port}/")
+    listening(page)
+    assert page.evaluate("window.__staticsrvLive.via") == "leader"  # the worker was refused
+    (site / "index.html").write_text(PAGE.format(title="new"))
+    page.wait_for_function("document.getElementById('title').textContent === 'new'")
+    page.close()
