@@ -4,7 +4,7 @@ Owns: :class:`Hub`, which answers ``/__staticsrv__/events`` (Server-Sent
 Events, HTML Standard §9.2) and ``/__staticsrv__/live.js``, keeps the open
 streams and announces settled changes to them.  May not touch: sockets
 (the connection sends a stream like any other body), files other than the
-packaged script, the watcher.
+packaged script (:data:`CLIENT_PARTS`), the watcher.
 
 Every stream starts with ``event: hello`` carrying the id of this server
 run, then the last ``event: build`` if a build command reported one; then
@@ -46,6 +46,9 @@ RESERVED = "__staticsrv__"  # the first path segment the endpoints live under
 MAX_STREAMS = 256  # open event streams at once; more get 503
 MAX_PENDING = 32  # events queued for one stream before it counts as stalled
 RECENT = 32  # events kept for a stream that asks for what it missed (?since=)
+# The client script's parts, joined in this order into the one served
+# script (parts of one function: each file is a fragment of it).
+CLIENT_PARTS = ("live.js", "live_swap.js", "live_start.js")
 BUILD_LINES = 200  # the lines of a failed build's output sent to the pages
 # Swapped in place by the client (img src/srcset, CSS backgrounds), not reloaded.
 IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".svg", ".ico", ".bmp", ".apng")
@@ -121,7 +124,8 @@ class Hub:
         # Set by the watcher once its watches are in place: a stream says
         # hello only then, so a client that heard hello misses no change.
         self.ready = asyncio.Event()
-        script = resources.files("staticsrv.live").joinpath("live.js").read_bytes()
+        package = resources.files("staticsrv.live")
+        script = b"".join(package.joinpath(part).read_bytes() for part in CLIENT_PARTS)
         self.script = script
         self.script_etag = '"' + hashlib.sha256(script).hexdigest()[:20] + '"'
         self._started = int(time.time())  # the script's "modification" time

@@ -10,6 +10,10 @@
 // BroadcastChannel.  A new holder asks the server for what it missed
 // (?since=, the id of the last event seen), so a closing tab hands over
 // without a lost event.
+//
+// Part 1 of 3: the server joins live.js, live_swap.js and live_start.js,
+// in that order, into the one script it serves (one function around all
+// three); this part holds the stream, the shared worker and the reload.
 (function (global) {
   "use strict";
   var BASE = "/__staticsrv__/";
@@ -207,13 +211,19 @@
     }
     leaving = true;
     try {
-      var el = mainScroller();
-      var saved = { url: location.href, at: Date.now(), x: window.scrollX, y: window.scrollY };
-      if (el) {
-        saved.el = selectorOf(el);
-        saved.ex = el.scrollLeft;
-        saved.ey = el.scrollTop;
+      // Reloaded again before the last position was back (two batches of
+      // one build): that position, not the top the page is still at.
+      var saved = restoring;
+      if (!saved) {
+        var el = mainScroller();
+        saved = { url: location.href, x: window.scrollX, y: window.scrollY };
+        if (el) {
+          saved.el = selectorOf(el);
+          saved.ex = el.scrollLeft;
+          saved.ey = el.scrollTop;
+        }
       }
+      saved.at = Date.now();
       window.sessionStorage.setItem(SCROLL_KEY, JSON.stringify(saved));
     } catch (e) {
       // No storage (disabled, full): reload at the top.
@@ -222,8 +232,9 @@
   }
 
   // After a live reload of this same URL: back to where the page was.  The
-  // key goes at once, so no storage is left and a later visit starts at the
-  // top; a reload the user made (F5) within the same second does not count.
+  // key goes at once, so no storage is left and a later visit or reload
+  // starts afresh.
+  var restoring = null; // the position being brought back, until it is
   (function restoreScroll() {
     var saved = null;
     try {
@@ -244,6 +255,7 @@
       return; // a link or a typed address to the same URL: a new visit
     }
     var tries = 0;
+    restoring = saved;
     var apply = function () {
       window.scrollTo(saved.x, saved.y);
       var el = saved.el ? document.querySelector(saved.el) : null;
@@ -255,6 +267,8 @@
       var short = Math.abs(window.scrollY - saved.y) > 1 || (el && Math.abs(el.scrollTop - saved.ey) > 1);
       if (short && ++tries < 20) {
         window.requestAnimationFrame(apply);
+      } else {
+        restoring = null;
       }
     };
     if (document.readyState === "complete") {
@@ -264,370 +278,3 @@
     }
   })();
 
-  // ---- stylesheets and images, swapped in place ----
-
-  var token = function () {
-    return Date.now().toString(36);
-  };
-  var busted = {}; // image path -> the query token it was last swapped in with
-
-  function bust(href, value) {
-    var url = new URL(href, location.href);
-    url.searchParams.set("__staticsrv", value);
-    return url.href;
-  }
-
-  // The same-origin path an URL names, if it is one of the changed ones.
-  function named(href, base, wanted) {
-    try {
-      var url = new URL(href, base);
-      return url.origin === location.origin && wanted[decode(url.pathname)] ? decode(url.pathname) : null;
-    } catch (e) {
-      return null;
-    }
-  }
-
-  // A CSS value with each url() of a changed image given its new query.
-  function rewriteValue(value, base, wanted) {
-    var hit = false;
-    var out = value.replace(/url\(\s*(["']?)(.*?)\1\s*\)/g, function (all, quote, href) {
-      var path = named(href, base, wanted);
-      if (!path) {
-        return all;
-      }
-      hit = true;
-      return 'url("' + bust(new URL(href, base).href, busted[path]) + '")';
-    });
-    return hit ? out : null;
-  }
-
-  function rewriteStyle(style, base, wanted) {
-    var hits = 0;
-    for (var i = 0; i < style.length; i++) {
-      var name = style[i];
-      var value = style.getPropertyValue(name);
-      if (value.indexOf("url(") >= 0) {
-        var fresh = rewriteValue(value, base, wanted);
-        if (fresh !== null) {
-          style.setProperty(name, fresh, style.getPropertyPriority(name));
-          hits++;
-        }
-      }
-    }
-    return hits;
-  }
-
-  function rewriteRules(sheet, wanted) {
-    var rules;
-    try {
-      rules = sheet.cssRules; // another origin's sheet cannot be read
-    } catch (e) {
-      return 0;
-    }
-    var base = sheet.href || location.href;
-    var hits = 0;
-    for (var i = 0; rules && i < rules.length; i++) {
-      var rule = rules[i];
-      if (rule.styleSheet) {
-        hits += rewriteRules(rule.styleSheet, wanted); // @import
-      } else {
-        if (rule.style) {
-          hits += rewriteStyle(rule.style, base, wanted);
-        }
-        if (rule.cssRules) {
-          hits += rewriteRules(rule, wanted); // @media, @supports, nesting
-        }
-      }
-    }
-    return hits;
-  }
-
-  // One srcset with its changed candidates given their new query (HTML
-  // Standard §4.8.4.3.10: an URL runs to whitespace, trailing commas end a
-  // candidate, descriptors run to a comma outside parentheses).
-  function rewriteSrcset(srcset, wanted) {
-    var out = "";
-    var rest = srcset;
-    var hit = false;
-    var take = function (re) {
-      var found = re.exec(rest)[0];
-      rest = rest.slice(found.length);
-      return found;
-    };
-    while (rest) {
-      out += take(/^[\s,]*/);
-      if (!rest) {
-        break;
-      }
-      var href = take(/^\S+/);
-      var commas = /,*$/.exec(href)[0];
-      href = href.slice(0, href.length - commas.length);
-      var path = named(href, location.href, wanted);
-      hit = hit || !!path;
-      out += (path ? bust(href, busted[path]) : href) + commas;
-      if (!commas) {
-        out += take(/^[^,(]*(\([^)]*\)[^,(]*)*/);
-      }
-    }
-    return hit ? out : null;
-  }
-
-  function swapImages(paths) {
-    var wanted = wantedSet(paths);
-    var now = token();
-    Object.keys(wanted).forEach(function (p) {
-      busted[p] = now;
-    });
-    var hits = 0;
-    var attrs = [
-      ["img[src], input[type=image][src]", "src"],
-      ["video[poster]", "poster"],
-      ['link[rel~="icon" i][href]', "href"]
-    ];
-    attrs.forEach(function (pair) {
-      Array.prototype.forEach.call(document.querySelectorAll(pair[0]), function (el) {
-        var path = named(el.getAttribute(pair[1]), location.href, wanted);
-        if (path) {
-          el.setAttribute(pair[1], bust(el.getAttribute(pair[1]), now));
-          hits++;
-        }
-      });
-    });
-    Array.prototype.forEach.call(document.querySelectorAll("img[srcset], source[srcset]"), function (el) {
-      var fresh = rewriteSrcset(el.getAttribute("srcset"), wanted);
-      if (fresh !== null) {
-        el.setAttribute("srcset", fresh);
-        hits++;
-      }
-    });
-    Array.prototype.forEach.call(document.querySelectorAll("image"), function (el) {
-      var href = el.getAttribute("href") || el.getAttribute("xlink:href");
-      if (href && named(href, location.href, wanted)) {
-        el.setAttribute("href", bust(href, now));
-        hits++;
-      }
-    });
-    Array.prototype.forEach.call(document.querySelectorAll("[style]"), function (el) {
-      hits += rewriteStyle(el.style, location.href, wanted);
-    });
-    Array.prototype.forEach.call(document.styleSheets, function (sheet) {
-      hits += rewriteRules(sheet, wanted);
-    });
-    return hits;
-  }
-
-  function refresh(link) {
-    var url = new URL(link.href, location.href);
-    url.searchParams.set("__staticsrv", token());
-    var fresh = link.cloneNode(false);
-    fresh.href = url.href;
-    // Drop the old sheet only once the new one is in: no unstyled flash.
-    var done = function () {
-      if (link.parentNode) {
-        link.parentNode.removeChild(link);
-      }
-      // The new sheet names the images swapped before by their plain URL,
-      // which this document still holds the old version of.
-      if (fresh.sheet && Object.keys(busted).length) {
-        rewriteRules(fresh.sheet, busted);
-      }
-    };
-    fresh.addEventListener("load", done);
-    fresh.addEventListener("error", done);
-    link.parentNode.insertBefore(fresh, link.nextSibling);
-  }
-
-  function swapStylesheets(paths) {
-    var wanted = wantedSet(paths);
-    var links = Array.prototype.slice.call(document.querySelectorAll('link[rel~="stylesheet" i][href]'));
-    var matching = links.filter(function (link) {
-      return named(link.href, location.href, wanted);
-    });
-    // A changed sheet that no <link> names may be @imported: refresh them all.
-    (matching.length ? matching : links).forEach(refresh);
-  }
-
-  // ---- the build overlay ----
-
-  function hideOverlay() {
-    var box = document.getElementById(OVERLAY);
-    if (box) {
-      box.parentNode.removeChild(box);
-    }
-  }
-
-  function element(tag, css, text) {
-    var el = document.createElement(tag);
-    // The page's own CSS must not restyle (or hide) the overlay.
-    el.style.cssText = "all:initial;box-sizing:border-box;font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;color:#eee;" + css;
-    if (text) {
-      el.textContent = text; // escaped: the output is text, never markup
-    }
-    return el;
-  }
-
-  function showOverlay(build) {
-    if (!document.body) {
-      document.addEventListener("DOMContentLoaded", function () {
-        showOverlay(build);
-      });
-      return;
-    }
-    hideOverlay();
-    var box = element("div", "position:fixed;inset:0;z-index:2147483647;overflow:auto;padding:24px;background:rgba(20,20,24,.94);display:block");
-    box.id = OVERLAY;
-    box.setAttribute("role", "alertdialog");
-    box.setAttribute("aria-label", "Build failed");
-    var status = build.status === null || build.status === undefined ? "" : " (exit " + build.status + ")";
-    var head = element("div", "display:block;color:#ff6b6b;font-weight:bold;margin-bottom:12px;padding-right:48px", "Build failed" + status + ": " + build.command);
-    var close = element("button", "position:absolute;top:16px;right:20px;cursor:pointer;font-size:22px;padding:0 8px;background:none;border:1px solid #777;border-radius:4px", "\u00d7");
-    close.setAttribute("aria-label", "Close");
-    close.addEventListener("click", hideOverlay);
-    var lines = String(build.output || "").split("\n");
-    var pre = element("pre", "display:block;white-space:pre-wrap;word-break:break-word;margin:0", lines.slice(-200).join("\n"));
-    var foot = element("div", "display:block;color:#999;margin-top:12px", "The page reloads when the next build succeeds.");
-    box.appendChild(head);
-    box.appendChild(close);
-    box.appendChild(pre);
-    box.appendChild(foot);
-    document.body.appendChild(box);
-  }
-
-  function onBuild(build) {
-    if (framed()) {
-      return;
-    }
-    if (build.state === "failed") {
-      failed = true;
-      showOverlay(build);
-    } else if (build.state === "ok" && failed) {
-      failed = false;
-      hideOverlay();
-      reload();
-    }
-  }
-
-  // ---- the events ----
-
-  function handle(m) {
-    var data = m.data ? JSON.parse(m.data) : {};
-    if (m.kind === "hello") {
-      if (state.run !== null && state.run !== data.id) {
-        // Another server run: files may have changed while it was down.
-        // The reloaded page hears this run's id first, so this happens once.
-        reload();
-        return;
-      }
-      state.run = data.id;
-    } else if (m.kind === "reload") {
-      reload();
-    } else if (m.kind === "css" || m.kind === "img") {
-      var paths = data.paths || [];
-      var sheets = paths.filter(function (p) {
-        return !isImage(p);
-      });
-      if (sheets.length || m.kind === "css" && !paths.length) {
-        swapStylesheets(sheets);
-      }
-      if (sheets.length < paths.length) {
-        swapImages(paths.filter(isImage));
-      }
-    } else if (m.kind === "build" && m.data !== lastBuild) {
-      lastBuild = m.data; // a state told again (to a tab that joined) shows once
-      onBuild(data);
-    }
-  }
-
-  function viaWorker() {
-    var worker = new window.SharedWorker(BASE + "live.js", { name: "staticsrv-live" });
-    var heard = false;
-    worker.port.onmessage = function (e) {
-      heard = true;
-      handle(e.data);
-    };
-    worker.onerror = function () {
-      // The worker could not start (a Content-Security-Policy without
-      // worker-src 'self', say): share the stream between tabs instead.
-      if (!heard) {
-        worker.port.close();
-        viaLeader();
-      }
-    };
-    worker.port.start();
-    window.addEventListener("pagehide", function () {
-      worker.port.postMessage("bye");
-    });
-    window.addEventListener("pageshow", function (e) {
-      if (e.persisted) {
-        worker.port.postMessage("hi");
-      }
-    });
-    state.via = "worker";
-  }
-
-  function viaLeader() {
-    if (typeof window.BroadcastChannel !== "function" || !navigator.locks) {
-      // Neither (an insecure origin has no Web Locks): a stream of its own.
-      state.via = "own";
-      var own = new Memory();
-      open(
-        function (m) {
-          own.keep(m);
-          handle(m);
-        },
-        function () {
-          return own.id; // a reconnect resumes where the stream broke off
-        }
-      );
-      return;
-    }
-    var channel = new window.BroadcastChannel(CHANNEL);
-    var memory = new Memory();
-    var leading = false;
-    state.via = "follower";
-    channel.onmessage = function (e) {
-      var m = e.data;
-      if (m.kind === "hi") {
-        if (leading) {
-          memory.replay(function (r) {
-            channel.postMessage(r);
-          });
-        }
-        return;
-      }
-      memory.keep(m);
-      handle(m);
-    };
-    // The lock is held until this page goes away; then the next tab in the
-    // queue gets it and opens the stream where this one left off.
-    navigator.locks.request(CHANNEL, function () {
-      if (leaving) {
-        return; // about to go: the lock passes on at once
-      }
-      leading = true;
-      state.via = "leader";
-      open(
-        function (m) {
-          memory.keep(m);
-          channel.postMessage(m); // to every other tab (not to this one)
-          handle(m);
-        },
-        function () {
-          return memory.id;
-        }
-      );
-      return new Promise(function () {});
-    });
-    channel.postMessage({ kind: "hi" });
-  }
-
-  if (typeof window.SharedWorker === "function") {
-    try {
-      viaWorker();
-    } catch (e) {
-      viaLeader();
-    }
-  } else {
-    viaLeader();
-  }
-})(self);

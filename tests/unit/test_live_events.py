@@ -132,3 +132,17 @@ async def test_the_last_build_state_follows_hello_on_a_new_stream() -> None:
     assert data_of(await anext(later))[1] == {"state": "ok", "command": "make html", "status": 0}
     await later.aclose()
     assert hub.peak == 1
+
+
+def test_the_served_script_is_its_parts_joined_into_one_function() -> None:
+    from importlib import resources
+
+    from staticsrv.live.events import CLIENT_PARTS
+
+    package = resources.files("staticsrv.live")
+    parts = [package.joinpath(name).read_text() for name in CLIENT_PARTS]
+    script = Hub().script.decode()
+    assert script == "".join(parts)
+    # One function around all of them: opened by the first, closed by the last.
+    assert "(function (global) {" in parts[0] and parts[-1].rstrip().endswith("})(self);")
+    assert all(part.count("(function (global) {") == 0 for part in parts[1:])
