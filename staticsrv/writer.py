@@ -17,6 +17,7 @@ import enum
 import logging
 import math
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from staticsrv.http11 import Request
@@ -151,14 +152,34 @@ class Writer:
         conn, transport = self.conn, self.conn.transport
         complete = False
         start = -1  # until the head is out
+        gone: asyncio.Future[bytes] | None = None  # an endless stream's watch for EOF
+        pending: asyncio.Future[bytes | None] | None = None  # its next chunk
         try:
             start = await self._head_alone(head)
             if not stream.finite:
                 conn.phase = Phase.STREAMING
             chunks = aiter(stream.chunks)
+            if not stream.finite:
+                # An endless stream is quiet for long: a client that left is
+                # seen by its EOF at once, not by the next heartbeat's send
+                # (a reloaded tab's stream would hold its slot until then).
+                gone = asyncio.ensure_future(transport.recv())
             while True:
                 try:
-                    data = await anext(chunks)
+                    if gone is None:
+                        data = await anext(chunks)
+                    else:
+                        pending = asyncio.ensure_future(_next(chunks))
+                        while not pending.done():
+                            await asyncio.wait((pending, gone), return_when=asyncio.FIRST_COMPLETED)
+                            if gone.done() and not pending.done():
+                                if gone.cancelled() or gone.exception() or not gone.result():
+                                    return True  # the client left: end quietly
+                                gone = asyncio.ensure_future(transport.recv())  # ignored bytes
+                        got = pending.result()
+                        if got is None:
+                            break
+                        data = got
                 except StopAsyncIteration:
                     break
                 except Exception as exc:
@@ -173,6 +194,11 @@ class Writer:
                 await transport.send(chunk(b""))
             complete = True
         finally:
+            for task in (pending, gone):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task  # the producer must stop before it is closed
             # Close the producer now, not whenever the garbage collector
             # finds it: an event stream unregisters itself on close.
             await close_stream(stream)
@@ -180,6 +206,14 @@ class Writer:
                 went = transport.sent - start if start >= 0 else 0
                 self.shared.log.record(conn.peer, req, resp.status, went, complete)
         return True
+
+
+async def _next(chunks: AsyncIterator[bytes]) -> bytes | None:
+    """The next chunk; None at the end."""
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return None
 
 
 async def close_stream(stream: StreamBody) -> None:

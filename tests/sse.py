@@ -18,14 +18,18 @@ PATH = "/__staticsrv__/events"
 
 
 class EventStream:
-    def __init__(self, addr: tuple[str, int], timeout: float = TIMEOUT, rcvbuf: int = 0) -> None:
+    def __init__(
+        self, addr: tuple[str, int], timeout: float = TIMEOUT, rcvbuf: int = 0, query: str = ""
+    ) -> None:
         # Through the shared client's connect: TLS when the server speaks it.
         self.sock = connect(addr, timeout=timeout, rcvbuf=rcvbuf or None)
-        self.sock.sendall(f"GET {PATH} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        target = f"{PATH}?{query}" if query else PATH
+        self.sock.sendall(f"GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
         self.raw = b""  # bytes off the socket, not yet unchunked
         self.text = b""  # the unchunked stream, not yet split into events
         self.status = 0
         self.headers: dict[str, str] = {}
+        self.last_id = ""  # the id of the last event read that had one
 
     def __enter__(self) -> EventStream:
         return self
@@ -82,6 +86,8 @@ class EventStream:
                     key, _, value = line.partition(": ")
                     if key == "event":
                         name = value
+                    elif key == "id":
+                        self.last_id = value
                     elif key == "data":
                         data += value
                 if data:

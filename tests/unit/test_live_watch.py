@@ -99,8 +99,8 @@ async def run_until_event(config: Config, fake: FakeWatch, hub: Hub) -> list[byt
     task = asyncio.create_task(watch(config, hub, lambda: None, watcher=fake))
     try:
         async for data in chunks:
-            got.append(data)
-            if len(got) == 2:  # hello, then the announcement
+            got.append(data.split(b"\n", 1)[1] if data.startswith(b"id: ") else data)
+            if len(got) == 2:  # hello, then the announcement (without their ids)
                 break
     finally:
         task.cancel()
