@@ -16,6 +16,7 @@ one piece however large the file or slow the client.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -41,8 +42,8 @@ _DISTRUST = ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "DECRYPT_ER
 class TLSTransport:
     """TLS on top of a plain transport's raw bytes (composition, not a second socket layer)."""
 
-    __slots__ = ("_closing", "_in", "_out", "_peer", "_plain", "_progress", "_raw", "_ssl",
-                 "_up", "sent")  # fmt: skip
+    __slots__ = ("_closing", "_drained", "_draining", "_in", "_out", "_peer", "_plain",
+                 "_progress", "_raw", "_ssl", "_up", "sent")  # fmt: skip
 
     def __init__(
         self,
@@ -60,6 +61,8 @@ class TLSTransport:
         self._plain: bytes | None = None  # plain HTTP: the first bytes, handed to recv once
         self._up = False  # handshake complete
         self._closing = False
+        self._draining = False  # a flush is sending records (see _flush)
+        self._drained: asyncio.Future[None] | None = None  # what other flushers wait on
         self.sent = 0  # plaintext bytes whose records went to the kernel
 
     async def open(self) -> Opened:
@@ -104,8 +107,33 @@ class TLSTransport:
         log.warning("staticsrv: %s: TLS handshake failed: %s%s", self._peer, reason, hint)
 
     async def _flush(self) -> None:
-        if self._out.pending:
-            await self._raw.send(self._out.read())
+        """Send every record the TLS object produced, in order, by one sender at a time.
+
+        A read can produce records too (the answer to a key update) while a
+        send waits for the socket to drain: two raw sends in flight at once
+        would interleave their bytes and break the record stream.  So the
+        first flusher drains the outgoing BIO until it is empty, and a
+        flush that finds one under way leaves its records to it.
+        """
+        while self._draining:
+            # Wait for the sender under way (it may take our records too);
+            # waiting, not returning, keeps a send's backpressure: it ends
+            # only once its bytes are with the kernel.
+            if self._drained is None:
+                self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drained)
+        out = self._out
+        if not out.pending:
+            return
+        self._draining = True
+        try:
+            while out.pending:
+                await self._raw.send(out.read())
+        finally:
+            self._draining = False
+            waiting, self._drained = self._drained, None
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
 
     async def recv(self) -> bytes:
         """Up to RECV_SIZE plaintext bytes; b"" at the end of the stream."""
@@ -142,7 +170,7 @@ class TLSTransport:
             return
         if len(data) <= PIECE:  # most answers: one step
             self._ssl.write(data)
-            await self._raw.send(self._out.read())
+            await self._flush()
             self.sent += len(data)
             self._progress()
             return
@@ -150,7 +178,7 @@ class TLSTransport:
         for start in range(0, len(view), PIECE):
             piece = view[start : start + PIECE]
             self._ssl.write(piece)
-            await self._raw.send(self._out.read())
+            await self._flush()
             self.sent += len(piece)
             self._progress()
 
