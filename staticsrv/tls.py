@@ -41,8 +41,8 @@ _DISTRUST = ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "DECRYPT_ER
 class TLSTransport:
     """TLS on top of a plain transport's raw bytes (composition, not a second socket layer)."""
 
-    __slots__ = ("_closing", "_in", "_out", "_peer", "_plain", "_progress", "_raw", "_ssl",
-                 "_up", "sent")  # fmt: skip
+    __slots__ = ("_closing", "_in", "_out", "_peer", "_plain", "_progress", "_raw", "_sending",
+                 "_ssl", "_up", "sent")  # fmt: skip
 
     def __init__(
         self,
@@ -60,6 +60,9 @@ class TLSTransport:
         self._plain: bytes | None = None  # plain HTTP: the first bytes, handed to recv once
         self._up = False  # handshake complete
         self._closing = False
+        # A send is waiting on the socket: HTTP/2 reads while it writes, and
+        # records must not interleave, so what a read produces waits for it.
+        self._sending = False
         self.sent = 0  # plaintext bytes whose records went to the kernel
 
     async def open(self) -> Opened:
@@ -123,7 +126,7 @@ class TLSTransport:
                     return b""  # close_notify, or the TCP end
                 except ssl.SSLError:
                     return b""  # a broken record: nothing more can be trusted
-                if self._out.pending:
+                if self._out.pending and not self._sending:
                     await self._flush()  # what reading produced (a key update's answer)
                 if data:
                     return data
@@ -138,19 +141,28 @@ class TLSTransport:
             await self._raw.send(data)
             self.sent += len(data)
             return
-        if len(data) <= PIECE:  # most answers: one step
-            self._ssl.write(data)
-            await self._raw.send(self._out.read())
-            self.sent += len(data)
-            self._progress()
-            return
-        view = memoryview(data)
-        for start in range(0, len(view), PIECE):
-            piece = view[start : start + PIECE]
-            self._ssl.write(piece)
-            await self._raw.send(self._out.read())
-            self.sent += len(piece)
-            self._progress()
+        self._sending = True
+        try:
+            if len(data) <= PIECE:  # most answers: one step
+                self._ssl.write(data)
+                await self._raw.send(self._out.read())
+                self.sent += len(data)
+                self._progress()
+                return
+            view = memoryview(data)
+            for start in range(0, len(view), PIECE):
+                piece = view[start : start + PIECE]
+                self._ssl.write(piece)
+                await self._raw.send(self._out.read())
+                self.sent += len(piece)
+                self._progress()
+        finally:
+            self._sending = False
+
+    @property
+    def alpn(self) -> str | None:
+        """The protocol ALPN chose (RFC 7301): "h2", "http/1.1", or None."""
+        return self._ssl.selected_alpn_protocol() if self._up else None
 
     def send_nowait(self, data: bytes) -> None:
         """Best effort, never blocking (a last word before closing)."""
@@ -224,7 +236,9 @@ def _is_encrypted(path: str) -> bool:
     return False
 
 
-def server_context(cert: str, key: str | None, password_file: str | None) -> ssl.SSLContext:
+def server_context(
+    cert: str, key: str | None, password_file: str | None, http2: bool = False
+) -> ssl.SSLContext:
     """The server's context, or ValueError with one line saying what is wrong."""
     for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
         if path is not None and not os.path.isfile(path):
@@ -238,7 +252,8 @@ def server_context(cert: str, key: str | None, password_file: str | None) -> ssl
         raise ValueError(f"--tls-key: {key_file} is encrypted: give --tls-key-password-file")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # the stdlib's secure defaults
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_alpn_protocols(["http/1.1"])
+    # RFC 7301: h2 first (RFC 9113 §3.2), HTTP/1.1 for clients without it.
+    ctx.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
     try:
         ctx.load_cert_chain(cert, key, password=(lambda: password or b""))
     except ssl.SSLError as exc:
@@ -273,7 +288,7 @@ def setup(config: Config) -> Setup | None:
                 f"set {certs.ENV_DATA_DIR} to a folder outside the served one"
             )
         issued = certs.ensure(lan.leaf_names(config.host))
-        ctx = server_context(str(issued.cert_path), str(issued.key_path), None)
+        ctx = server_context(str(issued.cert_path), str(issued.key_path), None, config.http2)
         made = "made now" if issued.new_ca else "reused"
         return Setup(
             ctx,
@@ -293,5 +308,7 @@ def setup(config: Config) -> Setup | None:
     if _servable(key, config):
         # Served like any other file, the key would be anyone's.
         raise ValueError(f"--tls-key: {key} would be served (it is in the served folder)")
-    ctx = server_context(config.tls_cert, config.tls_key, config.tls_key_password_file)
+    ctx = server_context(
+        config.tls_cert, config.tls_key, config.tls_key_password_file, config.http2
+    )
     return Setup(ctx, (f"HTTPS with the certificate {config.tls_cert}",))
