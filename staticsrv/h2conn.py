@@ -96,6 +96,7 @@ class Session:
         self._goaway = False  # GOAWAY sent: no new streams
         self._last_id = 0  # highest stream id taken
         self._idle_until = 0.0
+        self._head_until = conn.deadline  # set at accept: the preface must come by then
 
     # ------------------------------------------------------------------ outgoing
 
@@ -154,9 +155,11 @@ class Session:
 
     def settle(self) -> None:
         """The connection's phase and deadline from its streams (see :class:`Phase`)."""
-        if not self._ready:
-            return  # the head deadline set at accept stands
         conn, now = self.conn, self.loop.time()
+        if not self._ready:
+            if not self._sending:
+                conn.deadline = self._head_until  # our SETTINGS going out do not extend it
+            return
         if self.shared.stopping:
             self.goaway()
             if not self.streams:

@@ -47,8 +47,8 @@ class FrameGuard:
 
     __slots__ = ("_block", "_bounds", "_counts", "_head", "_preface", "_skip", "_window")
 
-    def __init__(self, bounds: Bounds = BOUNDS) -> None:
-        self._bounds = bounds
+    def __init__(self, bounds: Bounds | None = None) -> None:
+        self._bounds = BOUNDS if bounds is None else bounds
         self._preface = len(PREFACE)  # bytes of the preface still to pass (h2 checks them)
         self._head = b""  # a frame header received in part
         self._skip = 0  # payload bytes of the current frame still to pass

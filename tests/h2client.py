@@ -41,10 +41,19 @@ class H2Conn:
     """One HTTP/2 connection; requests one at a time or several in flight."""
 
     def __init__(
-        self, addr: tuple[str, int], tls: ssl.SSLContext, *, timeout: float = TIMEOUT
+        self,
+        addr: tuple[str, int],
+        tls: ssl.SSLContext,
+        *,
+        timeout: float = TIMEOUT,
+        rcvbuf: int | None = None,
     ) -> None:
-        sock = socket.create_connection(addr, timeout=timeout)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
+            if rcvbuf is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(timeout)
+            sock.connect(addr)
             self.sock = tls.wrap_socket(sock, server_hostname=addr[0])
         except BaseException:
             sock.close()
@@ -61,6 +70,7 @@ class H2Conn:
         self.ended: set[int] = set()
         self.reset: dict[int, int] = {}
         self.goaway: h2.events.ConnectionTerminated | None = None
+        self.ack = True  # acknowledge received data (False: the windows stay shut)
 
     def __enter__(self) -> H2Conn:
         return self
@@ -107,7 +117,9 @@ class H2Conn:
                 self.heads[event.stream_id] = list(event.headers or [])
             elif isinstance(event, h2.events.DataReceived):
                 self.bodies.setdefault(event.stream_id, bytearray()).extend(event.data or b"")
-                self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                if self.ack:
+                    length = event.flow_controlled_length
+                    self.h2.acknowledge_received_data(length, event.stream_id)
             elif isinstance(event, h2.events.StreamEnded):
                 self.ended.add(event.stream_id)
             elif isinstance(event, h2.events.StreamReset):
