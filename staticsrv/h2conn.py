@@ -38,6 +38,7 @@ from hyperframe.frame import GoAwayFrame
 from staticsrv import h2send
 from staticsrv.h2fields import to_request
 from staticsrv.h2guard import FrameGuard
+from staticsrv.h2hpack import FieldEncoder
 from staticsrv.http11 import ParseError, Request
 from staticsrv.shared import Shared
 from staticsrv.writer import Connection, Phase
@@ -80,10 +81,20 @@ class Session:
         self.conn = conn
         self.shared = shared
         self.loop = conn.loop
-        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        # Outbound fields are the server's own, already lower-case and
+        # checked (h2fields): h2's per-field checks would double the cost.
+        config = h2.config.H2Configuration(
+            client_side=False,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            validate_inbound_headers=False,  # h2fields.to_request checks what matters
+            normalize_outbound_headers=False,
+            split_outbound_cookies=False,
+        )
         self.h2 = h2.connection.H2Connection(config=config)
         self.h2.local_settings = h2.settings.Settings(client=False, initial_values=settings())
         self.h2.decoder.max_header_list_size = MAX_HEADER_LIST
+        self.h2.encoder = FieldEncoder()
         self.guard = FrameGuard()
         self.streams: dict[int, Stream] = {}
         self.out: list[bytes] = []

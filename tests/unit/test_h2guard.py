@@ -90,3 +90,25 @@ def test_response_headers_drop_connection_specific_fields() -> None:
     names = [name for name, _ in out]
     assert names == [b":status", b"server", b"date", b"content-type", b"vary"]
     assert out[0] == (b":status", b"200")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b":method", b"GET"), (b":scheme", b"https"), (b":path", b"/"), (b"Upper", b"x")],
+        [(b":method", b"GET"), (b":scheme", b"https"), (b":path", b"/"), (b"connection", b"x")],
+        [(b":method", b"GET"), (b":scheme", b"https"), (b":path", b"/"), (b"te", b"gzip")],
+        [(b":method", b"GET"), (b":scheme", b"https"), (b"a", b"b"), (b":path", b"/")],
+        [(b":method", b"GET"), (b":method", b"GET"), (b":scheme", b"https"), (b":path", b"/")],
+        [(b":method", b"GET"), (b":path", b"/")],
+    ],
+)
+def test_rules_of_rfc9113_section8_are_checked(headers: list[tuple[bytes, bytes]]) -> None:
+    req = to_request(headers, parse)
+    assert isinstance(req, ParseError) and req.status == 400
+
+
+def test_te_trailers_is_allowed() -> None:
+    fields = [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"localhost"),
+              (b":path", b"/"), (b"te", b"trailers")]  # fmt: skip
+    assert isinstance(to_request(fields, parse), Request)
