@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 
-.PHONY: run test unit lint typecheck bench bench-idle bench-live bench-tls clean
+.PHONY: run test unit lint typecheck bench bench-idle bench-live bench-tls bench-h2 clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-live: $(STAMP)  ## --live: write-to-event latency, memory per event stream
 
 bench-tls: $(STAMP)  ## HTTPS beside nginx and caddy with the same certificate (wrk, nginx, caddy)
 	$(PY) benchmarks/tls.py
+
+bench-h2: $(STAMP)  ## HTTP/2 beside nginx and caddy (h2load, nginx, caddy, Chromium)
+	$(PY) benchmarks/h2.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

@@ -22,11 +22,12 @@ from dataclasses import replace
 from staticsrv.http11 import ParseError, Request
 from staticsrv.responses import SERVER, Response
 
-__all__ = ["HOP_BY_HOP", "to_request", "response_headers"]
+__all__ = ["HOP_BY_HOP", "response_headers", "to_request"]
 
 # RFC 9113 §8.2.2: connection-specific fields never appear in HTTP/2.
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                        "upgrade"})  # fmt: skip
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
+)
 _E_PSEUDO = ParseError(400, "Malformed HTTP/2 request pseudo-header fields")
 _E_FIELD = ParseError(400, "Invalid character in header field")
 _E_CONNECTION = ParseError(400, "Connection-specific header field in HTTP/2")

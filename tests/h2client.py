@@ -19,8 +19,9 @@ import h2.exceptions
 
 from tests.client import REPEATABLE, TIMEOUT, Closed, Received
 
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                        "upgrade"})  # fmt: skip
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
+)
 
 
 def h2_context(base: ssl.SSLContext) -> ssl.SSLContext:
@@ -32,9 +33,7 @@ def h2_context(base: ssl.SSLContext) -> ssl.SSLContext:
 
 
 def _ca_pem(base: ssl.SSLContext) -> str:
-    return "".join(
-        ssl.DER_cert_to_PEM_cert(der) for der in base.get_ca_certs(binary_form=True)
-    )
+    return "".join(ssl.DER_cert_to_PEM_cert(der) for der in base.get_ca_certs(binary_form=True))
 
 
 class H2Conn:

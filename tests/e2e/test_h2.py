@@ -20,10 +20,10 @@ import h2.settings
 import pytest
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame
 
+from staticsrv.config import Timeouts
 from tests.client import connect, get
 from tests.conftest import Running, ServeFactory
 from tests.h2client import H2Conn
-from staticsrv.config import Timeouts
 
 pytestmark = pytest.mark.one_scheme
 
@@ -39,9 +39,11 @@ def alpn_of(running: Running, offer: list[str]) -> str | None:
     ctx = ssl.create_default_context()
     ctx.load_verify_locations(cadata=_pem(running.tls))
     ctx.set_alpn_protocols(offer)
-    with socket.create_connection(running.addr, timeout=5) as raw:
-        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            return tls.selected_alpn_protocol()
+    with (
+        socket.create_connection(running.addr, timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        return tls.selected_alpn_protocol()
 
 
 def _pem(ctx: ssl.SSLContext) -> str:
@@ -141,7 +143,7 @@ def _frames_until_close(conn: H2Conn, limit: float) -> list[h2.events.Event]:
         except TimeoutError:
             break
         except (ConnectionResetError, ssl.SSLError):
-            return events + [h2.events.ConnectionTerminated()]
+            return [*events, h2.events.ConnectionTerminated()]
         if not data:
             events.append(h2.events.ConnectionTerminated())  # the close itself
             break

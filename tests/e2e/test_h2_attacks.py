@@ -53,8 +53,13 @@ class Raw:
         self.sock.sendall(PREFACE + SettingsFrame(0).serialize())
 
     def block(self, path: str = "/hello.txt", method: str = "GET", extra: object = ()) -> bytes:
-        fields = [(":method", method), (":scheme", "https"), (":authority", "localhost"),
-                  (":path", path), *extra]  # type: ignore[misc]  # fmt: skip
+        fields = [
+            (":method", method),
+            (":scheme", "https"),
+            (":authority", "localhost"),
+            (":path", path),
+            *extra,
+        ]  # type: ignore[misc]
         data: bytes = self.hpack.encode(fields)
         return data
 
@@ -107,8 +112,10 @@ def test_rapid_reset_gets_goaway_enhance_your_calm(guarded: Running) -> None:
     frames: list[Frame] = []
     for n in range(400):
         sid = 2 * n + 1
-        frames += [HeadersFrame(sid, raw.block(), flags=["END_HEADERS", "END_STREAM"]),
-                   RstStreamFrame(sid, error_code=8)]  # fmt: skip
+        frames += [
+            HeadersFrame(sid, raw.block(), flags=["END_HEADERS", "END_STREAM"]),
+            RstStreamFrame(sid, error_code=8),
+        ]
     raw.send(*frames)
     assert calm(raw.frames())
 
@@ -178,8 +185,12 @@ def test_at_most_128_streams_run_at_once(
     raw = Raw(running)
     # Answers of 3 MiB each: the connection's window (64 KiB, never
     # opened here) keeps every stream open while the client sends more.
-    raw.send(*(HeadersFrame(2 * n + 1, raw.block("/big.bin"), flags=["END_HEADERS",
-               "END_STREAM"]) for n in range(200)))  # fmt: skip
+    raw.send(
+        *(
+            HeadersFrame(2 * n + 1, raw.block("/big.bin"), flags=["END_HEADERS", "END_STREAM"])
+            for n in range(200)
+        )
+    )
     frames = raw.frames()
     settings = [f for f in frames if isinstance(f, SettingsFrame) and "ACK" not in f.flags]
     assert settings[0].settings[SettingsFrame.MAX_CONCURRENT_STREAMS] == 128

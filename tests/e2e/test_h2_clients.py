@@ -47,18 +47,46 @@ def test_curl_http2_downloads_a_big_file_and_resumes_a_range(
     data = (big_root / "big.bin").read_bytes()
     out = tmp_path / "got.bin"
     run = subprocess.run(
-        ["curl", "--http2", "-sS", "--cacert", ca_file(), "-o", str(out),
-         "-w", "%{http_version} %{http_code}", url],  # fmt: skip
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            "curl",
+            "--http2",
+            "-sS",
+            "--cacert",
+            ca_file(),
+            "-o",
+            str(out),
+            "-w",
+            "%{http_version} %{http_code}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert run.stdout == "2 200"
     assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(data).digest()
     # A download cut at 10 MiB, resumed with -C - (a Range request).
     out.write_bytes(data[: 10 << 20])
     run = subprocess.run(
-        ["curl", "--http2", "-sS", "--cacert", ca_file(), "-C", "-", "-o", str(out),
-         "-w", "%{http_version} %{http_code}", url],  # fmt: skip
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            "curl",
+            "--http2",
+            "-sS",
+            "--cacert",
+            ca_file(),
+            "-C",
+            "-",
+            "-o",
+            str(out),
+            "-w",
+            "%{http_version} %{http_code}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert run.stdout == "2 206"
     assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(data).digest()
@@ -72,7 +100,10 @@ def test_nghttp_fetches_many_streams_without_error(serve: ServeFactory) -> None:
     urls = [f"{base}/{name}?n={n}" for n in range(10) for name in names]  # nghttp dedups
     run = subprocess.run(
         ["nghttp", "-n", "-s", "--no-verify-peer", *urls],  # nghttp takes no CA file
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("200") >= len(urls)  # one line per stream in the statistics
@@ -83,11 +114,17 @@ def test_h2load_runs_without_errors(serve: ServeFactory) -> None:
     srv = serve(https=True)
     run = subprocess.run(
         ["h2load", "-n", "3000", "-c", "8", "-m", "10", f"https://localhost:{srv.port}/hello.txt"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert "Application protocol: h2" in run.stdout
-    done = re.search(r"requests: 3000 total, 3000 started, (\d+) done, (\d+) succeeded, "
-                     r"(\d+) failed, (\d+) errored, (\d+) timeout", run.stdout)  # fmt: skip
+    done = re.search(
+        r"requests: 3000 total, 3000 started, (\d+) done, (\d+) succeeded, "
+        r"(\d+) failed, (\d+) errored, (\d+) timeout",
+        run.stdout,
+    )
     assert done is not None, run.stdout
     assert done.groups() == ("3000", "3000", "0", "0", "0")
 

@@ -12,7 +12,9 @@ from staticsrv.responses import Response
 
 
 def frame(kind: int, flags: int = 0, stream: int = 1, payload: bytes = b"") -> bytes:
-    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+    return (
+        len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+    )
 
 
 def test_frames_split_anywhere_are_followed_byte_by_byte() -> None:
@@ -56,9 +58,15 @@ def parse(head: bytes) -> Request | ParseError:
 
 def test_pseudo_fields_become_the_same_request_as_http11() -> None:
     req = to_request(
-        [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"example.test:8443"),
-         (b":path", b"/a%20b?q=1"), (b"cookie", b"a=1"), (b"cookie", b"b=2"),
-         (b"accept-encoding", b"gzip")],  # fmt: skip
+        [
+            (b":method", b"GET"),
+            (b":scheme", b"https"),
+            (b":authority", b"example.test:8443"),
+            (b":path", b"/a%20b?q=1"),
+            (b"cookie", b"a=1"),
+            (b"cookie", b"b=2"),
+            (b"accept-encoding", b"gzip"),
+        ],
         parse,
     )
     assert isinstance(req, Request)
@@ -84,8 +92,16 @@ def test_malformed_header_lists_are_refused_with_400(headers: list[tuple[bytes, 
 
 
 def test_response_headers_drop_connection_specific_fields() -> None:
-    resp = Response(200, (("Content-Type", "text/plain"), ("Connection", "close"),
-                          ("Transfer-Encoding", "chunked"), ("Keep-Alive", "x"), ("Vary", "A")))  # fmt: skip
+    resp = Response(
+        200,
+        (
+            ("Content-Type", "text/plain"),
+            ("Connection", "close"),
+            ("Transfer-Encoding", "chunked"),
+            ("Keep-Alive", "x"),
+            ("Vary", "A"),
+        ),
+    )
     out = response_headers(resp, b"Mon, 07 Dec 2026 00:00:00 GMT")
     names = [name for name, _ in out]
     assert names == [b":status", b"server", b"date", b"content-type", b"vary"]
@@ -109,6 +125,11 @@ def test_rules_of_rfc9113_section8_are_checked(headers: list[tuple[bytes, bytes]
 
 
 def test_te_trailers_is_allowed() -> None:
-    fields = [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"localhost"),
-              (b":path", b"/"), (b"te", b"trailers")]  # fmt: skip
+    fields = [
+        (b":method", b"GET"),
+        (b":scheme", b"https"),
+        (b":authority", b"localhost"),
+        (b":path", b"/"),
+        (b"te", b"trailers"),
+    ]
     assert isinstance(to_request(fields, parse), Request)

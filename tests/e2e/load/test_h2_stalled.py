@@ -26,7 +26,7 @@ pytestmark = pytest.mark.load
 MIB = 1024 * 1024
 STREAMS = 96
 SIZE = 5 * MIB
-RSS_GROWTH_BOUND_KIB = 40 * 1024  # 96 × 5 MiB = 480 MiB if answers were buffered
+RSS_GROWTH_BOUND_KIB = 40 * 1024  # 96 x 5 MiB = 480 MiB if answers were buffered
 SEND_TIMEOUT = 2.0
 
 
