@@ -260,3 +260,26 @@ def test_http11_over_tls_is_unchanged_beside_h2(serve: ServeFactory) -> None:
         sock.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
         data = sock.recv(4096)
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_twelve_live_tabs_share_one_connection_and_all_reload(serve: ServeFactory) -> None:
+    # --live: each tab's event stream is a stream of the one connection (no
+    # longer one of the browser's six per host), and a change reaches all.
+    running = h2_server(serve, live=True, live_delay=0.05)
+    with open_h2(running) as conn:
+        page = conn.request("/index.html")
+        assert b"/__staticsrv__/live.js" in page.body  # injected as over HTTP/1.1
+        tabs = [conn.start("/__staticsrv__/events") for _ in range(12)]
+        while not all(t in conn.heads for t in tabs):
+            assert conn.pump()
+        assert all(dict(conn.heads[t])[b":status"] == b"200" for t in tabs)
+        assert conn.request("/hello.txt").body == b"hello world\n"  # the connection still serves
+        before = {t: len(conn.bodies.get(t, b"")) for t in tabs}
+        (running.root / "index.html").write_text("<h1>changed</h1>\n")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(
+            b"data:" in conn.bodies.get(t, b"")[before[t] :] for t in tabs
+        ):
+            assert conn.pump()
+        assert all(b"data:" in conn.bodies.get(t, b"")[before[t] :] for t in tabs)
+        assert conn.request("/index.html").body.startswith(b"<h1>changed</h1>")
