@@ -16,6 +16,7 @@ refused over HTTP/2 with the same status.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -77,6 +78,13 @@ def to_request(
         lines.append(b"host: " + host)
     # Without the final empty line, as ReceiveBuffer hands heads to parse_head.
     head = method + b" " + path + b" HTTP/1.1\r\n" + b"".join(x + b"\r\n" for x in lines)
+    return _parsed(head, parse)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(head: bytes, parse: Callable[[bytes], Request | ParseError]) -> Request | ParseError:
+    """The HTTP/2 request of an equivalent head; identical heads share it, as
+    the HTTP/1.1 loop's parse cache does (Request is immutable)."""
     req = parse(head)
     if isinstance(req, ParseError):
         return req

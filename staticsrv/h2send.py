@@ -59,8 +59,19 @@ async def answer(session: Session, stream: Stream, req: Request | ParseError) ->
             session.settle()
         date = shared.clock.date_line()[6:-2]  # b"Date: ...\r\n": the value alone
         empty = bare or body == b""
+        conn = session.h2
         try:
-            session.h2.send_headers(stream.id, response_headers(resp, date), end_stream=empty)
+            conn.send_headers(stream.id, response_headers(resp, date), end_stream=empty)
+            if (
+                not empty
+                and isinstance(body, bytes)
+                and len(body)
+                <= min(conn.local_flow_control_window(stream.id), conn.max_outbound_frame_size)
+            ):
+                # Most answers: one DATA frame that also ends the stream, and
+                # one hand-over to the pump for the whole answer.
+                conn.send_data(stream.id, body, end_stream=True)
+                sent, empty = len(body), True
         except h2.exceptions.ProtocolError:
             raise Gone from None  # reset meanwhile
         session.queue()

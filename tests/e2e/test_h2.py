@@ -220,10 +220,11 @@ def test_graceful_stop_sends_goaway_and_lets_the_stream_in_flight_finish(
         conn.h2.increment_flow_control_window(2**31 - 1 - 65535)
         conn.flush()
         stream_id = conn.start("/huge.bin")
-        first = conn.sock.recv(1 << 16)  # the answer has begun
+        data = bytearray()
+        frames = raw_frames(conn, data, 10.0, until=DataFrame)  # the answer has begun
         loop = running.core._loop
         loop.call_soon_threadsafe(lambda: asyncio.ensure_future(running.server.stop()))
-        frames = raw_frames(conn, first, 10.0)
+        frames += raw_frames(conn, data, 10.0)
     goaways = [f for f in frames if isinstance(f, GoAwayFrame)]
     assert goaways and goaways[0].error_code == 0 and goaways[0].last_stream_id == stream_id
     body = b"".join(f.data for f in frames if isinstance(f, DataFrame))
@@ -231,10 +232,12 @@ def test_graceful_stop_sends_goaway_and_lets_the_stream_in_flight_finish(
     assert any("END_STREAM" in f.flags for f in frames if isinstance(f, DataFrame))
 
 
-def raw_frames(conn: H2Conn, buf: bytes, limit: float) -> list[Frame]:
-    """Every frame the server sends until it closes, parsed by hyperframe alone."""
+def raw_frames(
+    conn: H2Conn, data: bytearray, limit: float, until: type[Frame] | None = None
+) -> list[Frame]:
+    """The frames the server sends until it closes (or one of type ``until`` came),
+    parsed by hyperframe alone; ``data`` keeps the bytes of a frame not yet whole."""
     frames: list[Frame] = []
-    data = bytearray(buf)
     end = time.monotonic() + limit
     while time.monotonic() < end:
         while len(data) >= 9:
@@ -244,6 +247,8 @@ def raw_frames(conn: H2Conn, buf: bytes, limit: float) -> list[Frame]:
             frame.parse_body(memoryview(data[9 : 9 + length]))
             frames.append(frame)
             del data[: 9 + length]
+            if until is not None and isinstance(frame, until):
+                return frames
         try:
             chunk = conn.sock.recv(1 << 16)
         except (TimeoutError, ConnectionResetError, ssl.SSLError):
