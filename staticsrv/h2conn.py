@@ -38,7 +38,7 @@ from hyperframe.frame import GoAwayFrame
 from staticsrv import h2send
 from staticsrv.h2fields import to_request
 from staticsrv.h2guard import FrameGuard
-from staticsrv.h2hpack import FieldEncoder
+from staticsrv.h2hpack import BlockDecoder, FieldEncoder
 from staticsrv.http11 import ParseError, Request
 from staticsrv.shared import Shared
 from staticsrv.writer import Connection, Phase
@@ -62,7 +62,9 @@ class Stream:
         self.id = stream_id
         self.endless = False  # an event stream: does not keep the connection busy
         self.task: asyncio.Task[None] | None = None
-        self.wake = asyncio.Event()  # its window may have opened, or the queue drained
+        # Its window may have opened, or the queue drained; made only when
+        # the stream first has to wait (most answers never do).
+        self.wake: asyncio.Event | None = None
 
 
 def settings() -> dict[h2.settings.SettingCodes, int]:
@@ -93,7 +95,7 @@ class Session:
         )
         self.h2 = h2.connection.H2Connection(config=config)
         self.h2.local_settings = h2.settings.Settings(client=False, initial_values=settings())
-        self.h2.decoder.max_header_list_size = MAX_HEADER_LIST
+        self.h2.decoder = BlockDecoder(MAX_HEADER_LIST)
         self.h2.encoder = FieldEncoder()
         self.guard = FrameGuard()
         self.streams: dict[int, Stream] = {}
@@ -145,7 +147,8 @@ class Session:
 
     def _wake_all(self) -> None:
         for stream in self.streams.values():
-            stream.wake.set()
+            if stream.wake is not None:
+                stream.wake.set()
 
     def goaway(self) -> None:
         """Graceful GOAWAY (RFC 9113 §6.8): streams up to the last one taken still finish.
@@ -236,7 +239,7 @@ class Session:
         elif isinstance(event, h2.events.WindowUpdated):
             if event.stream_id == 0:
                 self._wake_all()
-            elif (stream := self.streams.get(event.stream_id)) is not None:
+            elif (stream := self.streams.get(event.stream_id)) is not None and stream.wake:
                 stream.wake.set()
         elif isinstance(event, h2.events.RemoteSettingsChanged):
             if not self._ready:

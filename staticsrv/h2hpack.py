@@ -11,6 +11,15 @@ of the client's SETTINGS_HEADER_TABLE_SIZE (and the first) starts with a
 dynamic table size update to 0 (RFC 7541 §6.3), so a client that lowers
 its table is answered as §4.2 asks.  The cost is a few bytes per answer
 that the table would have saved (Date, ETag).
+
+:class:`BlockDecoder` is the decoder h2 uses for requests.  A header block
+that inserts nothing into the dynamic table (every field indexed, or a
+literal not indexed) decodes to the same list for as long as the table
+is unchanged, and a client repeating a request sends exactly such a block
+(a browser for every asset of one shape, a load generator always): the
+list is cached by the block's bytes and the table's generation, as the
+HTTP/1.1 loop caches the parse of an identical head.  Any insertion or
+resize starts a new generation.
 May not touch: sockets, h2's state.
 """
 
@@ -19,9 +28,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from hpack import Encoder, NeverIndexedHeaderTuple
+from hpack import Decoder, Encoder, NeverIndexedHeaderTuple
+from hpack.table import HeaderTable
 
-__all__ = ["FieldEncoder"]
+__all__ = ["BlockDecoder", "FieldEncoder"]
 
 MAX_FIELDS = 4096  # cached encodings; the cache starts over when full
 _SIZE_ZERO = b"\x20"  # dynamic table size update, 0 (RFC 7541 §6.3: 001 + 5-bit integer)
@@ -55,3 +65,47 @@ class FieldEncoder(Encoder):
                 cache[field] = data
             out.append(data)
         return b"".join(out)
+
+
+MAX_BLOCKS = 512  # cached decoded blocks
+
+
+class _Table(HeaderTable):
+    """The dynamic table, counting its changes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generation = 0
+
+    def add(self, name: bytes, value: bytes) -> None:
+        self.generation += 1
+        super().add(name, value)
+
+    @property
+    def maxsize(self) -> int:
+        return self._maxsize
+
+    @maxsize.setter
+    def maxsize(self, newmax: int) -> None:
+        self.generation += 1
+        HeaderTable.maxsize.fset(self, newmax)  # type: ignore[attr-defined]
+
+
+class BlockDecoder(Decoder):
+    def __init__(self, max_header_list_size: int) -> None:
+        super().__init__(max_header_list_size)
+        self.header_table = self._table = _Table()
+        self._blocks: dict[tuple[int, bytes], list[Any]] = {}
+
+    def decode(self, data: bytes, raw: bool = False) -> Any:
+        table = self._table
+        key = (table.generation, bytes(data))
+        hit = self._blocks.get(key)
+        if hit is not None and raw:
+            return list(hit)
+        headers = super().decode(data, raw)
+        if raw and table.generation == key[0]:  # nothing inserted: the same next time
+            if len(self._blocks) >= MAX_BLOCKS:
+                self._blocks.clear()
+            self._blocks[key] = list(headers)
+        return headers

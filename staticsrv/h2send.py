@@ -114,10 +114,13 @@ async def _window(session: Session, stream: Stream) -> int:
             raise Gone from None  # closed or reset
         if window > 0 and session.queued < HIGH_WATER:
             return window
-        stream.wake.clear()
+        if stream.wake is None:
+            stream.wake = asyncio.Event()
+        wake = stream.wake
+        wake.clear()
         try:
             async with asyncio.timeout(timeout):
-                await stream.wake.wait()
+                await wake.wait()
         except TimeoutError:
             # A window shut for the whole send timeout: drop the stream
             # (RFC 9113 §8.1: RST_STREAM; CANCEL says we gave up on it).

@@ -133,3 +133,35 @@ def test_te_trailers_is_allowed() -> None:
         (b"te", b"trailers"),
     ]
     assert isinstance(to_request(fields, parse), Request)
+
+
+def test_field_encoder_blocks_decode_to_the_fields_and_leave_the_table_empty() -> None:
+    from hpack import Decoder
+
+    from staticsrv.h2hpack import FieldEncoder
+
+    encoder, decoder = FieldEncoder(), Decoder()
+    fields = [(b":status", b"200"), (b"server", b"staticsrv"), (b"etag", b'"abc"')]
+    for _ in range(3):  # the second and third blocks come from the cache
+        assert decoder.decode(encoder.encode(fields), raw=True) == fields
+        assert len(decoder.header_table.dynamic_entries) == 0
+    encoder.header_table_size = 100  # the client's setting changed: a size update leads
+    assert encoder.encode(fields).startswith(b"\x20")
+
+
+def test_block_decoder_reuses_only_blocks_that_insert_nothing() -> None:
+    from hpack import Encoder
+
+    from staticsrv.h2hpack import BlockDecoder
+
+    encoder, decoder = Encoder(), BlockDecoder(65536)
+    first = [(b":method", b"GET"), (b":path", b"/a"), (b"x-one", b"1")]
+    block = encoder.encode(first)  # inserts into the table
+    assert decoder.decode(block, raw=True) == first
+    again = encoder.encode(first)  # every field indexed now
+    assert again != block
+    assert decoder.decode(again, raw=True) == first
+    assert decoder.decode(again, raw=True) == first  # from the cache
+    other = [(b":method", b"GET"), (b":path", b"/b"), (b"x-one", b"2")]
+    assert decoder.decode(encoder.encode(other), raw=True) == other  # a new generation
+    assert decoder.decode(encoder.encode(other), raw=True) == other
