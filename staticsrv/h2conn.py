@@ -56,11 +56,12 @@ HIGH_WATER = h2send.HIGH_WATER
 class Stream:
     """One request in flight."""
 
-    __slots__ = ("endless", "id", "task", "wake")
+    __slots__ = ("ended", "endless", "id", "task", "wake")
 
     def __init__(self, stream_id: int) -> None:
         self.id = stream_id
         self.endless = False  # an event stream: does not keep the connection busy
+        self.ended = False  # the client's side is done (END_STREAM came)
         self.task: asyncio.Task[None] | None = None
         # Its window may have opened, or the queue drained; made only when
         # the stream first has to wait (most answers never do).
@@ -232,6 +233,9 @@ class Session:
             # Bodies are not read (static files); the windows stay open.
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        elif isinstance(event, h2.events.StreamEnded):
+            if (stream := self.streams.get(event.stream_id)) is not None:
+                stream.ended = True
         elif isinstance(event, h2.events.StreamReset):
             stream = self.streams.get(event.stream_id)
             if stream is not None and stream.task is not None:
@@ -271,6 +275,12 @@ class Session:
                 self.queue()
         finally:
             del self.streams[stream.id]
+            if not stream.ended:
+                # RFC 9113 §8.1: the answer is complete while the client is
+                # still sending a body nobody reads: NO_ERROR tells it to stop.
+                with contextlib.suppress(h2.exceptions.ProtocolError):
+                    self.h2.reset_stream(stream.id, ErrorCodes.NO_ERROR)
+                    self.queue()
             self.settle()
 
     # ------------------------------------------------------------------ the whole

@@ -288,3 +288,25 @@ def test_twelve_live_tabs_share_one_connection_and_all_reload(serve: ServeFactor
             assert conn.pump()
         assert all(b"data:" in conn.bodies.get(t, b"")[before[t] :] for t in tabs)
         assert conn.request("/index.html").body.startswith(b"<h1>changed</h1>")
+
+
+def test_a_body_still_coming_after_the_answer_is_stopped_with_no_error(
+    serve: ServeFactory,
+) -> None:
+    running = h2_server(serve)
+    with open_h2(running) as conn:
+        stream_id = conn.h2.get_next_available_stream_id()
+        head = [
+            (b":method", b"POST"),
+            (b":scheme", b"https"),
+            (b":authority", b"localhost"),
+            (b":path", b"/hello.txt"),
+        ]
+        conn.h2.send_headers(stream_id, head)  # no END_STREAM: a body would follow
+        conn.h2.send_data(stream_id, b"x" * 1000)
+        conn.flush()
+        while stream_id not in conn.reset:
+            assert conn.pump()
+        assert dict(conn.heads[stream_id])[b":status"] == b"405"
+        assert conn.reset[stream_id] == 0  # NO_ERROR
+        assert conn.request("/hello.txt").body == b"hello world\n"
