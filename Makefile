@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 PORT ?= 8080
 
-.PHONY: run test unit lint typecheck test-pythons docs bench bench-idle bench-live bench-tls clean
+.PHONY: run test unit lint typecheck test-pythons docs bench bench-idle bench-live bench-tls bench-h2 clean
 
 # `make run` installs what serving needs and no more (the server and the
 # optional faster loop); `make test` adds the development tools on top.
@@ -50,6 +50,9 @@ bench-live: $(STAMP)  ## --live: write-to-event latency, memory per event stream
 
 bench-tls: $(STAMP)  ## HTTPS beside nginx and caddy with the same certificate (wrk, nginx, caddy)
 	$(PY) benchmarks/tls.py
+
+bench-h2: $(STAMP)  ## HTTP/2 beside nginx and caddy (h2load, nginx, caddy, Chromium)
+	$(PY) benchmarks/h2.py
 
 clean:
 	rm -rf $(VENV) .venv-3.* .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info .docs-site

@@ -226,6 +226,11 @@ option = functools.partial(click.option, show_envvar=True)
     help="File whose first line is the key's password.",
 )
 @option(
+    "--no-http2",
+    is_flag=True,
+    help="With TLS: offer HTTP/1.1 only (by default ALPN offers h2, then http/1.1).",
+)
+@option(
     "--print-ca",
     is_flag=True,
     is_eager=True,

@@ -87,6 +87,8 @@ class Config:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_key_password_file: str | None = None
+    # HTTP/2 (RFC 9113) offered by ALPN beside HTTP/1.1 whenever TLS is on.
+    http2: bool = True
 
     @property
     def scheme(self) -> str:
@@ -155,6 +157,7 @@ DEFAULTS: dict[str, object] = {
     "tls_cert": None,
     "tls_key": None,
     "tls_key_password_file": None,
+    "no_http2": False,
 }
 PORT_FALLBACK = range(8080, 8100)  # tried in turn when no port is given
 MAX_LIVE_DELAY_MS = 10_000  # ten seconds of quiet: any longer is a typo
@@ -353,6 +356,7 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
         tls_cert=tls["tls_cert"],
         tls_key=tls["tls_key"],
         tls_key_password_file=tls["tls_key_password_file"],
+        http2=not o["no_http2"],
     )
 
 

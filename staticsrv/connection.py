@@ -97,6 +97,12 @@ async def _serve(conn: Connection, shared: Shared) -> None:
     opened = await transport.open()
     if opened is Opened.FAILED:
         return
+    if getattr(transport, "alpn", None) == "h2":
+        # ALPN chose HTTP/2 (RFC 9113 §3.2); its code is imported only then.
+        from staticsrv import h2conn
+
+        await h2conn.serve(conn, shared)
+        return
     discard = 0  # bytes of a request body still to drop before the next head
     body_deadline = 0.0
     while True:

@@ -153,8 +153,9 @@ class TLSTransport:
                     return b""  # close_notify, or the TCP end
                 except ssl.SSLError:
                     return b""  # a broken record: nothing more can be trusted
-                if self._out.pending:
-                    await self._flush()  # what reading produced (a key update's answer)
+                if self._out.pending and not self._draining:
+                    await self._flush()  # what reading produced (a key update's answer);
+                    # while a send drains, that sender takes these records too
                 if data:
                     return data
             raw = await self._raw.recv()
@@ -181,6 +182,11 @@ class TLSTransport:
             await self._flush()
             self.sent += len(piece)
             self._progress()
+
+    @property
+    def alpn(self) -> str | None:
+        """The protocol ALPN chose (RFC 7301): "h2", "http/1.1", or None."""
+        return self._ssl.selected_alpn_protocol() if self._up else None
 
     def send_nowait(self, data: bytes) -> None:
         """Best effort, never blocking (a last word before closing)."""
@@ -260,7 +266,9 @@ def _has_key(pem: bytes) -> bool:
     return b"PRIVATE KEY-----" in pem
 
 
-def server_context(cert: str, key: str | None, password_file: str | None) -> ssl.SSLContext:
+def server_context(
+    cert: str, key: str | None, password_file: str | None, http2: bool = False
+) -> ssl.SSLContext:
     """The server's context, or ValueError with one line naming the real reason.
 
     OpenSSL's own errors say "PEM lib" for a missing key and a wrong
@@ -290,7 +298,8 @@ def server_context(cert: str, key: str | None, password_file: str | None) -> ssl
         raise ValueError(f"--tls-key: {key_file} is encrypted: give --tls-key-password-file")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # the stdlib's secure defaults
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_alpn_protocols(["http/1.1"])
+    # RFC 7301: h2 first (RFC 9113 §3.2), HTTP/1.1 for clients without it.
+    ctx.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
     try:
         ctx.load_cert_chain(cert, key, password=(lambda: password or b""))
     except ssl.SSLError as exc:
@@ -330,7 +339,7 @@ def setup(config: Config) -> Setup | None:
                 f"set {certs.ENV_DATA_DIR} to a folder outside the served one"
             )
         issued = certs.ensure(lan.leaf_names(config.host, config.allowed_hosts or ()))
-        ctx = server_context(str(issued.cert_path), str(issued.key_path), None)
+        ctx = server_context(str(issued.cert_path), str(issued.key_path), None, config.http2)
         made = "made now" if issued.new_ca else "reused"
         return Setup(
             ctx,
@@ -350,5 +359,7 @@ def setup(config: Config) -> Setup | None:
     if _servable(key, config):
         # Served like any other file, the key would be anyone's.
         raise ValueError(f"--tls-key: {key} would be served (it is in the served folder)")
-    ctx = server_context(config.tls_cert, config.tls_key, config.tls_key_password_file)
+    ctx = server_context(
+        config.tls_cert, config.tls_key, config.tls_key_password_file, config.http2
+    )
     return Setup(ctx, (f"HTTPS with the certificate {config.tls_cert}",))

@@ -31,10 +31,18 @@ class Addr(tuple[str, int]):
     """
 
     tls: ssl.SSLContext | None
+    h2: ssl.SSLContext | None  # set: get() speaks HTTP/2 (tests/h2client.py) with it
 
-    def __new__(cls, host: str, port: int, tls: ssl.SSLContext | None = None) -> Addr:
+    def __new__(
+        cls,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None = None,
+        h2: ssl.SSLContext | None = None,
+    ) -> Addr:
         self = super().__new__(cls, (host, port))
         self.tls = tls
+        self.h2 = h2
         return self
 
 
@@ -282,6 +290,12 @@ def get(
     method: str = "GET",
     headers: dict[str, str] | None = None,
 ) -> Received:
+    """One request on a new connection: HTTP/2 when ``addr`` asks for it (the h2 scheme)."""
+    h2 = getattr(addr, "h2", None)
+    if h2 is not None:
+        from tests import h2client
+
+        return h2client.get(addr, h2, target, method, headers)
     with Conn(addr) as conn:
         return conn.request(target, method, headers)
 

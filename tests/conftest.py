@@ -34,7 +34,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-SCHEMES = ("http", "https")
+SCHEMES = ("http", "https", "h2")
 # pytest-timeout's bound per test: the default (pyproject.toml) suits a unit
 # or end-to-end test; load and browser tests do more work by design.
 LONG_TIMEOUT = {"load": 240, "browser": 180}
@@ -48,7 +48,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Every end-to-end test on ``serve`` runs twice: over plain TCP and over TLS.
+    """Every end-to-end test on ``serve`` runs three times: plain TCP, TLS, and HTTP/2.
+
+    Under "h2" the server is the TLS one and ``client.get`` speaks HTTP/2
+    (ALPN h2); raw-byte clients (``Conn``, ``raw``) stay HTTP/1.1 over TLS.
 
     ``@pytest.mark.one_scheme`` runs a test once, on plain HTTP unless it
     asks ``serve(https=True)`` itself (the TLS-specific tests).
@@ -76,6 +79,14 @@ def client_tls(ca_data_dir: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(certs.ensure_ca()))
 
 
+@pytest.fixture(scope="session")
+def client_h2(client_tls: ssl.SSLContext) -> ssl.SSLContext:
+    """The same trust, offering only h2 by ALPN."""
+    from tests.h2client import h2_context
+
+    return h2_context(client_tls)
+
+
 @dataclasses.dataclass
 class Running:
     host: str
@@ -84,10 +95,16 @@ class Running:
     server: staticsrv.Server
     log: list[str]
     tls: ssl.SSLContext | None = None  # the client side, when the server speaks TLS
+    h2: ssl.SSLContext | None = None  # the client side's h2 context, in the h2 scheme
 
     @property
     def addr(self) -> Addr:
-        return Addr(self.host, self.port, self.tls)
+        return Addr(self.host, self.port, self.tls, self.h2)
+
+    @property
+    def version(self) -> str:
+        """The protocol ``client.get`` speaks, as the access log writes it."""
+        return "HTTP/2.0" if self.h2 is not None else "HTTP/1.1"
 
     @property
     def core(self) -> ServerCore:
@@ -127,7 +144,9 @@ ServeFactory = Callable[..., Running]
 
 
 @pytest.fixture
-def serve(site: Path, scheme: str, client_tls: ssl.SSLContext) -> Iterator[ServeFactory]:
+def serve(
+    site: Path, scheme: str, client_tls: ssl.SSLContext, client_h2: ssl.SSLContext
+) -> Iterator[ServeFactory]:
     """serve(root=None, features=None, rules=(), **config_fields) -> Running.
 
     Servers run through the embedding API (``staticsrv.serve``) and are
@@ -135,7 +154,7 @@ def serve(site: Path, scheme: str, client_tls: ssl.SSLContext) -> Iterator[Serve
     With ``scheme`` "https" (see pytest_generate_tests) they serve HTTPS
     with a certificate from the session's CA, and ``addr`` says so.
     """
-    https = scheme == "https"
+    https = scheme in ("https", "h2")
     with contextlib.ExitStack() as stack:
 
         def start(
@@ -157,7 +176,8 @@ def serve(site: Path, scheme: str, client_tls: ssl.SSLContext) -> Iterator[Serve
                 )
             )
             tls = client_tls if config.https else None
-            return Running("127.0.0.1", server.port, Path(config.root), server, log, tls)
+            h2 = client_h2 if config.https and scheme == "h2" and config.http2 else None
+            return Running("127.0.0.1", server.port, Path(config.root), server, log, tls, h2)
 
         yield start
 

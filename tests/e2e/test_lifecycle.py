@@ -224,7 +224,7 @@ def test_a_whole_download_is_logged_with_its_size_and_no_mark(
     deadline = time.monotonic() + 10  # the log is flushed once per loop turn: poll, bounded
     while not running.log and time.monotonic() < deadline:
         time.sleep(0.02)  # allowed: a bounded poll of an outcome, not a readiness wait
-    assert running.log[0].endswith(f'"GET /big.bin HTTP/1.1" 200 {BIG}')
+    assert running.log[0].endswith(f'"GET /big.bin {running.version}" 200 {BIG}')
 
 
 def test_process_group_of_workers_is_their_own(root: Path) -> None:
