@@ -17,7 +17,7 @@ import os
 BOOLS = frozenset(
     {
         "no_listing", "dotfiles", "follow_symlinks", "no_cache", "no_compress", "quiet",
-        "no_clean_urls", "no_rules", "cors", "qr", "open", "live", "https",
+        "no_clean_urls", "no_rules", "cors", "qr", "open", "live", "https", "no_http2",
     }
 )  # fmt: skip
 TEXTS = frozenset({"host", "loop", "base"})
