@@ -224,6 +224,23 @@ option = functools.partial(click.option, show_envvar=True)
     help="File whose first line is the key's password.",
 )
 @option(
+    "--proxy",
+    multiple=True,
+    type=_Lines(),
+    metavar="PATH=URL",
+    help="Send PATH and below to the http(s) URL (repeatable; one per line in the variable).",
+)
+@option(
+    "--proxy-timeout",
+    type=float,
+    metavar="SECONDS",
+    default=_default("proxy_timeout"),
+    show_default=True,
+    help="Seconds an upstream has to start its answer (then 504).",
+)
+@option("--proxy-insecure", is_flag=True, help="Do not verify https upstreams' certificates.")
+@option("--proxy-pass-auth", is_flag=True, help="With --auth: send Authorization upstream too.")
+@option(
     "--print-ca",
     is_flag=True,
     is_eager=True,

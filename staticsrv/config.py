@@ -13,9 +13,13 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from staticsrv.netlify import check_field
 from staticsrv.routing import host_name, parse_base
+
+if TYPE_CHECKING:
+    from staticsrv.proxy.mapping import ProxyMap
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -99,6 +103,11 @@ class Config:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_key_password_file: str | None = None
+    # Proxy (--proxy PATH=URL): mapped paths go to an upstream before files.
+    proxy: tuple[ProxyMap, ...] = ()
+    proxy_timeout: float = 60.0  # seconds for an upstream's head -> 504
+    proxy_insecure: bool = False  # https upstreams: skip certificate checks
+    proxy_pass_auth: bool = False  # with --auth: send Authorization up too
 
     @property
     def scheme(self) -> str:
@@ -167,6 +176,10 @@ DEFAULTS: dict[str, object] = {
     "tls_cert": None,
     "tls_key": None,
     "tls_key_password_file": None,
+    "proxy": (),
+    "proxy_timeout": 60.0,
+    "proxy_insecure": False,
+    "proxy_pass_auth": False,
 }
 PORT_FALLBACK = range(8080, 8100)  # tried in turn when no port is given
 MAX_LIVE_DELAY_MS = 10_000  # ten seconds of quiet: any longer is a typo
@@ -368,7 +381,26 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
         tls_cert=tls["tls_cert"],
         tls_key=tls["tls_key"],
         tls_key_password_file=tls["tls_key_password_file"],
+        proxy=_proxies(_strings("proxy", o["proxy"])),
+        proxy_timeout=_seconds("proxy-timeout", o["proxy_timeout"]),
+        proxy_insecure=bool(o["proxy_insecure"]),
+        proxy_pass_auth=bool(o["proxy_pass_auth"]),
     )
+
+
+def _proxies(values: tuple[str, ...]) -> tuple[ProxyMap, ...]:
+    """``--proxy PATH=URL`` values; the proxy modules load only when one is given."""
+    if not values:
+        return ()
+    from staticsrv.proxy.mapping import parse_proxy
+
+    maps = tuple(parse_proxy(text) for text in values)
+    seen: set[str] = set()
+    for m in maps:
+        if m.prefix in seen:
+            raise ValueError(f"--proxy: {m.prefix or '/'} is mapped twice")
+        seen.add(m.prefix)
+    return maps
 
 
 def _path(name: str, value: object) -> str | None:

@@ -26,11 +26,13 @@ import asyncio
 import contextlib
 import errno
 import logging
+import math
 import os
 import traceback
 
 from staticsrv.chunked import ChunkedReader, State
 from staticsrv.config import Limits
+from staticsrv.exchange import Body, ClientSide
 from staticsrv.http11 import ParseError, Request, parse_head
 from staticsrv.receivebuffer import ReceiveBuffer
 from staticsrv.responses import FileBody, Response, error_response, render_head
@@ -147,7 +149,10 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             await _refuse(conn, shared, writer, None, req)
             return
         unread = req.body_length > limits.max_discard_body
-        if req.chunked:
+        # Something may proxy: the handler gets the body and the socket
+        # through this seam, and says afterwards what it took.
+        side = ClientSide(conn, buf, writer, req, t.head) if shared.handler.may_proxy else None
+        if req.chunked and side is None:
             conn.phase = Phase.RECEIVING  # a stalled body gets the 408 a stalled head gets
             state = await _read_chunked(conn, buf, writer, limits, loop.time() + t.head)
             conn.phase = Phase.BUSY
@@ -158,13 +163,32 @@ async def _serve(conn: Connection, shared: Shared) -> None:
                 return
             unread = state is State.TOO_LARGE
 
-        resp = await shared.handler.handle(req)
+        consumed = False  # the handler read the body to its end
+        if side is None:
+            resp = await shared.handler.handle(req)
+        else:
+            resp = await shared.handler.handle(req, side)
+            if side.tunnel is not None:
+                await _tunnel(conn, shared, writer, req, resp, side)
+                return
+            if side.state is Body.UNREAD and req.chunked:
+                state = await _read_chunked(conn, buf, writer, limits, loop.time() + t.head)
+                if state is None:
+                    return
+                if state is State.ERROR:
+                    await _refuse(conn, shared, writer, req, _BAD_CHUNKS)
+                    return
+                unread = state is State.TOO_LARGE
+            elif side.state is Body.READ:
+                unread, consumed = False, True
+            elif side.state is Body.BROKEN:
+                unread = True  # cut or malformed mid-way: close, lingering
         close = resp.close or not req.keep_alive or shared.stopping
         if unread:
             # RFC 9112 §9.6 / §6.3: we do not read large bodies of GET/HEAD;
             # closing keeps the connection from desynchronising.
             close = True
-        elif req.body_length:
+        elif req.body_length and not consumed:
             # The body to drop has the head's deadline, counted once from
             # now: a body trickled byte by byte must not hold the
             # connection any longer than a trickled head can.
@@ -196,6 +220,18 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             if unread:
                 await _linger(conn)
             return
+
+
+async def _tunnel(
+    conn: Connection, shared: Shared, writer: Writer, req: Request, resp: Response, side: ClientSide
+) -> None:
+    """A 101: its head, then the handler joins the sockets until either side closes."""
+    writer.add(req, resp.status, render_head(resp, shared.clock.date_line(), True, False), b"")
+    await writer.flush()
+    assert side.tunnel is not None
+    conn.phase = Phase.STREAMING  # no deadline: the two ends decide; shutdown closes it
+    conn.deadline = math.inf
+    await side.tunnel(side)
 
 
 async def _refuse(

@@ -67,7 +67,9 @@ from staticsrv.siterules import (
 from staticsrv.target import Target, TargetError, decode_target, directory_redirect
 
 if TYPE_CHECKING:
+    from staticsrv.exchange import ClientSide
     from staticsrv.live.events import Hub
+    from staticsrv.proxy.forward import Proxy
 
 log = logging.getLogger("staticsrv")
 
@@ -105,6 +107,11 @@ class Handler:
             self.live = Hub(cache_control=config.generated_cache_control)
             self._inject = inject
             self._reserved = (RESERVED,)
+        self.proxy: Proxy | None = None  # made for --proxy, or a first _redirects rule that proxies
+        self._rules_seen: object = None
+        self._rules_proxy = False
+        if config.proxy:
+            self._make_proxy()
         self.files = Files(config, self.resolver, self.reader, inject=self._inject)
         self.listings = Listings(config, self.resolver, inject=self._inject)
         self.not_found = NotFoundPages(config, self.resolver, self.files)
@@ -163,6 +170,25 @@ class Handler:
     def _end_pass(self) -> None:
         self._in_pass = False
 
+    @property
+    def may_proxy(self) -> bool:
+        """Whether a request may go upstream (the connection then offers its body and socket)."""
+        if self.config.proxy:
+            return True
+        rules = self.site.redirects if self.site is not None else ()
+        if rules is not self._rules_seen:
+            self._rules_seen = rules
+            self._rules_proxy = any(r.status == 200 and r.external for r in rules)
+        return self._rules_proxy
+
+    def _make_proxy(self) -> Proxy:
+        """Imported only now: a server that never proxies never loads the proxy."""
+        if self.proxy is None:
+            from staticsrv.proxy.forward import Proxy
+
+            self.proxy = Proxy.from_config(self.config)
+        return self.proxy
+
     def invalidate(self) -> None:
         """Forget every memoised answer (a rule's own inputs changed)."""
         self._memo.clear()
@@ -170,6 +196,8 @@ class Handler:
     def close(self) -> None:
         if self.live is not None:
             self.live.close()
+        if self.proxy is not None:
+            self.proxy.close()
         self._memo.clear()
         self.reader.close()
 
@@ -192,7 +220,7 @@ class Handler:
             status, reason=reason, cache_control=self._cc, head=req.method == "HEAD", extra=extra
         )
 
-    async def handle(self, req: Request) -> Response:
+    async def handle(self, req: Request, side: ClientSide | None = None) -> Response:
         """The final answer to ``req``; never raises for a request or a file."""
         headers = req.headers
         # DNS rebinding: before anything else, even the memo (README, Security).
@@ -213,7 +241,7 @@ class Handler:
                 memo.seen = self._pass
                 return memo.response
         try:
-            resp, facts = await self._decide(req)
+            resp, facts = await self._decide(req, side)
             resp = self.finish(req, resp)
         except Exception:
             # A fault of ours (or of a rule), never of the request: a 500 that
@@ -235,8 +263,12 @@ class Handler:
             self._memo[key] = facts
         return resp
 
-    async def _decide(self, req: Request) -> tuple[Response, Memo | None]:
+    async def _decide(self, req: Request, side: ClientSide | None) -> tuple[Response, Memo | None]:
         method = req.method
+        if self.proxy is not None and self.config.proxy:
+            hit = self.proxy.mapped(req)
+            if hit is not None:
+                return await self.proxy.answer(req, side, hit), None
         if method == "OPTIONS":
             allow = (("Allow", ALLOW),)
             if self.config.cors and "access-control-request-method" in req.headers:
@@ -269,18 +301,20 @@ class Handler:
                 return self._error(req, 404), None  # outside the prefix
             assert isinstance(inside, Target)
             target = inside
-        return await self._routed(req, target)
+        return await self._routed(req, target, side)
 
     def _redirect(self, req: Request, status: int, location: str) -> Response:
         return self._error(req, status, extra=(("Location", location),))
 
-    async def _routed(self, req: Request, target: Target) -> tuple[Response, Memo | None]:
+    async def _routed(
+        self, req: Request, target: Target, side: ClientSide | None = None
+    ) -> tuple[Response, Memo | None]:
         """Rules, file, folder, clean URL, rules again, SPA, 404: the site's precedence."""
         redirects = self.site.redirects if self.site is not None else ()
         path = site_path(target)
         hit = match_redirect(redirects, path, forced=True) if redirects else None
         if hit is not None:
-            return await self._rule(req, target, *hit)
+            return await self._rule(req, target, *hit, side)
         found = await self._resolved(req, target)
         if found is not None:
             return found
@@ -296,7 +330,7 @@ class Handler:
             missing += (self.resolver.full_path(html.relpath),)
         hit = match_redirect(redirects, path, forced=False) if redirects else None
         if hit is not None:
-            return await self._rule(req, target, *hit)
+            return await self._rule(req, target, *hit, side)
         if self.config.spa is None:
             return await self._not_found(req, target, missing)
         if is_navigation(req.method, req.headers, target):
@@ -310,7 +344,12 @@ class Handler:
         return _vary_accept(resp), None
 
     async def _rule(
-        self, req: Request, target: Target, rule: RedirectRule, captures: dict[str, str]
+        self,
+        req: Request,
+        target: Target,
+        rule: RedirectRule,
+        captures: dict[str, str],
+        side: ClientSide | None = None,
     ) -> tuple[Response, Memo | None]:
         """The answer a ``_redirects`` rule gives; never memoised."""
         location = rule.target(captures, target.query)
@@ -318,6 +357,8 @@ class Handler:
             # The expansion would lead to another host: refuse, as if no page.
             log.warning("_redirects line %d: refused a target off the site", rule.line)
             return self._error(req, 404), None
+        if rule.status == 200 and rule.external:
+            return await self._make_proxy().rule_answer(req, side, rule.line, location), None
         if rule.status in REDIRECT_STATUSES:
             if not rule.external:
                 location = self._base_url + location[1:]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from http import HTTPStatus
 
 from staticsrv import __version__, pages
 
@@ -81,8 +82,18 @@ def date_line(http_date: str) -> bytes:
 
 def head_prefix(status: int, fields: Iterable[tuple[str, str]]) -> bytes:
     """Status line, Server and the given fields, without Date and the tail."""
-    status_line = f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}\r\nServer: {SERVER}\r\n"
+    reason = REASONS.get(status) or _phrase(status)
+    status_line = f"HTTP/1.1 {status} {reason}\r\nServer: {SERVER}\r\n"
     return status_line.encode("latin-1") + field_lines(fields)
+
+
+@lru_cache(maxsize=64)
+def _phrase(status: int) -> str:
+    """A proxied upstream's status: the registered phrase (RFC 9110 §15), else a neutral one."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def field_lines(fields: Iterable[tuple[str, str]]) -> bytes:
@@ -128,6 +139,9 @@ class StreamBody:
 
     chunks: AsyncIterator[bytes]
     finite: bool = False
+    # Known in advance (a proxied answer with Content-Length, which the
+    # builder put in the fields): sent as is, not chunked.
+    length: int | None = None
 
 
 Body = bytes | FileBody | StreamBody
@@ -190,7 +204,7 @@ class Response:
 def render_head(resp: Response, date: bytes, keep_alive: bool, http10: bool) -> bytes:
     """The whole head of ``resp`` as sent: prefix, Date, framing, Connection."""
     head = resp.prefix() + date
-    if isinstance(resp.body, StreamBody):
+    if isinstance(resp.body, StreamBody) and resp.body.length is None:
         if http10:
             keep_alive = False  # RFC 9112 §6.3: the close delimits the body
         else:
