@@ -231,6 +231,8 @@ def backend() -> Iterator[Backend]:
     finally:
         loop.call_soon_threadsafe(lambda: [t.cancel() for t in asyncio.all_tasks(loop)])
         thread.join(5)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 async def _guard(coro: object) -> None:

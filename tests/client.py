@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 TIMEOUT = 10.0
 RECV = 1 << 18
-REPEATABLE = frozenset({"vary", "set-cookie"})  # fields an answer may carry twice (cookies: proxied)
+REPEATABLE = frozenset({"vary", "set-cookie"})  # fields an answer may send twice
 
 
 class Addr(tuple[str, int]):
