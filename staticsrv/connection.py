@@ -34,6 +34,7 @@ from staticsrv.chunked import ChunkedReader, State
 from staticsrv.config import Limits
 from staticsrv.exchange import Body, ClientSide
 from staticsrv.http11 import ParseError, Request, parse_head
+from staticsrv.proxying import CURRENT
 from staticsrv.receivebuffer import ReceiveBuffer
 from staticsrv.responses import FileBody, Response, error_response, render_head
 from staticsrv.shared import Clock, Shared
@@ -99,6 +100,7 @@ async def _serve(conn: Connection, shared: Shared) -> None:
     if opened is Opened.FAILED:
         return
     discard = 0  # bytes of a request body still to drop before the next head
+    offered = False  # a ClientSide was set for the previous request
     body_deadline = 0.0
     while True:
         if discard:
@@ -152,6 +154,9 @@ async def _serve(conn: Connection, shared: Shared) -> None:
         # Something may proxy: the handler gets the body and the socket
         # through this seam, and says afterwards what it took.
         side = ClientSide(conn, buf, writer, req, t.head) if shared.handler.may_proxy else None
+        if side is not None or offered:
+            CURRENT.set(side)  # this task's context only (see proxying.CURRENT)
+            offered = side is not None
         if req.chunked and side is None:
             conn.phase = Phase.RECEIVING  # a stalled body gets the 408 a stalled head gets
             state = await _read_chunked(conn, buf, writer, limits, loop.time() + t.head)
@@ -164,10 +169,8 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             unread = state is State.TOO_LARGE
 
         consumed = False  # the handler read the body to its end
-        if side is None:
-            resp = await shared.handler.handle(req)
-        else:
-            resp = await shared.handler.handle(req, side)
+        resp = await shared.handler.handle(req)
+        if side is not None:
             if side.tunnel is not None:
                 await _tunnel(conn, shared, writer, req, resp, side)
                 return

@@ -1,26 +1,19 @@
 """The handler: a parsed request in, a :class:`~staticsrv.responses.Response` out.
 
-Owns: the one decision tree from a request to an answer (Host check,
-methods, CORS preflight, target decoding, ``--base``, ``_redirects``,
-resolution, clean URLs, SPA fallback, files, listings, the 404 page,
-errors; the pure parts live in :mod:`staticsrv.routing` and
-:mod:`staticsrv.netlify`), the rules
-applied to every answer (:meth:`Handler.finish`), and the memo that makes a
-repeated request cheap.  May not touch: sockets, the bytes of the head, the
-Date and Connection fields, the access log.  It can be driven in a unit test
-with a :class:`~staticsrv.http11.Request` and a temporary folder.
+Owns: the one decision tree from a request to an answer (Host check, methods, CORS preflight,
+target decoding, ``--base``, ``_redirects``, resolution, clean URLs, SPA fallback, files,
+listings, the 404 page, errors; the pure parts live in :mod:`staticsrv.routing` and
+:mod:`staticsrv.netlify`, the proxy branch in :mod:`staticsrv.proxying`), the rules applied to
+every answer (:meth:`Handler.finish`), and the memo that makes a repeated request cheap.  May not
+touch: sockets, the bytes of the head, the Date and Connection fields, the access log.  It can be
+driven in a unit test with a :class:`~staticsrv.http11.Request` and a temporary folder.
 
-The memo is not a second decision tree: it only keeps what this tree
-decided, after every rule, and hands it out again while the facts it rests
-on still hold (see :class:`~staticsrv.memo.Memo`).  A new rule therefore cannot be skipped
-by a fast path; a rule that reads request headers names them in ``reads``,
-and a request carrying one of those always takes the whole tree.
-
-With ``--live`` the tree also answers the reserved ``/__staticsrv__/``
-paths (through :class:`~staticsrv.live.events.Hub`), and every HTML answer
-it builds (files, the 404 page, listings, the built-in pages) carries the
-live-reload script; the memo keeps those final answers like any other.
-Without ``--live`` neither branch is taken and no answer changes.
+The memo is not a second decision tree: it only keeps what this tree decided, after every rule,
+and hands it out again while the facts it rests on still hold (see :class:`~staticsrv.memo.Memo`).
+A new rule therefore cannot be skipped by a fast path; a rule that reads request headers names
+them in ``reads``, and a request carrying one of those always takes the whole tree.  With
+``--live`` the tree also answers ``/__staticsrv__/`` (:class:`~staticsrv.live.events.Hub`), and
+every HTML answer it builds carries the live-reload script (the memo keeps those final answers).
 """
 
 from __future__ import annotations
@@ -42,6 +35,7 @@ from staticsrv.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey
 from staticsrv.netlify import REDIRECT_STATUSES, match_redirect
 from staticsrv.netlify import Redirect as RedirectRule
 from staticsrv.notfound import NotFoundPages
+from staticsrv.proxying import ProxyRouting
 from staticsrv.reader import FileChanged, Reader
 from staticsrv.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
 from staticsrv.responses import ALLOW, KNOWN_METHODS, Response, error_response
@@ -67,9 +61,7 @@ from staticsrv.siterules import (
 from staticsrv.target import Target, TargetError, decode_target, directory_redirect
 
 if TYPE_CHECKING:
-    from staticsrv.exchange import ClientSide
     from staticsrv.live.events import Hub
-    from staticsrv.proxy.forward import Proxy
 
 log = logging.getLogger("staticsrv")
 
@@ -85,7 +77,7 @@ def _bytes(body: object) -> bytes:
     return body if isinstance(body, bytes) else b""
 
 
-class Handler:
+class Handler(ProxyRouting):
     def __init__(self, config: Config, *, rules: Iterable[Rule] = ()) -> None:
         self.config = config
         self.resolver = Resolver(
@@ -107,11 +99,6 @@ class Handler:
             self.live = Hub(cache_control=config.generated_cache_control)
             self._inject = inject
             self._reserved = (RESERVED,)
-        self.proxy: Proxy | None = None  # made for --proxy, or a first _redirects rule that proxies
-        self._rules_seen: object = None
-        self._rules_proxy = False
-        if config.proxy:
-            self._make_proxy()
         self.files = Files(config, self.resolver, self.reader, inject=self._inject)
         self.listings = Listings(config, self.resolver, inject=self._inject)
         self.not_found = NotFoundPages(config, self.resolver, self.files)
@@ -170,25 +157,6 @@ class Handler:
     def _end_pass(self) -> None:
         self._in_pass = False
 
-    @property
-    def may_proxy(self) -> bool:
-        """Whether a request may go upstream (the connection then offers its body and socket)."""
-        if self.config.proxy:
-            return True
-        rules = self.site.redirects if self.site is not None else ()
-        if rules is not self._rules_seen:
-            self._rules_seen = rules
-            self._rules_proxy = any(r.status == 200 and r.external for r in rules)
-        return self._rules_proxy
-
-    def _make_proxy(self) -> Proxy:
-        """Imported only now: a server that never proxies never loads the proxy."""
-        if self.proxy is None:
-            from staticsrv.proxy.forward import Proxy
-
-            self.proxy = Proxy.from_config(self.config)
-        return self.proxy
-
     def invalidate(self) -> None:
         """Forget every memoised answer (a rule's own inputs changed)."""
         self._memo.clear()
@@ -196,8 +164,7 @@ class Handler:
     def close(self) -> None:
         if self.live is not None:
             self.live.close()
-        if self.proxy is not None:
-            self.proxy.close()
+        super().close()  # the proxy's upstream connections
         self._memo.clear()
         self.reader.close()
 
@@ -220,7 +187,7 @@ class Handler:
             status, reason=reason, cache_control=self._cc, head=req.method == "HEAD", extra=extra
         )
 
-    async def handle(self, req: Request, side: ClientSide | None = None) -> Response:
+    async def handle(self, req: Request) -> Response:
         """The final answer to ``req``; never raises for a request or a file."""
         headers = req.headers
         # DNS rebinding: before anything else, even the memo (README, Security).
@@ -241,7 +208,7 @@ class Handler:
                 memo.seen = self._pass
                 return memo.response
         try:
-            resp, facts = await self._decide(req, side)
+            resp, facts = await self._decide(req)
             resp = self.finish(req, resp)
         except Exception:
             # A fault of ours (or of a rule), never of the request: a 500 that
@@ -263,12 +230,10 @@ class Handler:
             self._memo[key] = facts
         return resp
 
-    async def _decide(self, req: Request, side: ClientSide | None) -> tuple[Response, Memo | None]:
+    async def _decide(self, req: Request) -> tuple[Response, Memo | None]:
         method = req.method
-        if self.proxy is not None and self.config.proxy:
-            hit = self.proxy.mapped(req)
-            if hit is not None:
-                return await self.proxy.answer(req, side, hit), None
+        if self.may_proxy and (upstream := await self._proxied(req)) is not None:
+            return upstream, None  # --proxy paths first, and what only a rule may answer
         if method == "OPTIONS":
             allow = (("Allow", ALLOW),)
             if self.config.cors and "access-control-request-method" in req.headers:
@@ -301,20 +266,18 @@ class Handler:
                 return self._error(req, 404), None  # outside the prefix
             assert isinstance(inside, Target)
             target = inside
-        return await self._routed(req, target, side)
+        return await self._routed(req, target)
 
     def _redirect(self, req: Request, status: int, location: str) -> Response:
         return self._error(req, status, extra=(("Location", location),))
 
-    async def _routed(
-        self, req: Request, target: Target, side: ClientSide | None = None
-    ) -> tuple[Response, Memo | None]:
+    async def _routed(self, req: Request, target: Target) -> tuple[Response, Memo | None]:
         """Rules, file, folder, clean URL, rules again, SPA, 404: the site's precedence."""
         redirects = self.site.redirects if self.site is not None else ()
         path = site_path(target)
         hit = match_redirect(redirects, path, forced=True) if redirects else None
         if hit is not None:
-            return await self._rule(req, target, *hit, side)
+            return await self._rule(req, target, *hit)
         found = await self._resolved(req, target)
         if found is not None:
             return found
@@ -330,7 +293,7 @@ class Handler:
             missing += (self.resolver.full_path(html.relpath),)
         hit = match_redirect(redirects, path, forced=False) if redirects else None
         if hit is not None:
-            return await self._rule(req, target, *hit, side)
+            return await self._rule(req, target, *hit)
         if self.config.spa is None:
             return await self._not_found(req, target, missing)
         if is_navigation(req.method, req.headers, target):
@@ -344,12 +307,7 @@ class Handler:
         return _vary_accept(resp), None
 
     async def _rule(
-        self,
-        req: Request,
-        target: Target,
-        rule: RedirectRule,
-        captures: dict[str, str],
-        side: ClientSide | None = None,
+        self, req: Request, target: Target, rule: RedirectRule, captures: dict[str, str]
     ) -> tuple[Response, Memo | None]:
         """The answer a ``_redirects`` rule gives; never memoised."""
         location = rule.target(captures, target.query)
@@ -358,7 +316,7 @@ class Handler:
             log.warning("_redirects line %d: refused a target off the site", rule.line)
             return self._error(req, 404), None
         if rule.status == 200 and rule.external:
-            return await self._make_proxy().rule_answer(req, side, rule.line, location), None
+            return await self._rule_proxied(req, rule.line, location), None
         if rule.status in REDIRECT_STATUSES:
             if not rule.external:
                 location = self._base_url + location[1:]

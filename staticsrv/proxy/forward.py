@@ -107,12 +107,12 @@ class Proxy:
         self, req: Request, side: ClientSide | None, line: int, url: str
     ) -> Response:
         """A ``_redirects`` 200 rule to a full URL (placeholders already expanded)."""
-        try:
-            upstream, _path = parse_upstream(url, f"_redirects line {line}")
-        except ValueError as exc:
-            log.warning("staticsrv: %s", exc)
-            return error_response(502, reason=str(exc))
         parts = urlsplit(url)
+        try:
+            upstream, _path = parse_upstream(f"{parts.scheme}://{parts.netloc}", f"line {line}")
+        except ValueError as exc:
+            log.warning("staticsrv: _redirects %s", exc)
+            return error_response(502, reason="A _redirects rule names an unusable URL.")
         target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
         m = ProxyMap("", upstream, None, f"_redirects line {line} -> {url}")
         if req.absolute and not self.names_self(req.headers.get("host", "")):

@@ -6,6 +6,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -263,3 +264,20 @@ def test_cors_applies_to_proxied_answers(serve: ServeFactory, up: Backend) -> No
     )
     assert pre.status == 204
     assert up.requests == [next(r for r in up.requests if r["method"] == "GET")]
+
+
+@pytest.mark.one_scheme
+def test_redirects_rule_200_to_a_url_proxies(serve: ServeFactory, up: Backend, site: Path) -> None:
+    (site / "_redirects").write_text(f"/api/*  {up.origin}/v2/:splat  200\n")
+    srv = serve()
+    seen = _echo(get(srv.addr, "/api/users/7?x=1").body)
+    assert seen["target"] == "/v2/users/7?x=1"
+    headers = seen["headers"]
+    assert isinstance(headers, dict) and headers["host"] == f"127.0.0.1:{up.port}"
+    with Conn(srv.addr) as conn:
+        conn.send(b"POST /api/form HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n\r\nabcd")
+        posted = _echo(conn.read_response().body)
+        assert (posted["method"], posted["length"]) == ("POST", 4)
+    # Re-read on change: the rule goes, the path is a missing file again.
+    (site / "_redirects").write_text("# no rules\n")
+    assert get(srv.addr, "/api/users/7").status == 404
