@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+BIG = 100 * 1024 * 1024
 JSON_1K = json.dumps({"items": [{"id": i, "name": f"item {i:04d}"} for i in range(33)]}).encode()[
     :1024
 ]
@@ -194,6 +195,13 @@ async def _route(
                 "X-Kept: yes",
             )
         )
+    elif path.endswith("/big"):  # BIG bytes, written as fast as the proxy takes them
+        w(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n")
+        w(b"Content-Length: %d\r\n\r\n" % BIG)
+        piece = b"\x5a" * 65536
+        for _ in range(BIG // len(piece)):
+            w(piece)
+            await writer.drain()
     elif path.endswith("/close"):
         w(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end")
         await writer.drain()
