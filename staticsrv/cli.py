@@ -241,6 +241,19 @@ option = functools.partial(click.option, show_envvar=True)
 @option("--proxy-insecure", is_flag=True, help="Do not verify https upstreams' certificates.")
 @option("--proxy-pass-auth", is_flag=True, help="With --auth: send Authorization upstream too.")
 @option(
+    "--auth",
+    default=None,
+    metavar="USER:PASSWORD",
+    help="Ask for this user and password (HTTP Basic) on every path.",
+)
+@option(
+    "--auth-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Like --auth, from the first line of FILE (user:password).",
+)
+@option(
     "--print-ca",
     is_flag=True,
     is_eager=True,

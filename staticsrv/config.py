@@ -108,6 +108,8 @@ class Config:
     proxy_timeout: float = 60.0  # seconds for an upstream's head -> 504
     proxy_insecure: bool = False  # https upstreams: skip certificate checks
     proxy_pass_auth: bool = False  # with --auth: send Authorization up too
+    # --auth: HTTP Basic on every path (user, password); kept out of reprs.
+    auth: tuple[str, str] | None = field(default=None, repr=False)
 
     @property
     def scheme(self) -> str:
@@ -180,6 +182,8 @@ DEFAULTS: dict[str, object] = {
     "proxy_timeout": 60.0,
     "proxy_insecure": False,
     "proxy_pass_auth": False,
+    "auth": None,
+    "auth_file": None,
 }
 PORT_FALLBACK = range(8080, 8100)  # tried in turn when no port is given
 MAX_LIVE_DELAY_MS = 10_000  # ten seconds of quiet: any longer is a typo
@@ -385,7 +389,22 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
         proxy_timeout=_seconds("proxy-timeout", o["proxy_timeout"]),
         proxy_insecure=bool(o["proxy_insecure"]),
         proxy_pass_auth=bool(o["proxy_pass_auth"]),
+        auth=_auth(o["auth"], _path("auth_file", o["auth_file"])),
     )
+
+
+def _auth(text: object, path: str | None) -> tuple[str, str] | None:
+    if text is None or text == "":
+        if path is None:
+            return None
+        from staticsrv.auth import read_auth_file
+
+        return read_auth_file(path)
+    if path is not None:
+        raise ValueError("--auth and --auth-file exclude each other")
+    from staticsrv.auth import parse_credentials
+
+    return parse_credentials(str(text))
 
 
 def _proxies(values: tuple[str, ...]) -> tuple[ProxyMap, ...]:

@@ -65,7 +65,7 @@ class Proxy:
             config.proxy,
             timeout=config.proxy_timeout,
             secure_client=config.scheme == "https",
-            drop_auth=not config.proxy_pass_auth,
+            drop_auth=config.auth is not None and not config.proxy_pass_auth,
         )
         proxy.cors = config.cors
         proxy.self_names = frozenset(names)
