@@ -241,6 +241,13 @@ option = functools.partial(click.option, show_envvar=True)
 @option("--proxy-insecure", is_flag=True, help="Do not verify https upstreams' certificates.")
 @option("--proxy-pass-auth", is_flag=True, help="With --auth: send Authorization upstream too.")
 @option(
+    "--mount",
+    multiple=True,
+    type=_Lines(),
+    metavar="PATH=DIR",
+    help="Serve DIR under PATH too, with the root's rules (repeatable).",
+)
+@option(
     "--auth",
     default=None,
     metavar="USER:PASSWORD",

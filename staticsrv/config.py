@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from staticsrv.frontdoor import FRONT_DOOR_DEFAULTS, auth_option, mount_options, proxy_options
 from staticsrv.netlify import check_field
 from staticsrv.routing import host_name, parse_base
 
@@ -103,13 +104,12 @@ class Config:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_key_password_file: str | None = None
-    # Proxy (--proxy PATH=URL): mapped paths go to an upstream before files.
-    proxy: tuple[ProxyMap, ...] = ()
+    proxy: tuple[ProxyMap, ...] = ()  # --proxy PATH=URL: looked at before files
     proxy_timeout: float = 60.0  # seconds for an upstream's head -> 504
     proxy_insecure: bool = False  # https upstreams: skip certificate checks
     proxy_pass_auth: bool = False  # with --auth: send Authorization up too
-    # --auth: HTTP Basic on every path (user, password); kept out of reprs.
-    auth: tuple[str, str] | None = field(default=None, repr=False)
+    mounts: tuple[tuple[tuple[str, ...], str], ...] = ()  # --mount: (URL segments, real folder)
+    auth: tuple[str, str] | None = field(default=None, repr=False)  # --auth (user, password)
 
     @property
     def scheme(self) -> str:
@@ -178,12 +178,7 @@ DEFAULTS: dict[str, object] = {
     "tls_cert": None,
     "tls_key": None,
     "tls_key_password_file": None,
-    "proxy": (),
-    "proxy_timeout": 60.0,
-    "proxy_insecure": False,
-    "proxy_pass_auth": False,
-    "auth": None,
-    "auth_file": None,
+    **FRONT_DOOR_DEFAULTS,  # --proxy*, --mount, --auth*
 }
 PORT_FALLBACK = range(8080, 8100)  # tried in turn when no port is given
 MAX_LIVE_DELAY_MS = 10_000  # ten seconds of quiet: any longer is a typo
@@ -348,6 +343,8 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
     if o["qr"] and not has_module("segno"):
         raise ValueError("--qr needs segno: pip install 'staticsrv[qr]'")
     live, watch, ignore, live_delay = _live_options(o)
+    mounts = mount_options(_strings("mount", o["mount"]))
+    watch = (*watch, *(f for _s, f in mounts if live and f not in watch))  # watched like the root
     return Config(
         root=root,
         host=host,
@@ -385,41 +382,13 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
         tls_cert=tls["tls_cert"],
         tls_key=tls["tls_key"],
         tls_key_password_file=tls["tls_key_password_file"],
-        proxy=_proxies(_strings("proxy", o["proxy"])),
+        proxy=proxy_options(_strings("proxy", o["proxy"])),
         proxy_timeout=_seconds("proxy-timeout", o["proxy_timeout"]),
         proxy_insecure=bool(o["proxy_insecure"]),
         proxy_pass_auth=bool(o["proxy_pass_auth"]),
-        auth=_auth(o["auth"], _path("auth_file", o["auth_file"])),
+        auth=auth_option(o["auth"], _path("auth_file", o["auth_file"])),
+        mounts=mounts,
     )
-
-
-def _auth(text: object, path: str | None) -> tuple[str, str] | None:
-    if text is None or text == "":
-        if path is None:
-            return None
-        from staticsrv.auth import read_auth_file
-
-        return read_auth_file(path)
-    if path is not None:
-        raise ValueError("--auth and --auth-file exclude each other")
-    from staticsrv.auth import parse_credentials
-
-    return parse_credentials(str(text))
-
-
-def _proxies(values: tuple[str, ...]) -> tuple[ProxyMap, ...]:
-    """``--proxy PATH=URL`` values; the proxy modules load only when one is given."""
-    if not values:
-        return ()
-    from staticsrv.proxy.mapping import parse_proxy
-
-    maps = tuple(parse_proxy(text) for text in values)
-    seen: set[str] = set()
-    for m in maps:
-        if m.prefix in seen:
-            raise ValueError(f"--proxy: {m.prefix or '/'} is mapped twice")
-        seen.add(m.prefix)
-    return maps
 
 
 def _path(name: str, value: object) -> str | None:

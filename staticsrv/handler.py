@@ -85,6 +85,7 @@ class Handler(ProxyRouting):
             listing=config.listing,
             dotfiles=config.dotfiles,
             follow_symlinks=config.follow_symlinks,
+            mounts=config.mounts,
         )
         self.reader = Reader(config.cache_entries)
         # Live reload: the event hub, and the script injected into every
