@@ -98,6 +98,8 @@ def welcome(
         warning = plain_http_warning(config.host, config.scheme)
         if warning:
             sys.stderr.write(warning + "\n")
+    if config.proxy_insecure:
+        sys.stderr.write("staticsrv: warning: --proxy-insecure: https upstreams are not verified\n")
     if config.live:
         from staticsrv.live.watch import describe
 

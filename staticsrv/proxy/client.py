@@ -3,8 +3,9 @@
 Owns: :class:`Pool` (a few idle keep-alive connections per upstream,
 checked for a close before reuse), :class:`Upstream connection <UpConn>`
 (a plain :class:`~staticsrv.transport.Transport` on a non-blocking socket,
-the same code the server's own connections use, and the bytes received
-past the current message) and the body readers for the three framings
+the same code the server's own connections use, under
+:class:`~staticsrv.tls.TLSTransport` for an https upstream, and the bytes
+received past the current message) and the body readers for the three framings
 (:func:`read_body`).  May not touch: the client's connection, the
 decision of what to answer.
 """
@@ -14,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator
 
 from staticsrv.chunked import ChunkedReader, State
 from staticsrv.proxy.head import Framing, ResponseHead, find_end, parse_response
 from staticsrv.proxy.mapping import Upstream
-from staticsrv.transport import Features, Transport
+from staticsrv.transport import Features, Pipe, Transport
 
 IDLE_PER_UPSTREAM = 32  # idle connections kept per upstream
 IDLE_SECONDS = 30.0  # an idle connection older than this is closed, not reused
@@ -37,12 +39,15 @@ class UpstreamError(Exception):
 
 
 class UpConn:
-    __slots__ = ("idle_since", "key", "rest", "reused", "sock", "transport")
+    __slots__ = ("idle_since", "key", "raw", "rest", "reused", "sock", "transport")
 
-    def __init__(self, key: Upstream, sock: socket.socket, transport: Transport) -> None:
+    def __init__(
+        self, key: Upstream, sock: socket.socket, raw: Transport, transport: Pipe | None = None
+    ) -> None:
         self.key = key
         self.sock = sock
-        self.transport = transport
+        self.raw = raw  # the plain transport (under TLS for an https upstream)
+        self.transport: Pipe = transport if transport is not None else raw
         self.rest = bytearray()  # received past what was consumed
         self.idle_since = 0.0
         self.reused = False
@@ -56,7 +61,7 @@ class UpConn:
 
     def looks_alive(self) -> bool:
         """An idle connection the upstream has not closed (nor written to) meanwhile."""
-        if self.transport._inbox or self.transport._error is not None:
+        if self.raw._inbox or self.raw._error is not None:
             return False  # the readiness callback already took an EOF or stray bytes
         try:
             self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
@@ -68,9 +73,11 @@ class UpConn:
 
 
 class Pool:
-    def __init__(self, features: Features | None = None) -> None:
+    def __init__(self, features: Features | None = None, *, insecure: bool = False) -> None:
         self.features = features if features is not None else Features()
         self.idle: dict[Upstream, list[UpConn]] = {}
+        self.insecure = insecure  # https upstreams: no certificate checks
+        self._context: ssl.SSLContext | None = None
 
     async def get(self, up: Upstream, timeout: float) -> UpConn:  # noqa: ASYNC109
         idle = self.idle.get(up)
@@ -108,9 +115,41 @@ class Pool:
                 continue
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return UpConn(up, sock, Transport(sock, self.features, loop=loop))
+            raw = Transport(sock, self.features, loop=loop)
+            if up.scheme == "http":
+                return UpConn(up, sock, raw)
+            return await self._tls(up, sock, raw, timeout)
         reason = last.strerror if isinstance(last, OSError) and last.strerror else str(last)
         raise UpstreamError(502, f"cannot connect to {up.origin}: {reason}")
+
+    async def _tls(
+        self, up: Upstream, sock: socket.socket, raw: Transport, seconds: float
+    ) -> UpConn:
+        """TLS over the plain transport (the server's own TLS code, client side)."""
+        from staticsrv.tls import TLSTransport
+
+        tls = TLSTransport(raw, self.tls_context(), up.origin, server_hostname=up.host)
+        try:
+            await asyncio.wait_for(tls.start_client(), seconds)
+        except ssl.SSLError as exc:
+            raw.close()
+            why = exc.reason or exc.strerror or str(exc)
+            raise UpstreamError(502, f"TLS with {up.origin} failed: {why}") from None
+        except (OSError, TimeoutError) as exc:
+            raw.close()
+            raise UpstreamError(502, f"TLS with {up.origin} failed: {exc!r}") from None
+        return UpConn(up, sock, raw, tls)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Verified against the system's CAs, unless --proxy-insecure."""
+        if self._context is None:
+            context = ssl.create_default_context()
+            if self.insecure:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            context.set_alpn_protocols(["http/1.1"])
+            self._context = context
+        return self._context
 
     def release(self, conn: UpConn) -> None:
         """Keep a connection whose last answer was read to its end, if room is left."""

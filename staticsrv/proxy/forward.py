@@ -48,13 +48,14 @@ class Proxy:
         timeout: float = 60.0,
         secure_client: bool = False,
         drop_auth: bool = False,
+        insecure: bool = False,
     ) -> None:
         self.maps = sort_maps(maps)
         self.timeout = timeout
         self.secure_client = secure_client
         self.proto = "https" if secure_client else "http"
         self.drop = ("authorization",) if drop_auth else ()
-        self.pool = Pool()
+        self.pool = Pool(insecure=insecure)
         self.cors = False
         self.self_names: frozenset[str] = frozenset({"localhost"})
 
@@ -66,6 +67,7 @@ class Proxy:
             timeout=config.proxy_timeout,
             secure_client=config.scheme == "https",
             drop_auth=config.auth is not None and not config.proxy_pass_auth,
+            insecure=config.proxy_insecure,
         )
         proxy.cors = config.cors
         proxy.self_names = frozenset(names)

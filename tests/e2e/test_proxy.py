@@ -281,3 +281,18 @@ def test_redirects_rule_200_to_a_url_proxies(serve: ServeFactory, up: Backend, s
     # Re-read on change: the rule goes, the path is a missing file again.
     (site / "_redirects").write_text("# no rules\n")
     assert get(srv.addr, "/api/users/7").status == 404
+
+
+@pytest.mark.one_scheme
+def test_https_upstream_is_verified(serve: ServeFactory) -> None:
+    upstream = serve(https=True)  # a certificate from a CA the system does not know
+    origin = f"https://127.0.0.1:{upstream.port}"
+    strict = _proxied(serve, f"/up={origin}/")
+    refused = get(strict.addr, "/up/hello.txt")
+    assert refused.status == 502
+    assert b"CERTIFICATE_VERIFY_FAILED" in refused.body
+    trusting = _proxied(serve, f"/up={origin}/", proxy_insecure=True)
+    with Conn(trusting.addr) as conn:
+        for _ in range(3):  # over one kept-alive TLS connection
+            resp = conn.request("/up/hello.txt")
+            assert (resp.status, resp.body) == (200, b"hello world\n")
