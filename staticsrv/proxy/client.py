@@ -24,7 +24,7 @@ from staticsrv.proxy.head import Framing, ResponseHead, find_end, parse_response
 from staticsrv.proxy.mapping import Upstream
 from staticsrv.transport import Features, Pipe, Transport
 
-IDLE_PER_UPSTREAM = 32  # idle connections kept per upstream
+IDLE_PER_UPSTREAM = 128  # idle connections kept per upstream (one per busy client, say)
 IDLE_SECONDS = 30.0  # an idle connection older than this is closed, not reused
 NO_LIMIT = 1 << 62
 
@@ -179,9 +179,10 @@ async def read_head(
     while True:
         end = find_end(conn.rest)
         while end is None:
-            left = deadline - asyncio.get_running_loop().time()
             try:
-                data = await asyncio.wait_for(conn.more(), max(left, 0))
+                # asyncio.timeout_at: one timer, no task per read (wait_for makes one).
+                async with asyncio.timeout_at(deadline):
+                    data = await conn.more()
             except TimeoutError:
                 raise UpstreamError(504, f"no answer within {limit:g} s") from None
             except OSError as exc:

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from urllib.parse import urlsplit
 
 from staticsrv.chunked import ChunkedReader, State
@@ -26,6 +26,7 @@ from staticsrv.config import Config
 from staticsrv.exchange import BodyError, ClientSide
 from staticsrv.http11 import Request
 from staticsrv.pages import error_page
+from staticsrv.proxy import live
 from staticsrv.proxy.client import Pool, UpConn, UpstreamError, read_body, read_head
 from staticsrv.proxy.head import Framing, ResponseHead
 from staticsrv.proxy.mapping import ProxyMap, parse_upstream, route, sort_maps
@@ -56,6 +57,7 @@ class Proxy:
         self.proto = "https" if secure_client else "http"
         self.drop = ("authorization",) if drop_auth else ()
         self.pool = Pool(insecure=insecure)
+        self.inject: Callable[[bytes], bytes] | None = None  # --live: the reload script
         self.cors = False
         self.self_names: frozenset[str] = frozenset({"localhost"})
 
@@ -70,6 +72,10 @@ class Proxy:
             insecure=config.proxy_insecure,
         )
         proxy.cors = config.cors
+        if config.live:
+            from staticsrv.live.inject import inject
+
+            proxy.inject = inject
         proxy.self_names = frozenset(names)
         return proxy
 
@@ -148,7 +154,11 @@ class Proxy:
             conn, head = await self._exchange(req, side, m, target, upgrade)
         except UpstreamError as exc:
             log.warning("staticsrv: proxy %s: %s", m.text, exc.why)
-            return self.page(exc.status, m, exc.why, head_only)
+            page = self.page(exc.status, m, exc.why, head_only)
+            if self.inject is not None:
+                # --live: the page tries again by itself until the backend is back.
+                page = page.with_fields((("Refresh", "2"),))
+            return page
         except BodyError:
             return Response(400, (("Content-Length", "0"),), close=True)
         fields = response_fields(
@@ -179,9 +189,19 @@ class Proxy:
             conn.close()
             log.warning("staticsrv: proxy %s: malformed chunked body", m.text)
             return self.page(502, m, "malformed answer: bad chunked framing", head_only)
+        if self.inject is not None and not head_only and live.editable(head):
+            relay = self._relay(conn, head)
+            return await live.injected(head.status, fields, relay, self.inject)
         length = head.length if head.framing is Framing.LENGTH else None
         if length is not None:
             fields.append(("Content-Length", str(length)))
+            if len(conn.rest) >= length:
+                # The whole body came with the head (a small JSON answer): sent
+                # with it in one write, and the connection is free at once.
+                whole = bytes(conn.rest[:length])
+                del conn.rest[:length]
+                self._done(conn, head)
+                return Response(head.status, tuple(fields), whole)
         body = StreamBody(self._relay(conn, head), finite=False, length=length)
         return Response(head.status, tuple(fields), body)
 
@@ -193,17 +213,27 @@ class Proxy:
                 yield piece
             done = True
         finally:
-            if done and head.keep_alive and head.framing is not Framing.CLOSE:
-                self.pool.release(conn)
+            if done:
+                self._done(conn, head)
             else:
                 conn.close()
+
+    def _done(self, conn: UpConn, head: ResponseHead) -> None:
+        """An answer read to its end: the connection goes back to the pool if it may."""
+        if head.keep_alive and head.framing is not Framing.CLOSE:
+            self.pool.release(conn)
+        else:
+            conn.close()
 
     async def _exchange(
         self, req: Request, side: ClientSide | None, m: ProxyMap, target: str, upgrade: str | None
     ) -> tuple[UpConn, ResponseHead]:
         up = m.upstream
+        headers = req.headers
+        if self.inject is not None and live.wants_identity(req):
+            headers = {**headers, "accept-encoding": "identity"}  # a body the script can go in
         fields = request_fields(
-            req.headers,
+            headers,
             upstream_authority=up.authority,
             client_ip=side.peer if side is not None else "127.0.0.1",
             proto=self.proto,

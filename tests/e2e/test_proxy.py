@@ -296,3 +296,32 @@ def test_https_upstream_is_verified(serve: ServeFactory) -> None:
         for _ in range(3):  # over one kept-alive TLS connection
             resp = conn.request("/up/hello.txt")
             assert (resp.status, resp.body) == (200, b"hello world\n")
+
+
+@pytest.mark.one_scheme
+def test_live_script_in_proxied_pages(serve: ServeFactory, up: Backend) -> None:
+    srv = _proxied(serve, f"/app={up.origin}", live=True)
+    page = get(
+        srv.addr, "/app/page", headers={"Accept": "text/html", "Accept-Encoding": "gzip, br"}
+    )
+    assert page.status == 200
+    assert b'<script src="/__staticsrv__/live.js"></script></head>' in page.body
+    assert page.header("content-length") == str(len(page.body))
+    assert page.header("etag") is None  # it named the upstream's bytes
+    headers = up.requests[-1]["headers"]
+    assert isinstance(headers, dict) and headers["accept-encoding"] == "identity"
+    api = get(srv.addr, "/app/json", headers={"Accept-Encoding": "gzip"})
+    assert api.body == JSON_1K  # not HTML: untouched
+    headers = up.requests[-1]["headers"]
+    assert isinstance(headers, dict) and headers["accept-encoding"] == "gzip"
+
+
+@pytest.mark.one_scheme
+def test_live_502_page_retries_by_itself(serve: ServeFactory) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = _proxied(serve, f"/app=http://127.0.0.1:{port}", live=True)
+    resp = get(srv.addr, "/app/", headers={"Accept": "text/html"})
+    assert resp.status == 502
+    assert resp.header("refresh") == "2"
