@@ -178,7 +178,11 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             if side.tunnel is not None:
                 await _tunnel(conn, shared, writer, req, resp, side)
                 return
-            if side.state is Body.UNREAD and req.chunked:
+            if side.state is Body.UNREAD and "100-continue" in req.headers.get("expect", ""):
+                # Answered before the body was asked for (RFC 9110 §10.1.1): the
+                # client may never send it, so the connection closes.
+                unread = side.has_body
+            elif side.state is Body.UNREAD and req.chunked:
                 state = await _read_chunked(conn, buf, writer, limits, loop.time() + t.head)
                 if state is None:
                     return

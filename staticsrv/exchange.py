@@ -12,6 +12,7 @@ May not touch: the decision of what to answer.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from staticsrv.chunked import ChunkedReader, State
@@ -67,7 +68,12 @@ class ClientSide:
         conn.deadline = conn.loop.time() + self.head_timeout
         data = await conn.transport.recv()
         conn.phase = Phase.BUSY
+        self.hold()
         return data
+
+    def hold(self) -> None:
+        """No connection deadline while the answer is awaited elsewhere (``--proxy-timeout``)."""
+        self.conn.deadline = math.inf
 
     async def body(self) -> AsyncIterator[bytes]:
         """The body's data as it arrives, de-framed; BodyError if it is cut or malformed."""

@@ -150,6 +150,8 @@ class Proxy:
         if upgrade is not None and side is None:
             upgrade = None
         own = req.headers.get("host")
+        if side is not None:
+            side.hold()  # the upstream's wait is --proxy-timeout's, not the client's deadlines
         try:
             conn, head = await self._exchange(req, side, m, target, upgrade)
         except UpstreamError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from staticsrv.config import Timeouts
 from staticsrv.proxy.mapping import parse_proxy
 from tests.backend import JSON_1K, Backend, backend, release
 from tests.client import Conn, get
@@ -183,6 +184,19 @@ def test_slow_upstream_is_a_504(serve: ServeFactory, up: Backend) -> None:
         resp = conn.request("/api/slow")
         assert resp.status == 504
         assert conn.request("/hello.txt").status == 200  # the connection goes on
+    release(up)
+
+
+@pytest.mark.one_scheme
+def test_a_wait_longer_than_the_head_deadline_is_still_a_504(
+    serve: ServeFactory, up: Backend
+) -> None:
+    short = Timeouts(head=0.3, keepalive=5.0, send=5.0)
+    srv = _proxied(serve, f"/api={up.origin}", proxy_timeout=1.0, timeouts=short)
+    with Conn(srv.addr) as conn:
+        assert conn.request("/api/slow").status == 504  # not a connection dropped at 0.3 s
+        conn.send(b"POST /api/slow HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi")
+        assert conn.read_response().status == 504
     release(up)
 
 

@@ -54,8 +54,24 @@ async def echo(ws: WebSocket) -> None:
         return
 
 
+PAGE = """<!doctype html>
+<html><head><title>app</title><link rel="stylesheet" href="/style.css"></head>
+<body><h1 id="title">server-rendered</h1><p id="echo"></p>
+<script>
+const ws = new WebSocket(`ws://${location.host}/api/ws`);
+ws.onopen = () => ws.send("from the browser");
+ws.onmessage = (e) => { document.getElementById("echo").textContent = e.data; };
+</script></body></html>
+"""
+
+
+async def page(request: Request) -> Response:
+    return Response(PAGE, media_type="text/html")
+
+
 APP = Starlette(
     routes=[
+        Route("/api/page", page),
         Route("/api/login", login, methods=["POST"]),
         Route("/api/me", me, name="me"),
         WebSocketRoute("/api/ws", echo),
