@@ -26,6 +26,7 @@ from staticsrv.transport import Features, Pipe, Transport
 
 IDLE_PER_UPSTREAM = 128  # idle connections kept per upstream (one per busy client, say)
 IDLE_SECONDS = 30.0  # an idle connection older than this is closed, not reused
+FRESH_SECONDS = 1.0  # idle for less: reused without asking the kernel whether it closed
 NO_LIMIT = 1 << 62
 
 
@@ -84,7 +85,11 @@ class Pool:
         now = time.monotonic()
         while idle:
             conn = idle.pop()
-            if now - conn.idle_since < IDLE_SECONDS and conn.looks_alive():
+            # Recently used: the readiness callback has seen any close already
+            # (no keep-alive timeout is this short); else one peek asks the kernel.
+            idle_for = now - conn.idle_since
+            fresh = idle_for < FRESH_SECONDS and not conn.raw._inbox and conn.raw._error is None
+            if idle_for < IDLE_SECONDS and (fresh or conn.looks_alive()):
                 conn.reused = True
                 return conn
             conn.close()

@@ -23,6 +23,7 @@ from staticsrv.abnf import HEAD_CHARS, TCHAR
 
 MAX_HEAD = 64 * 1024  # a whole upstream head; larger ones are refused with 502
 MAX_FIELDS = 200
+_FRAMING = frozenset({b"connection", b"transfer-encoding", b"content-length"})
 
 
 class Framing(enum.Enum):
@@ -88,22 +89,23 @@ def parse_response(head: bytes, method: str) -> ResponseHead | str:
     if status < 100:
         return "bad status code"
     fields: list[tuple[str, str]] = []
+    framing: dict[bytes, str] = {}  # the three fields that decide framing, repeats joined
     for line in lines[1:]:
         if line[:1] in (b" ", b"\t"):
             return "obsolete line folding"  # RFC 9112 §5.2
-        name, colon, value = line.partition(b":")
+        name, colon, raw = line.partition(b":")
         if not colon or not name or name.translate(None, TCHAR):
             return "bad field line"
-        fields.append((name.decode("ascii"), value.strip(b" \t").decode("latin-1")))
+        value = raw.strip(b" \t").decode("latin-1")
+        fields.append((name.decode("ascii"), value))
+        key = name.lower()
+        if key in _FRAMING:
+            framing[key] = f"{framing[key]}, {value}" if key in framing else value
     http10 = version == b"HTTP/1.0 "
-    lowered: dict[str, str] = {}
-    for n, v in fields:
-        key = n.lower()
-        lowered[key] = f"{lowered[key]}, {v}" if key in lowered else v
-    conn = {o.strip(" \t").lower() for o in lowered.get("connection", "").split(",")}
+    conn = {o.strip(" \t").lower() for o in framing.get(b"connection", "").split(",")}
     keep_alive = "close" not in conn and (not http10 or "keep-alive" in conn)
-    te = lowered.get("transfer-encoding")
-    cl = lowered.get("content-length")
+    te = framing.get(b"transfer-encoding")
+    cl = framing.get(b"content-length")
     result = (status, version.decode("ascii").strip(), tuple(fields))
     # RFC 9112 §6.3 item 1: these carry no body whatever their fields say.
     if method == "HEAD" or status < 200 or status in (204, 304):
