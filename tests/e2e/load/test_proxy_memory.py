@@ -62,3 +62,42 @@ def test_100_mb_up_and_down_in_bounded_memory(run_server: RunServer, tmp_path: P
         peak = _peak_kib(server.pid)
         print(f"staticsrv peak RSS after 125 MB up and 100 MB down: {peak / 1024:.1f} MiB")
         assert peak < LIMIT_KIB
+
+
+def test_many_clients_at_once_get_their_own_answers(run_server: RunServer, tmp_path: Path) -> None:
+    """32 keep-alive clients, GETs and POSTs interleaved: every answer is its own request's."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.backend import JSON_1K
+
+    with backend() as up:
+        server = run_server(tmp_path, "--proxy", f"/api={up.origin}", "-q")
+
+        def client(seed: int) -> int:
+            rng = random.Random(seed)
+            done = 0
+            with Conn(server.addr, timeout=60) as conn:
+                for i in range(60):
+                    if rng.random() < 0.5:
+                        resp = conn.request(f"/api/json?c={seed}&i={i}")
+                        assert resp.body == JSON_1K
+                    else:
+                        body = rng.randbytes(rng.randrange(0, 200_000))
+                        conn.send(
+                            b"POST /api/echo?c=%d&i=%d HTTP/1.1\r\nHost: localhost\r\n"
+                            b"Content-Length: %d\r\n\r\n%s" % (seed, i, len(body), body)
+                        )
+                        seen = json.loads(conn.read_response().body)
+                        assert seen["target"] == f"/api/echo?c={seed}&i={i}"
+                        assert seen["sha256"] == hashlib.sha256(body).hexdigest()
+                    done += 1
+            return done
+
+        with ThreadPoolExecutor(32) as pool:
+            total = sum(pool.map(client, range(32)))
+        assert total == 32 * 60
+        # Upstream connections are pooled: at most one per client at a time.
+        assert up.connections <= 32 * 2
+        print(f"{total} proxied requests, {up.connections} upstream connections")
+        assert _peak_kib(server.pid) < LIMIT_KIB
