@@ -202,6 +202,11 @@ async def _route(
         for _ in range(BIG // len(piece)):
             w(piece)
             await writer.drain()
+    elif path.endswith("/dribble"):  # a chunked body written a byte at a time
+        w(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for byte in b"5;x=y\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nT: 1\r\n\r\n":
+            w(bytes([byte]))
+            await writer.drain()
     elif path.endswith("/page"):
         page = b"<!doctype html><html><head><title>app</title></head><body>hi</body></html>"
         w(_answer(200, page, 'ETag: "up"', ctype="text/html; charset=utf-8"))

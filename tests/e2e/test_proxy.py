@@ -339,3 +339,29 @@ def test_live_502_page_retries_by_itself(serve: ServeFactory) -> None:
     resp = get(srv.addr, "/app/", headers={"Accept": "text/html"})
     assert resp.status == 502
     assert resp.header("refresh") == "2"
+
+
+@pytest.mark.one_scheme
+def test_bodies_split_anywhere_both_ways(serve: ServeFactory, up: Backend) -> None:
+    srv = _proxied(serve, f"/api={up.origin}")
+    with Conn(srv.addr) as conn:
+        assert conn.request("/api/dribble").body == b"hello world"
+        body = b"4;a=b\r\nwiki\r\n5\r\npedia\r\n0\r\nX-T: 1\r\n\r\n"
+        conn.send(b"POST /api/e HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for byte in body:  # the client's chunks cut at every byte
+            conn.send(bytes([byte]))
+        seen = _echo(conn.read_response().body)
+        assert seen["length"] == 9
+        assert conn.request("/api/json").body == JSON_1K  # and the connection goes on
+
+
+@pytest.mark.one_scheme
+def test_malformed_client_chunks_are_a_400_and_a_close(serve: ServeFactory, up: Backend) -> None:
+    srv = _proxied(serve, f"/api={up.origin}")
+    with Conn(srv.addr) as conn:
+        conn.send(
+            b"POST /api/e HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"0x5\r\nhello\r\n0\r\n\r\n"
+        )
+        assert conn.read_response().status == 400
+        assert conn.closed_by_server()
