@@ -208,7 +208,9 @@ async def _route(
             w(bytes([byte]))
             await writer.drain()
     elif path.endswith("/page"):
-        page = b"<!doctype html><html><head><title>app</title></head><body>hi</body></html>"
+        page = b"<!doctype html><html><head><title>app</title></head><body>%s</body></html>" % (
+            b"<p>server-rendered</p>" * 20
+        )
         w(_answer(200, page, 'ETag: "up"', ctype="text/html; charset=utf-8"))
     elif path.endswith("/close"):
         w(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end")

@@ -193,7 +193,8 @@ class Proxy:
             return self.page(502, m, "malformed answer: bad chunked framing", head_only)
         if self.inject is not None and not head_only and live.editable(head):
             relay = self._relay(conn, head)
-            return await live.injected(head.status, fields, relay, self.inject)
+            accept = req.headers.get("accept-encoding")
+            return await live.injected(head.status, fields, relay, self.inject, accept)
         length = head.length if head.framing is Framing.LENGTH else None
         if length is not None:
             fields.append(("Content-Length", str(length)))
