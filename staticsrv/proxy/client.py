@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import ssl
 import time
@@ -28,6 +29,11 @@ IDLE_PER_UPSTREAM = 128  # idle connections kept per upstream (one per busy clie
 IDLE_SECONDS = 30.0  # an idle connection older than this is closed, not reused
 FRESH_SECONDS = 1.0  # idle for less: reused without asking the kernel whether it closed
 NO_LIMIT = 1 << 62
+# A backend repeats the very same head (its Date changes once a second):
+# parse_response is pure and its value immutable, so identical bytes share
+# one parse, as identical request heads do (Shared.parse_cached).
+CACHED_HEAD = 2048
+_parse_cached = functools.lru_cache(maxsize=512)(parse_response)
 
 
 class UpstreamError(Exception):
@@ -200,7 +206,9 @@ async def read_head(
             raise UpstreamError(502, f"malformed answer: {end}")
         raw = bytes(conn.rest[:end])
         del conn.rest[:end]
-        head = parse_response(raw, method)
+        head = (
+            _parse_cached(raw, method) if len(raw) <= CACHED_HEAD else parse_response(raw, method)
+        )
         if isinstance(head, str):
             raise UpstreamError(502, f"malformed answer: {head}")
         if head.status == 101 and not upgrade:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -59,6 +60,9 @@ class Proxy:
         self.pool = Pool(insecure=insecure)
         self.inject: Callable[[bytes], bytes] | None = None  # --live: the reload script
         self.cors = False
+        self._route = functools.lru_cache(maxsize=4096)(functools.partial(route, self.maps))
+        # Pure, and fed the same values over and over (a cached head's fields).
+        self._fields = functools.lru_cache(maxsize=512)(self._response_fields)
         self.self_names: frozenset[str] = frozenset({"localhost"})
 
     @classmethod
@@ -93,7 +97,7 @@ class Proxy:
         """The map ``req`` goes up by, a refusal, or None (not proxied: files as usual)."""
         if self.cors and req.method == "OPTIONS" and "access-control-request-method" in req.headers:
             return None  # --cors: staticsrv answers preflights itself
-        m = route(self.maps, req.target)
+        m = self._route(req.target)
         if m is None:
             return None
         if m is False:
@@ -130,6 +134,13 @@ class Proxy:
     def close(self) -> None:
         self.pool.close()
 
+    def _response_fields(
+        self, fields: tuple[tuple[str, str], ...], m: ProxyMap, own_origin: str | None
+    ) -> tuple[tuple[str, str], ...]:
+        return tuple(
+            response_fields(fields, m, own_origin=own_origin, secure_client=self.secure_client)
+        )
+
     def page(self, status: int, m: ProxyMap, why: str, head: bool = False) -> Response:
         """502/504: a short page naming the upstream and the mapping (never cached)."""
         text = f"The proxy {m.text} got no usable answer: {why}."
@@ -163,12 +174,7 @@ class Proxy:
             return page
         except BodyError:
             return Response(400, (("Content-Length", "0"),), close=True)
-        fields = response_fields(
-            head.fields,
-            m,
-            own_origin=f"{self.proto}://{own}" if own else None,
-            secure_client=self.secure_client,
-        )
+        fields = list(self._fields(head.fields, m, f"{self.proto}://{own}" if own else None))
         if head.status == 101:
             assert side is not None and upgrade is not None
             side.tunnel = lambda s: _splice(s, conn)
