@@ -39,6 +39,7 @@ log = logging.getLogger("staticsrv")
 _BODYLESS_METHODS = ("GET", "HEAD", "DELETE", "OPTIONS", "TRACE")
 DOT_SEGMENTS = "A proxied path may not hold . or .. segments."
 NOT_A_FORWARD_PROXY = "This server is not a forward proxy: it answers for itself only."
+HEADS_CACHED = 1024  # request heads kept for reuse (see _exchange)
 UNBOUNDED = 1e9  # the head wait while the body is still going up (see _with_body)
 
 
@@ -60,6 +61,7 @@ class Proxy:
         self.pool = Pool(insecure=insecure)
         self.inject: Callable[[bytes], bytes] | None = None  # --live: the reload script
         self.cors = False
+        self._heads: dict[tuple[object, ...], tuple[Request, ProxyMap, bytes]] = {}
         self._route = functools.lru_cache(maxsize=4096)(functools.partial(route, self.maps))
         # Pure, and fed the same values over and over (a cached head's fields).
         self._fields = functools.lru_cache(maxsize=512)(self._response_fields)
@@ -238,30 +240,19 @@ class Proxy:
         self, req: Request, side: ClientSide | None, m: ProxyMap, target: str, upgrade: str | None
     ) -> tuple[UpConn, ResponseHead]:
         up = m.upstream
-        headers = req.headers
-        if self.inject is not None and live.wants_identity(req):
-            headers = {**headers, "accept-encoding": "identity"}  # a body the script can go in
-        fields = request_fields(
-            headers,
-            upstream_authority=up.authority,
-            client_ip=side.peer if side is not None else "127.0.0.1",
-            proto=self.proto,
-            upgrade=upgrade,
-            drop=self.drop,
-        )
         has_body = side is not None and side.has_body
-        if has_body:
-            assert side is not None
-            if req.chunked:
-                fields.append(("Transfer-Encoding", "chunked"))
-            else:
-                fields.append(("Content-Length", str(req.body_length)))
-        elif req.method not in _BODYLESS_METHODS:
-            fields.append(("Content-Length", "0"))  # RFC 9110 §8.6
-        lines = [f"{req.method} {target} HTTP/1.1\r\n"]
-        lines.extend(f"{name}: {value}\r\n" for name, value in fields)
-        lines.append("\r\n")
-        head_bytes = "".join(lines).encode("latin-1")
+        peer = side.peer if side is not None else "127.0.0.1"
+        # The parser hands out one Request per distinct head (Shared.parse_cached):
+        # a repeated request from the same address goes up as the same bytes.
+        key = (id(req), peer, target, id(m), has_body, upgrade)
+        cached = self._heads.get(key)
+        if cached is not None and cached[0] is req and cached[1] is m:
+            head_bytes = cached[2]
+        else:
+            head_bytes = self._request_head(req, peer, m, target, upgrade, has_body)
+            if len(self._heads) >= HEADS_CACHED:
+                self._heads.clear()
+            self._heads[key] = (req, m, head_bytes)
         for attempt in (0, 1):
             conn = await self.pool.get(up, self.timeout)
             try:
@@ -282,6 +273,39 @@ class Proxy:
                 conn.close()
                 raise
         raise AssertionError("unreachable")
+
+    def _request_head(
+        self,
+        req: Request,
+        peer: str,
+        m: ProxyMap,
+        target: str,
+        upgrade: str | None,
+        has_body: bool,
+    ) -> bytes:
+        """The head sent up: re-framed from the parsed request, never its raw bytes."""
+        headers = req.headers
+        if self.inject is not None and live.wants_identity(req):
+            headers = {**headers, "accept-encoding": "identity"}  # a body the script can go in
+        fields = request_fields(
+            headers,
+            upstream_authority=m.upstream.authority,
+            client_ip=peer,
+            proto=self.proto,
+            upgrade=upgrade,
+            drop=self.drop,
+        )
+        if has_body:
+            if req.chunked:
+                fields.append(("Transfer-Encoding", "chunked"))
+            else:
+                fields.append(("Content-Length", str(req.body_length)))
+        elif req.method not in _BODYLESS_METHODS:
+            fields.append(("Content-Length", "0"))  # RFC 9110 §8.6
+        lines = [f"{req.method} {target} HTTP/1.1\r\n"]
+        lines.extend(f"{name}: {value}\r\n" for name, value in fields)
+        lines.append("\r\n")
+        return "".join(lines).encode("latin-1")
 
     async def _with_body(
         self, req: Request, side: ClientSide, conn: UpConn, head: bytes, upgrade: str | None
