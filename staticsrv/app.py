@@ -92,6 +92,14 @@ def welcome(
     if tls is not None:
         lines += tls.banner
     print("\n".join(lines), flush=True)
+    if config.auth is not None:
+        from staticsrv.auth import plain_http_warning
+
+        warning = plain_http_warning(config.host, config.scheme)
+        if warning:
+            sys.stderr.write(warning + "\n")
+    if config.proxy_insecure:
+        sys.stderr.write("staticsrv: warning: --proxy-insecure: https upstreams are not verified\n")
     if config.live:
         from staticsrv.live.watch import describe
 

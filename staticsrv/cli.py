@@ -231,6 +231,43 @@ option = functools.partial(click.option, show_envvar=True)
     help="With TLS: offer HTTP/1.1 only (by default ALPN offers h2, then http/1.1).",
 )
 @option(
+    "--proxy",
+    multiple=True,
+    type=_Lines(),
+    metavar="PATH=URL",
+    help="Send PATH and below to the http(s) URL (repeatable; one per line in the variable).",
+)
+@option(
+    "--proxy-timeout",
+    type=float,
+    metavar="SECONDS",
+    default=_default("proxy_timeout"),
+    show_default=True,
+    help="Seconds an upstream has to start its answer (then 504).",
+)
+@option("--proxy-insecure", is_flag=True, help="Do not verify https upstreams' certificates.")
+@option("--proxy-pass-auth", is_flag=True, help="With --auth: send Authorization upstream too.")
+@option(
+    "--mount",
+    multiple=True,
+    type=_Lines(),
+    metavar="PATH=DIR",
+    help="Serve DIR under PATH too, with the root's rules (repeatable).",
+)
+@option(
+    "--auth",
+    default=None,
+    metavar="USER:PASSWORD",
+    help="Ask for this user and password (HTTP Basic) on every path.",
+)
+@option(
+    "--auth-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Like --auth, from the first line of FILE (user:password).",
+)
+@option(
     "--print-ca",
     is_flag=True,
     is_eager=True,

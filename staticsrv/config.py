@@ -13,11 +13,16 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from staticsrv.fields import check_field
+from staticsrv.frontdoor import FRONT_DOOR_DEFAULTS, auth_option, mount_options, proxy_options
 from staticsrv.limits import Limits
 from staticsrv.optiontypes import check_root_type, check_types
 from staticsrv.routing import allowed_host_pattern, parse_base
+
+if TYPE_CHECKING:
+    from staticsrv.proxy.mapping import ProxyMap
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -89,6 +94,12 @@ class Config:
     tls_key_password_file: str | None = None
     # HTTP/2 (RFC 9113) offered by ALPN beside HTTP/1.1 whenever TLS is on.
     http2: bool = True
+    proxy: tuple[ProxyMap, ...] = ()  # --proxy PATH=URL: looked at before files
+    proxy_timeout: float = 60.0  # seconds for an upstream's head -> 504
+    proxy_insecure: bool = False  # https upstreams: skip certificate checks
+    proxy_pass_auth: bool = False  # with --auth: send Authorization up too
+    mounts: tuple[tuple[tuple[str, ...], str], ...] = ()  # --mount: (URL segments, real folder)
+    auth: tuple[str, str] | None = field(default=None, repr=False)  # --auth (user, password)
 
     @property
     def scheme(self) -> str:
@@ -158,6 +169,7 @@ DEFAULTS: dict[str, object] = {
     "tls_key": None,
     "tls_key_password_file": None,
     "no_http2": False,
+    **FRONT_DOOR_DEFAULTS,  # --proxy*, --mount, --auth*
 }
 PORT_FALLBACK = range(8080, 8100)  # tried in turn when no port is given
 MAX_LIVE_DELAY_MS = 10_000  # ten seconds of quiet: any longer is a typo
@@ -319,6 +331,8 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
     if o["qr"] and not has_module("segno"):
         raise ValueError("--qr needs segno: pip install 'staticsrv[qr]'")
     live, watch, ignore, live_delay = _live_options(o)
+    mounts = mount_options(_strings("mount", o["mount"]))
+    watch = (*watch, *(f for _s, f in mounts if live and f not in watch))  # watched like the root
     return Config(
         root=root,
         host=host,
@@ -357,6 +371,12 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
         tls_key=tls["tls_key"],
         tls_key_password_file=tls["tls_key_password_file"],
         http2=not o["no_http2"],
+        proxy=proxy_options(_strings("proxy", o["proxy"])),
+        proxy_timeout=_seconds("proxy-timeout", o["proxy_timeout"]),
+        proxy_insecure=bool(o["proxy_insecure"]),
+        proxy_pass_auth=bool(o["proxy_pass_auth"]),
+        auth=auth_option(o["auth"], _path("auth_file", o["auth_file"])),
+        mounts=mounts,
     )
 
 

@@ -26,12 +26,15 @@ import asyncio
 import contextlib
 import errno
 import logging
+import math
 import os
 import traceback
 
 from staticsrv.chunked import ChunkedReader, State
+from staticsrv.exchange import Body, ClientSide
 from staticsrv.http11 import ParseError, Request, parse_head
 from staticsrv.limits import Limits
+from staticsrv.proxying import CURRENT
 from staticsrv.receivebuffer import ReceiveBuffer
 from staticsrv.responses import FileBody, Response, error_response, render_head
 from staticsrv.shared import Clock, Shared
@@ -104,6 +107,7 @@ async def _serve(conn: Connection, shared: Shared) -> None:
         await h2conn.serve(conn, shared)
         return
     discard = 0  # bytes of a request body still to drop before the next head
+    offered = False  # a ClientSide was set for the previous request
     body_deadline = 0.0
     while True:
         if discard:
@@ -157,7 +161,13 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             await _refuse(conn, shared, writer, line, req)
             return
         unread = req.body_length > limits.max_discard_body
-        if req.chunked:
+        # Something may proxy: the handler gets the body and the socket
+        # through this seam, and says afterwards what it took.
+        side = ClientSide(conn, buf, writer, req, t.head) if shared.handler.may_proxy else None
+        if side is not None or offered:
+            CURRENT.set(side)  # this task's context only (see proxying.CURRENT)
+            offered = side is not None
+        if req.chunked and side is None:
             conn.phase = Phase.RECEIVING  # a stalled body gets the 408 a stalled head gets
             state = await _read_chunked(conn, buf, writer, limits, loop.time() + t.head)
             conn.phase = Phase.BUSY
@@ -168,13 +178,38 @@ async def _serve(conn: Connection, shared: Shared) -> None:
                 return
             unread = state is State.TOO_LARGE
 
-        resp = await shared.handler.handle(req)
+        consumed = False  # the handler read the body to its end
+        denied = None if shared.auth is None else shared.auth.deny(req, conn.peer, loop.time())
+        if denied is not None:
+            resp = shared.handler.finish(req, denied)  # -H and --cors apply to it too
+        else:
+            resp = await shared.handler.handle(req)
+        if side is not None:
+            if side.tunnel is not None:
+                await _tunnel(conn, shared, writer, req, resp, side)
+                return
+            if side.state is Body.UNREAD and "100-continue" in req.headers.get("expect", ""):
+                # Answered before the body was asked for (RFC 9110 §10.1.1): the
+                # client may never send it, so the connection closes.
+                unread = side.has_body
+            elif side.state is Body.UNREAD and req.chunked:
+                state = await _read_chunked(conn, buf, writer, limits, loop.time() + t.head)
+                if state is None:
+                    return
+                if state is State.ERROR:
+                    await _refuse(conn, shared, writer, req, _BAD_CHUNKS)
+                    return
+                unread = state is State.TOO_LARGE
+            elif side.state is Body.READ:
+                unread, consumed = False, True
+            elif side.state is Body.BROKEN:
+                unread = True  # cut or malformed mid-way: close, lingering
         close = resp.close or not req.keep_alive or shared.stopping
         if unread:
             # RFC 9112 §9.6 / §6.3: we do not read large bodies of GET/HEAD;
             # closing keeps the connection from desynchronising.
             close = True
-        elif req.body_length:
+        elif req.body_length and not consumed:
             # The body to drop has the head's deadline, counted once from
             # now: a body trickled byte by byte must not hold the
             # connection any longer than a trickled head can.
@@ -213,6 +248,18 @@ def first_line(data: bytes) -> bytes:
     end = data.find(b"\n")
     line = (data if end < 0 else data[:end]).removesuffix(b"\r")
     return line[:LOGGED_LINE_MAX] + b"..." if len(line) > LOGGED_LINE_MAX else line
+
+
+async def _tunnel(
+    conn: Connection, shared: Shared, writer: Writer, req: Request, resp: Response, side: ClientSide
+) -> None:
+    """A 101: its head, then the handler joins the sockets until either side closes."""
+    writer.add(req, resp.status, render_head(resp, shared.clock.date_line(), True, False), b"")
+    await writer.flush()
+    assert side.tunnel is not None
+    conn.phase = Phase.STREAMING  # no deadline: the two ends decide; shutdown closes it
+    conn.deadline = math.inf
+    await side.tunnel(side)
 
 
 async def _refuse(

@@ -1,26 +1,19 @@
 """The handler: a parsed request in, a :class:`~staticsrv.responses.Response` out.
 
-Owns: the one decision tree from a request to an answer (Host check,
-methods, CORS preflight, target decoding, ``--base``, ``_redirects``,
-resolution, clean URLs, SPA fallback, files, listings, the 404 page,
-errors; the pure parts live in :mod:`staticsrv.routing` and
-:mod:`staticsrv.netlify`), the rules
-applied to every answer (:meth:`Handler.finish`), and the memo that makes a
-repeated request cheap.  May not touch: sockets, the bytes of the head, the
-Date and Connection fields, the access log.  It can be driven in a unit test
-with a :class:`~staticsrv.http11.Request` and a temporary folder.
+Owns: the one decision tree from a request to an answer (Host check, methods, CORS preflight,
+target decoding, ``--base``, ``_redirects``, resolution, clean URLs, SPA fallback, files,
+listings, the 404 page, errors; the pure parts live in :mod:`staticsrv.routing` and
+:mod:`staticsrv.netlify`, the proxy branch in :mod:`staticsrv.proxying`), the rules applied to
+every answer (:meth:`Handler.finish`), and the memo that makes a repeated request cheap.  May not
+touch: sockets, the bytes of the head, the Date and Connection fields, the access log.  It can be
+driven in a unit test with a :class:`~staticsrv.http11.Request` and a temporary folder.
 
-The memo is not a second decision tree: it only keeps what this tree
-decided, after every rule, and hands it out again while the facts it rests
-on still hold (see :class:`~staticsrv.memo.Memo`).  A new rule therefore cannot be skipped
-by a fast path; a rule that reads request headers names them in ``reads``,
-and a request carrying one of those always takes the whole tree.
-
-With ``--live`` the tree also answers the reserved ``/__staticsrv__/``
-paths (through :class:`~staticsrv.live.events.Hub`), and every HTML answer
-it builds (files, the 404 page, listings, the built-in pages) carries the
-live-reload script; the memo keeps those final answers like any other.
-Without ``--live`` neither branch is taken and no answer changes.
+The memo is not a second decision tree: it only keeps what this tree decided, after every rule,
+and hands it out again while the facts it rests on still hold (see :class:`~staticsrv.memo.Memo`).
+A new rule therefore cannot be skipped by a fast path; a rule that reads request headers names
+them in ``reads``, and a request carrying one of those always takes the whole tree.  With
+``--live`` the tree also answers ``/__staticsrv__/`` (:class:`~staticsrv.live.events.Hub`), and
+every HTML answer it builds carries the live-reload script (the memo keeps those final answers).
 """
 
 from __future__ import annotations
@@ -42,6 +35,7 @@ from staticsrv.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey
 from staticsrv.netlify import REDIRECT_STATUSES
 from staticsrv.netlify import Redirect as RedirectRule
 from staticsrv.notfound import NotFoundPages
+from staticsrv.proxying import ProxyRouting
 from staticsrv.reader import FileChanged, Reader
 from staticsrv.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
 from staticsrv.responses import ALLOW, KNOWN_METHODS, Response, error_response
@@ -83,7 +77,7 @@ def _bytes(body: object) -> bytes:
     return body if isinstance(body, bytes) else b""
 
 
-class Handler:
+class Handler(ProxyRouting):
     def __init__(self, config: Config, *, rules: Iterable[Rule] = ()) -> None:
         self.config = config
         self.resolver = Resolver(
@@ -91,6 +85,7 @@ class Handler:
             listing=config.listing,
             dotfiles=config.dotfiles,
             follow_symlinks=config.follow_symlinks,
+            mounts=config.mounts,
         )
         self.reader = Reader(config.cache_entries)
         # Live reload: the event hub, and the script injected into every
@@ -170,6 +165,7 @@ class Handler:
     def close(self) -> None:
         if self.live is not None:
             self.live.close()
+        super().close()  # the proxy's upstream connections
         self._memo.clear()
         self.reader.close()
 
@@ -237,6 +233,8 @@ class Handler:
 
     async def _decide(self, req: Request) -> tuple[Response, Memo | None]:
         method = req.method
+        if self.may_proxy and (upstream := await self._proxied(req)) is not None:
+            return upstream, None  # --proxy paths first, and what only a rule may answer
         if method == "OPTIONS":
             allow = (("Allow", ALLOW),)
             if self.config.cors and "access-control-request-method" in req.headers:
@@ -317,6 +315,8 @@ class Handler:
             # The expansion would lead to another host: refuse, as if no page.
             log.warning("_redirects line %d: refused a target off the site", rule.line)
             return self._error(req, 404), None
+        if rule.status == 200 and rule.external:
+            return await self._rule_proxied(req, rule.line, location), None
         if rule.status in REDIRECT_STATUSES:
             if not rule.external:
                 location = self._base_url + location[1:]

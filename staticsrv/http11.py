@@ -43,6 +43,7 @@ class Request:
     keep_alive: bool  # RFC 9112 §9.3
     body_length: int  # Content-Length value, 0 when absent
     chunked: bool  # Transfer-Encoding is chunked (the server answers and closes)
+    absolute: bool = False  # sent in absolute-form (RFC 9112 §3.2.2): Host is its authority
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,4 +360,5 @@ def parse_head(head: bytes, limits: Limits) -> Request | ParseError:
         options = {option.strip(" \t").lower() for option in connection.split(",")}
         keep_alive = "close" not in options and (version == _HTTP11 or "keep-alive" in options)
 
-    return Request(method, target, version, headers, keep_alive, body_length, chunked)
+    absolute = authority is not None
+    return Request(method, target, version, headers, keep_alive, body_length, chunked, absolute)

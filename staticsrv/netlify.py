@@ -13,7 +13,8 @@ Safety is decided here, once, for every rule:
   URL: values taken from the request are percent-encoded segment by
   segment, and an expanded relative target that a browser would read as
   another host (``//evil.com``, ``/\\evil.com``) is refused (:meth:`Redirect.target`);
-* a ``200`` rewrite always names a path inside the site.
+* a ``200`` rewrite names a path inside the site, or a full URL, which
+  the server proxies (its host is the rule's own, never the request's).
 
 Where the two formats disagree, the choice is recorded in docs/preview.md
 ("Where Netlify and Cloudflare Pages disagree").
@@ -238,7 +239,7 @@ def _redirect(number: int, line: str, count: int) -> Redirect | Problem:
         return Problem(number, pattern)
     external = to.startswith(("http://", "https://"))
     if external:
-        if status in (200, 404):
+        if status == 404:  # a 200 rule to a full URL proxies (staticsrv.proxy)
             return Problem(number, f"a {status} rule must name a path inside the site")
         if not urlsplit(to).netloc:
             return Problem(number, f"{to!r} names no host")

@@ -99,10 +99,24 @@ class Resolver:
     _MAX_REFUSED = 1024  # refused paths and links remembered, so each link is logged once
 
     def __init__(
-        self, root: str, *, listing: bool, dotfiles: bool, follow_symlinks: bool = False
+        self,
+        root: str,
+        *,
+        listing: bool,
+        dotfiles: bool,
+        follow_symlinks: bool = False,
+        mounts: tuple[tuple[tuple[str, ...], str], ...] = (),
     ) -> None:
         self.root = os.path.realpath(root)
         self._prefix = self.root.rstrip(os.sep) + os.sep
+        # --mount: (URL segments, real folder), longest first; each folder
+        # is a root of its own for the inside check.
+        self._mounts = tuple(
+            ("/".join(segs), os.path.realpath(folder).rstrip(os.sep) + os.sep)
+            for segs, folder in sorted(mounts, key=lambda m: len(m[0]), reverse=True)
+        )
+        mounted = ((prefix.rstrip(os.sep) or os.sep, prefix) for _url, prefix in self._mounts)
+        self._roots = ((self.root, self._prefix), *mounted)
         self.listing = listing
         self.dotfiles = dotfiles
         self.follow_symlinks = follow_symlinks
@@ -117,6 +131,9 @@ class Resolver:
         # Plain concatenation: segments never hold "/" and are never empty,
         # so this is os.path.join without its work (and can never jump to an
         # absolute path the way join does for a segment starting with "/").
+        for url, folder in self._mounts:
+            if relpath.startswith(url) and relpath[len(url) : len(url) + 1] in ("", "/"):
+                return folder + relpath[len(url) + 1 :] if len(relpath) > len(url) else folder[:-1]
         return self._prefix + relpath if relpath else self.root
 
     def is_inside(self, path: str, st: os.stat_result) -> bool:
@@ -125,9 +142,16 @@ class Resolver:
         if self._inside.get(path) == ident:
             return True
         real = os.path.realpath(path)
-        if real != self.root:
-            if real.startswith(self._prefix):
-                if not self.dotfiles and is_hidden(real[len(self._prefix) :].split(os.sep)):
+        root, prefix = self.root, self._prefix
+        if self._mounts:
+            # Inside whichever served folder holds it (the root or a mount).
+            root, prefix = next(
+                ((r, p) for r, p in self._roots if real == r or real.startswith(p)),
+                (root, prefix),
+            )
+        if real != root:
+            if real.startswith(prefix):
+                if not self.dotfiles and is_hidden(real[len(prefix) :].split(os.sep)):
                     return False
             elif not self.follow_symlinks:
                 self._refuse(path, real)

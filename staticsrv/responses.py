@@ -108,6 +108,9 @@ class StreamBody:
 
     chunks: AsyncIterator[bytes]
     finite: bool = False
+    # Known in advance (a proxied answer with Content-Length, which the
+    # builder put in the fields): sent as is, not chunked.
+    length: int | None = None
 
 
 Body = bytes | FileBody | StreamBody
@@ -170,7 +173,7 @@ class Response:
 def render_head(resp: Response, date: bytes, keep_alive: bool, http10: bool) -> bytes:
     """The whole head of ``resp`` as sent: prefix, Date, framing, Connection."""
     head = resp.prefix() + date
-    if isinstance(resp.body, StreamBody):
+    if isinstance(resp.body, StreamBody) and resp.body.length is None:
         if http10:
             keep_alive = False  # RFC 9112 §6.3: the close delimits the body
         else:

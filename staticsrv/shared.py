@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
+from typing import TYPE_CHECKING
 
 from staticsrv.accesslog import AccessLog
 from staticsrv.config import Config
@@ -16,6 +17,9 @@ from staticsrv.handler import Handler
 from staticsrv.http11 import parse_head
 from staticsrv.httpdate import format_http_date
 from staticsrv.responses import date_line
+
+if TYPE_CHECKING:
+    from staticsrv.auth import Auth
 
 
 class Clock:
@@ -45,6 +49,11 @@ class Shared:
         self.limits = config.limits
         self.timeouts = config.timeouts
         self.clock = Clock()
+        self.auth: Auth | None = None  # --auth: asked before the handler
+        if config.auth is not None:
+            from staticsrv.auth import Auth
+
+            self.auth = Auth(*config.auth)
         self.stopping = False
         # Keep-alive clients repeat the very same head (browsers per resource,
         # load generators always): parse_head is pure and Request immutable,

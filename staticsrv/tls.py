@@ -51,11 +51,17 @@ class TLSTransport:
         context: ssl.SSLContext,
         peer: str,
         progress: Callable[[], None] = lambda: None,
+        server_hostname: str | None = None,  # the client side (an https upstream): its name
     ) -> None:
         self._raw = raw
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
-        self._ssl = context.wrap_bio(self._in, self._out, server_side=True)
+        self._ssl = context.wrap_bio(
+            self._in,
+            self._out,
+            server_side=server_hostname is None,
+            server_hostname=server_hostname,
+        )
         self._peer = peer
         self._progress = progress
         self._plain: bytes | None = None  # plain HTTP: the first bytes, handed to recv once
@@ -98,6 +104,22 @@ class TLSTransport:
         self._up = True
         await self._flush()  # the last flight (and TLS 1.3 session tickets)
         return Opened.READY
+
+    async def start_client(self) -> None:
+        """The client's handshake (the proxy to an https upstream); ssl.SSLError if refused."""
+        while True:
+            try:
+                self._ssl.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pass
+            await self._flush()
+            data = await self._raw.recv()
+            if not data:
+                raise ConnectionError("the upstream closed the connection during the handshake")
+            self._in.write(data)
+        self._up = True
+        await self._flush()
 
     def _failed(self, exc: ssl.SSLError) -> None:
         reason = str(exc.reason or exc.strerror or exc)

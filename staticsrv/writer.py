@@ -149,6 +149,7 @@ class Writer:
         """
         assert isinstance(resp.body, StreamBody)
         stream = resp.body
+        chunked = chunked and stream.length is None  # a known length frames itself
         conn, transport = self.conn, self.conn.transport
         complete = False
         start = -1  # until the head is out

@@ -108,6 +108,15 @@ def url_path(root: str, path: str) -> str | None:
     return "/" + quote(rel, safe=_SAFE)
 
 
+def mounted_url(config: Config, path: str) -> str | None:
+    """The URL path of a file in a ``--mount`` folder, or None outside them."""
+    for segments, folder in config.mounts:
+        inside = url_path(folder, path)
+        if inside is not None:
+            return "/" + quote("/".join(segments), safe=_SAFE) + inside
+    return None
+
+
 def _size(path: str) -> int | None:
     """The size now (a folder counts as 0: its entries are watched themselves)."""
     try:
@@ -153,7 +162,7 @@ class _Run:
 
     def _announce(self, batch: frozenset[str]) -> None:  # on the loop
         self.invalidate()
-        urls = (url_path(self.config.root, p) for p in batch)
+        urls = (url_path(self.config.root, p) or mounted_url(self.config, p) for p in batch)
         self.hub.announce(u for u in urls if u is not None)
 
     def _end(self) -> None:  # on the loop

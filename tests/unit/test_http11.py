@@ -30,6 +30,7 @@ def request(
     keep_alive: bool = True,
     body_length: int = 0,
     chunked: bool = False,
+    absolute: bool = False,
 ) -> Request:
     return Request(
         method=method,
@@ -39,6 +40,7 @@ def request(
         keep_alive=keep_alive,
         body_length=body_length,
         chunked=chunked,
+        absolute=absolute,
     )
 
 
@@ -153,8 +155,9 @@ def test_absolute_form_takes_path_and_host_rfc9112_3_2_2(
     target: bytes, path: str, host: str
 ) -> None:
     raw = b"GET " + target + b" HTTP/1.1\r\nHost: ignored.example\r\n\r\n"
-    # The received Host is replaced by the target's authority (§3.2.2).
-    assert_parses(raw, request(path, headers={"host": host}))
+    # The received Host is replaced by the target's authority (§3.2.2), and
+    # the request says it came in absolute-form (the proxy refuses other hosts).
+    assert_parses(raw, request(path, headers={"host": host}, absolute=True))
 
 
 def test_absolute_form_still_requires_host_rfc9112_3_2() -> None:

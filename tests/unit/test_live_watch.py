@@ -150,3 +150,14 @@ async def test_groups_handed_over_back_to_back_are_one_batch(tmp_path: Path) -> 
     [call] = fake.calls
     assert call["yield_on_timeout"] is True
     assert call["rust_timeout"] == STEP_MS > 0  # 0 would mean "never report"
+
+
+def test_files_in_mounted_folders_are_announced_under_their_path(tmp_path: Path) -> None:
+    from staticsrv.config import from_options
+    from staticsrv.live.watch import mounted_url
+
+    folder = tmp_path / "node_modules"
+    folder.mkdir()
+    config = from_options(tmp_path, mount=(f"/mods/lib={folder}",))
+    assert mounted_url(config, str(folder / "a b" / "x.css")) == "/mods/lib/a%20b/x.css"
+    assert mounted_url(config, str(tmp_path / "other.css")) is None

@@ -51,7 +51,7 @@ def test_bad_redirect_lines_are_reported_with_their_numbers_and_skipped() -> Non
         "/a /b 301 Country=us\n"  # 4: Netlify conditions
         "relative /b\n"  # 5: source without /
         "/a //evil.com\n"  # 6: network-path target
-        "/a https://example.com/ 200\n"  # 7: proxying to another host
+        "/a https://example.com/ 404\n"  # 7: a not-found page on another host
         "/a/*/b/* /c\n"  # 8: two splats
         "https://old.example.com/* /new\n"  # 9: domain-level rule
         "/x\t/y\x01\n"  # 10: control character
