@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from staticsrv import reader as _reader
 from staticsrv.cache import Bounded
 from staticsrv.config import Config
 from staticsrv.fileresponse import Files
@@ -42,7 +43,7 @@ from staticsrv.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey
 from staticsrv.netlify import REDIRECT_STATUSES, match_redirect
 from staticsrv.netlify import Redirect as RedirectRule
 from staticsrv.notfound import NotFoundPages
-from staticsrv.reader import FileChanged, Reader
+from staticsrv.reader import Clock, FileChanged, Reader
 from staticsrv.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
 from staticsrv.responses import ALLOW, KNOWN_METHODS, Response, error_response
 from staticsrv.routing import (
@@ -84,8 +85,12 @@ def _bytes(body: object) -> bytes:
 
 
 class Handler:
-    def __init__(self, config: Config, *, rules: Iterable[Rule] = ()) -> None:
+    def __init__(
+        self, config: Config, *, rules: Iterable[Rule] = (), clock: Clock | None = None
+    ) -> None:
         self.config = config
+        # "now" for the racy check (reader.RACY_NS); looked up here so a test can stub it.
+        clock = self.clock = clock if clock is not None else _reader.wall_ns
         self.resolver = Resolver(
             config.root,
             listing=config.listing,
@@ -105,10 +110,10 @@ class Handler:
             self.live = Hub(cache_control=config.generated_cache_control)
             self._inject = inject
             self._reserved = (RESERVED,)
-        self.files = Files(config, self.resolver, self.reader, inject=self._inject)
+        self.files = Files(config, self.resolver, self.reader, inject=self._inject, clock=clock)
         self.listings = Listings(config, self.resolver, inject=self._inject)
         self.not_found = NotFoundPages(config, self.resolver, self.files)
-        self.site = SiteFiles(config.root) if config.site_rules else None
+        self.site = SiteFiles(config.root, clock) if config.site_rules else None
         own: list[Rule] = []
         if config.headers:
             own.append(SetFields(config.headers))
@@ -138,6 +143,7 @@ class Handler:
         self.next_pass: Callable[[Callable[[], None]], object] | None = None
         self._pass = 0  # which pass the current request belongs to
         self._in_pass = False
+        self._ending = False  # an _end_pass is scheduled
 
     @property
     def memo_bytes(self) -> int:
@@ -145,23 +151,27 @@ class Handler:
         return self._memo.held
 
     def _new_pass(self) -> None:
-        """The first request of a pass of the event loop: look at the disk again.
-
-        The requests of one pass were read off their sockets (by the pass
-        before) before this one is looked at, so a save made before any of
-        them was sent is seen by this pass's ``stat`` s.  Until the pass
-        ends, the rule files and a memo entry found to hold are not checked
-        again: a busy server handles tens of requests per pass.
-        """
+        """The first request of a pass: look at the disk again (see :mod:`staticsrv.memo`)."""
         self._pass += 1
         if self.site is not None and self.site.refresh():
             self.invalidate()  # _redirects or _headers changed: answers may differ
         if self.next_pass is not None:
             self._in_pass = True
-            self.next_pass(self._end_pass)
+            if not self._ending:
+                self._ending = True
+                self.next_pass(self._end_pass)
 
     def _end_pass(self) -> None:
+        self._in_pass = self._ending = False
+
+    def input_arrived(self) -> None:
+        """Bytes were just read off a socket: the pass in progress ends (see memo.py)."""
         self._in_pass = False
+
+    @property
+    def _rules(self) -> int:
+        """The version of every rule input (``_redirects``, ``_headers``)."""
+        return self.site.generation if self.site is not None else 0
 
     def invalidate(self) -> None:
         """Forget every memoised answer (a rule's own inputs changed)."""
@@ -209,9 +219,16 @@ class Handler:
                 "accept-encoding" in headers,
             )
             memo = self._memo.get(key)
-            if memo is not None and (memo.seen == self._pass or memo.holds(self.resolver)):
+            if (
+                memo is not None
+                and memo.rules == self._rules
+                and (memo.seen == self._pass or memo.holds(self.resolver))
+            ):
                 memo.seen = self._pass
                 return memo.response
+        # The pass and the rules' version before the tree looks at anything:
+        # an answer whose decision outlives either is stored as unchecked.
+        looked, rules = self._pass, self._rules
         try:
             resp, facts = await self._decide(req)
             resp = self.finish(req, resp)
@@ -229,9 +246,11 @@ class Handler:
             and facts is not None
             and isinstance(resp.body, bytes)
             and not (key[3] and facts.varies)
+            and rules == self._rules  # decided under the rules still in force
         ):
             facts.response = resp
-            facts.seen = self._pass  # the tree just looked at every fact
+            facts.seen = looked  # trusted within the pass it was decided in, if still current
+            facts.rules = rules
             self._memo[key] = facts
         return resp
 
@@ -350,8 +369,10 @@ class Handler:
                 return None
             try:
                 if isinstance(outcome, File):
-                    resp = await self.files.respond(req, outcome)
                     meta = self.files.meta(outcome)
+                    resp = await self.files.respond(req, outcome)
+                    if meta.racy:
+                        return resp, None  # too recent to trust its stat (reader.RACY_NS)
                     return resp, Memo(outcome.path, meta.key, None, resp, meta.compressible)
                 if isinstance(outcome, Redirect):
                     location = self._base_url + directory_redirect(target)[1:]
@@ -390,6 +411,8 @@ class Handler:
         resp = found.response
         if not missing or not found.memoisable:
             return resp, None
+        if found.page is not None and found.page.racy(self.clock()):
+            return resp, None  # the 404 page was just saved: not trusted by its stat
         memo = Memo(missing[0], None, found.page, resp, found.varies, found.hint)
         memo.absent = missing[1:]
         return resp, memo

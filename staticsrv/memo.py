@@ -6,6 +6,36 @@ Owns: what a memo entry is (:class:`Memo`), what it is keyed on
 system calls as the verdict needs.  The memo is not a second decision tree:
 the handler stores only what its one tree decided, after every rule.
 May not touch: sockets, the decision itself.
+
+The invariant, kept by construction: a request whose first byte arrived
+after a save completed never gets an answer decided from the disk before
+that save.  How:
+
+- *Passes.*  The handler looks at the disk (the rule files, then each memo
+  entry's facts) once per pass; within a pass an entry already checked is
+  served without a ``stat``.  A pass begins at the first request handled
+  after the previous one ended, and ends at the loop's next turn **or as
+  soon as any bytes are read off any socket** (``Handler.input_arrived``,
+  called by every transport read: the readiness callback, the direct
+  ``recv`` of a new connection or of a paused one, the ``sock_recv``
+  fallback).  So every request handled in a pass was read before the pass
+  began, hence before its checks: the choice for a new connection's first
+  ``recv`` is that it ends the pass in progress, and its request starts a
+  pass of its own (or shares the one the next request starts).
+- *Facts are dated when gathered.*  An entry records the pass that was
+  current *before* the tree began deciding (``seen``), not the one in which
+  the decision finished: a decision that outlives its pass is stored as
+  unchecked and the next request ``stat`` s it.
+- *Rule versions.*  An entry records the generation of the rule files
+  (``_redirects``, ``_headers``: ``SiteFiles.generation``) in force before
+  the tree began; it is stored only if that generation is still current and
+  served only while it is.  The other inputs an answer rests on are facts
+  of the entry itself (the file's version, the 404 page's version, the
+  paths that must stay missing); answers resting on the SPA file or a
+  ``_redirects`` rule are never memoised.
+- *Racy versions.*  A file stamped within ``reader.RACY_NS`` of the moment
+  it was looked at is never memoised (a same-size rewrite within one
+  timestamp tick keeps its whole stat); see :mod:`staticsrv.reader`.
 """
 
 from __future__ import annotations
@@ -51,6 +81,7 @@ class Memo:
     # answered by about.html, and every candidate tried before a 404.
     absent: tuple[str, ...] = ()
     seen: int = -1  # the handler's pass in which these facts were last found to hold
+    rules: int = -1  # the version of the rule files it was decided under (SiteFiles.generation)
 
     def holds(self, resolver: Resolver) -> bool:
         """True while every fact this answer rests on still holds (see above)."""

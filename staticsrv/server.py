@@ -311,7 +311,7 @@ class ServerCore:
         def progress() -> None:
             conn.deadline = loop.time() + send_timeout
 
-        raw = Transport(sock, self.features, progress, loop)
+        raw = Transport(sock, self.features, progress, loop, self.handler.input_arrived)
         if self.tls is None:
             conn = Connection(raw, peer, loop)
         else:
