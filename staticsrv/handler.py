@@ -384,9 +384,9 @@ class Handler:
                     return self._error(req, 403), None
                 assert isinstance(outcome, NotFound)
                 return None
-            except FileChanged as exc:
-                # Changed between stat and read (an editor saving): look again.
-                self.files.forget(str(exc))
+            except (FileChanged, FileNotFoundError) as exc:
+                # Changed or deleted between stat and read (an editor saving): look again.
+                self.files.forget(exc.filename if isinstance(exc, OSError) else str(exc))
                 continue
             except PermissionError:
                 return self._error(req, 403), None
