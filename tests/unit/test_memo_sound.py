@@ -135,16 +135,22 @@ async def test_a_new_connections_first_read_ends_the_pass(
     assert (await handler.handle(request("/a.txt"))).body == V2
 
 
-def coarse(real: Callable[..., os.stat_result]) -> Callable[..., os.stat_result]:
-    """A stat as a file system with 1 s timestamps reports it (FAT, SMB, HFS+)."""
+def coarse(real: Callable[..., os.stat_result], tick: int) -> Callable[..., os.stat_result]:
+    """A stat as a file system with coarse timestamps (FAT, SMB, HFS+) reports it
+    while its clock stays within one tick: every write is stamped ``tick``."""
 
     def stat(*args: Any, **kwargs: Any) -> os.stat_result:
         st = real(*args, **kwargs)
-        ns = {k: getattr(st, k) // 10**9 * 10**9 for k in ("st_mtime_ns", "st_ctime_ns")}
-        seconds = {k[:-3]: v / 1e9 for k, v in ns.items()}
+        ns = {"st_mtime_ns": tick, "st_ctime_ns": tick}
+        seconds = {"st_mtime": tick / 1e9, "st_ctime": tick / 1e9}
         return os.stat_result(tuple(st)[:10], {"st_atime_ns": st.st_atime_ns, **ns, **seconds})
 
     return stat
+
+
+def rewrite_in_place(path: Path, data: bytes) -> None:
+    with open(path, "r+b") as f:  # the same inode, the same size
+        f.write(data)
 
 
 @pytest.mark.real_clock
@@ -152,18 +158,21 @@ async def test_a_same_second_same_size_rewrite_gets_new_bytes_and_a_new_etag(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = root / "a.txt"
-    monkeypatch.setattr(os, "stat", coarse(os.stat))
-    monkeypatch.setattr(os, "fstat", coarse(os.fstat))
-    tick = os.stat(path).st_mtime_ns  # the second the file was written in
+    tick = os.stat(path).st_mtime_ns // 10**9 * 10**9  # the second the file was written in
+    monkeypatch.setattr(os, "stat", coarse(os.stat, tick))
+    monkeypatch.setattr(os, "fstat", coarse(os.fstat, tick))
     now = [tick + 500_000_000]  # a coarse clock: still within that second
     handler, _ends = make(root, clock=lambda: now[0])
     try:
         first = await handler.handle(request("/a.txt"))
         assert first.body == V1
         assert first.field("Last-Modified") is None  # a date cannot tell these apart
-        with open(path, "r+b") as f:  # in place: the same inode and size
-            f.write(V2)
-        assert os.stat(path).st_mtime_ns == tick  # the stat cannot tell...
+        before = os.stat(path)
+        rewrite_in_place(path, V2)
+        after = os.stat(path)
+        fields = ("st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
+        # The stat cannot tell...
+        assert [getattr(after, k) for k in fields] == [getattr(before, k) for k in fields]
         second = await handler.handle(request("/a.txt"))
         assert second.body == V2  # ...but nothing was trusted by it
         assert second.field("ETag") != first.field("ETag")
