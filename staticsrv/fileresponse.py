@@ -44,16 +44,7 @@ from staticsrv.ranges import (
     new_boundary,
     unsatisfied_content_range,
 )
-from staticsrv.reader import (
-    Clock,
-    FileChanged,
-    FileKey,
-    GzipStream,
-    Reader,
-    gzip_body,
-    open_regular,
-    wall_ns,
-)
+from staticsrv.reader import FileChanged, FileKey, GzipStream, Reader, gzip_body, open_regular
 from staticsrv.resolver import File, Resolver
 from staticsrv.responses import FileBody, Response, StreamBody
 
@@ -78,8 +69,9 @@ class FileMeta:
     last_modified: int
     common: Fields  # validators and caching fields shared by 200/206/304
     # Too recent to be told apart by its stat (see reader.RACY_NS): no cached
-    # bytes, no memo, and validators from content (or none) in Files.respond.
+    # bytes, no memo, validators from content (or none): see Files._racy.
     racy: bool = False
+    body: bytes | None = None  # a racy version's bytes, as read for its ETag
 
 
 class Files:
@@ -96,7 +88,7 @@ class Files:
         reader: Reader,
         *,
         inject: Callable[[bytes], bytes] | None = None,
-        clock: Clock = wall_ns,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.config = config
         self.resolver = resolver
@@ -193,36 +185,29 @@ class Files:
         meta = self.meta(f)
         if self.docs is not None and meta.content_type.startswith("text/html"):
             return await self._respond_injected(req, meta, self.docs)
-        body = None
         last_modified = meta.last_modified
         now = time.time()
         if meta.racy:
-            meta, body = await self._racy(meta)
+            meta = await self._racy(meta)
             last_modified = int(now) + 1  # no If-Modified-Since can earn a 304
         key = meta.key
         identity = Variant(None, meta.etag, None, key.size)
         plan = plan_file(
             req.method, req.headers, identity, self._variants(meta, req), last_modified, now
         )
-        return await self._planned(meta, plan, req.method == "HEAD", body=body)
+        return await self._planned(meta, plan, req.method == "HEAD")
 
-    async def _racy(self, meta: FileMeta) -> tuple[FileMeta, bytes | None]:
-        """A racy version's validators: from its content, or none when it is large.
-
-        Its stat cannot tell it from a same-size rewrite within the same
-        timestamp tick, so the ETag hashes the bytes actually sent (read
-        afresh, never from the cache).  A large file is not hashed per
-        request: it goes out with no validator at all until it settles, so
-        no client can revalidate it into a false 304.
-        """
+    async def _racy(self, meta: FileMeta) -> FileMeta:
+        """A racy version's validators: the hash of the bytes sent (read afresh), or
+        none for a large file (not hashed per request) until it settles."""
         key = meta.key
         if key.size > self.config.cache_file_max:
             # Never sent, never matched: only If-None-Match "*" (any version) can.
-            return replace(meta, etag=f'"r-{id(meta):x}-{time.monotonic_ns():x}"'), None
+            return replace(meta, etag=f'"r-{id(meta):x}-{time.monotonic_ns():x}"')
         data = await self.read(key, racy=True)
         digest = await asyncio.to_thread(hashlib.blake2b, data, digest_size=12)
         etag = f'"{key.size:x}-c{digest.hexdigest()}"'
-        return replace(meta, etag=etag, common=(("ETag", etag), *meta.common[1:])), data
+        return replace(meta, etag=etag, common=(("ETag", etag), *meta.common[1:]), body=data)
 
     async def _respond_injected(self, req: Request, meta: FileMeta, docs: Documents) -> Response:
         """An HTML file with the live-reload script: a representation of its own.
@@ -244,17 +229,11 @@ class Files:
         return await self._planned(meta, plan, req.method == "HEAD", doc)
 
     async def _planned(
-        self,
-        meta: FileMeta,
-        plan: Plan,
-        head_only: bool,
-        doc: Injected | None = None,
-        *,
-        body: bytes | None = None,
+        self, meta: FileMeta, plan: Plan, head_only: bool, doc: Injected | None = None
     ) -> Response:
         variant = plan.variant
         key = meta.key
-        common = meta.common
+        common, body = meta.common, meta.body
         if meta.racy and body is None and doc is None:
             common = common[1:]  # a large racy version: no validator (see _racy)
         elif variant.coding is not None or doc is not None:

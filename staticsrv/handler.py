@@ -39,7 +39,7 @@ from staticsrv.config import Config
 from staticsrv.fileresponse import Files
 from staticsrv.http11 import Request
 from staticsrv.listing import Listings
-from staticsrv.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey
+from staticsrv.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey, Passes
 from staticsrv.netlify import REDIRECT_STATUSES, match_redirect
 from staticsrv.netlify import Redirect as RedirectRule
 from staticsrv.notfound import NotFoundPages
@@ -138,39 +138,19 @@ class Handler:
             functools.partial(decode_target, dotfiles=config.dotfiles)
         )
         self._cc = config.generated_cache_control
-        # The server sets next_pass to its loop's call_soon (see _new_pass);
-        # left None (a unit test), every request is a pass of its own.
-        self.next_pass: Callable[[Callable[[], None]], object] | None = None
-        self._pass = 0  # which pass the current request belongs to
-        self._in_pass = False
-        self._ending = False  # an _end_pass is scheduled
+        self.passes = Passes(self._look)  # the server sets passes.next_pass
 
     @property
     def memo_bytes(self) -> int:
         """Bytes of bodies the memo holds (within ``Config.body_budget``)."""
         return self._memo.held
 
-    def _new_pass(self) -> None:
-        """The first request of a pass: look at the disk again (see :mod:`staticsrv.memo`)."""
-        self._pass += 1
+    def _look(self) -> None:
+        """The checks at the start of a pass: the rule files."""
         if self.site is not None and self.site.refresh():
             self.invalidate()  # _redirects or _headers changed: answers may differ
-        if self.next_pass is not None:
-            self._in_pass = True
-            if not self._ending:
-                self._ending = True
-                self.next_pass(self._end_pass)
 
-    def _end_pass(self) -> None:
-        self._in_pass = self._ending = False
-
-    def input_arrived(self) -> None:
-        """Bytes were just read off a socket: the pass in progress ends (see memo.py)."""
-        self._in_pass = False
-
-    @property
-    def _rules(self) -> int:
-        """The version of every rule input (``_redirects``, ``_headers``)."""
+    def _rules(self) -> int:  # the version of the rule files (memo.py)
         return self.site.generation if self.site is not None else 0
 
     def invalidate(self) -> None:
@@ -208,8 +188,9 @@ class Handler:
         # DNS rebinding: before anything else, even the memo (README, Security).
         if self._host_ok is not None and not self._host_ok(headers.get("host")):
             return self.finish(req, self._error(req, 403, HOST_REFUSED))
-        if not self._in_pass:
-            self._new_pass()
+        # The pass and the rules' version before the tree looks at anything:
+        # an answer whose decision outlives either is not stored as fresh.
+        now, rules = self.passes.begin(), self._rules()
         key: MemoKey | None = None
         if self._skip.isdisjoint(headers):
             key = (
@@ -219,16 +200,8 @@ class Handler:
                 "accept-encoding" in headers,
             )
             memo = self._memo.get(key)
-            if (
-                memo is not None
-                and memo.rules == self._rules
-                and (memo.seen == self._pass or memo.holds(self.resolver))
-            ):
-                memo.seen = self._pass
+            if memo is not None and memo.fresh(now, rules, self.resolver):
                 return memo.response
-        # The pass and the rules' version before the tree looks at anything:
-        # an answer whose decision outlives either is stored as unchecked.
-        looked, rules = self._pass, self._rules
         try:
             resp, facts = await self._decide(req)
             resp = self.finish(req, resp)
@@ -246,10 +219,10 @@ class Handler:
             and facts is not None
             and isinstance(resp.body, bytes)
             and not (key[3] and facts.varies)
-            and rules == self._rules  # decided under the rules still in force
+            and rules == self._rules()  # decided under the rules still in force
         ):
             facts.response = resp
-            facts.seen = looked  # trusted within the pass it was decided in, if still current
+            facts.seen = now  # trusted within the pass it was decided in, if still current
             facts.rules = rules
             self._memo[key] = facts
         return resp

@@ -15,7 +15,7 @@ that save.  How:
   entry's facts) once per pass; within a pass an entry already checked is
   served without a ``stat``.  A pass begins at the first request handled
   after the previous one ended, and ends at the loop's next turn **or as
-  soon as any bytes are read off any socket** (``Handler.input_arrived``,
+  soon as any bytes are read off any socket** (``Passes.arrived``,
   called by every transport read: the readiness callback, the direct
   ``recv`` of a new connection or of a paused one, the ``sock_recv``
   fallback).  So every request handled in a pass was read before the pass
@@ -41,6 +41,7 @@ that save.  How:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from staticsrv.reader import FileKey
@@ -83,6 +84,16 @@ class Memo:
     seen: int = -1  # the handler's pass in which these facts were last found to hold
     rules: int = -1  # the version of the rule files it was decided under (SiteFiles.generation)
 
+    def fresh(self, now: int, rules: int, resolver: Resolver) -> bool:
+        """True if this answer may be served in pass ``now`` under rule files ``rules``."""
+        if self.rules != rules:
+            return False  # decided under other _redirects/_headers
+        if self.seen != now:
+            if not self.holds(resolver):
+                return False
+            self.seen = now  # checked in this pass: not again until it ends
+        return True
+
     def holds(self, resolver: Resolver) -> bool:
         """True while every fact this answer rests on still holds (see above)."""
         if self.absent and not all(map(resolver.is_missing, self.absent)):
@@ -101,3 +112,38 @@ class Memo:
 
 
 MemoKey = tuple[str, str, str | None, bool]
+
+
+class Passes:
+    """The handler's passes (see the module's invariant): which one is current.
+
+    ``look`` runs at the start of each pass (the rule files' check).
+    ``next_pass`` is the loop's ``call_soon``: a pass ends at the loop's next
+    turn at the latest; left None, every request is a pass of its own.
+    """
+
+    def __init__(self, look: Callable[[], None]) -> None:
+        self.look = look
+        self.next_pass: Callable[[Callable[[], None]], object] | None = None
+        self.current = 0
+        self._in_pass = False
+        self._ending = False  # an end is scheduled with next_pass
+
+    def begin(self) -> int:
+        """The current pass for a request about to be handled; a new one if none is."""
+        if not self._in_pass:
+            self.current += 1
+            self.look()
+            if self.next_pass is not None:
+                self._in_pass = True
+                if not self._ending:
+                    self._ending = True
+                    self.next_pass(self._end)
+        return self.current
+
+    def _end(self) -> None:
+        self._in_pass = self._ending = False
+
+    def arrived(self) -> None:
+        """Bytes were just read off a socket: the pass in progress ends here."""
+        self._in_pass = False

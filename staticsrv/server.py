@@ -153,7 +153,7 @@ class ServerCore:
     async def serve(self, lsock: socket.socket, stop: asyncio.Event) -> None:
         """Accept and serve on ``lsock`` until ``stop`` is set, then shut down gracefully."""
         self._loop = asyncio.get_running_loop()
-        self.handler.next_pass = self._loop.call_soon
+        self.handler.passes.next_pass = self._loop.call_soon
         accept = self.background(self._accept_loop(lsock))
         self.background(self._sweep())
         live = self.handler.live
@@ -311,7 +311,7 @@ class ServerCore:
         def progress() -> None:
             conn.deadline = loop.time() + send_timeout
 
-        raw = Transport(sock, self.features, progress, loop, self.handler.input_arrived)
+        raw = Transport(sock, self.features, progress, loop, self.handler.passes.arrived)
         if self.tls is None:
             conn = Connection(raw, peer, loop)
         else:

@@ -134,7 +134,7 @@ class Transport:
     ) -> None:
         self.sock = sock
         # Called at every read that got bytes, at the moment of the read (the
-        # handler's Handler.input_arrived: see staticsrv.memo on passes).
+        # handler's Passes.arrived: see staticsrv.memo).
         self._arrived = arrived
         self._loop = loop if loop is not None else asyncio.get_running_loop()
         self._features = features

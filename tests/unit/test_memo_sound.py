@@ -41,7 +41,7 @@ def root(tmp_path: Path) -> Path:
 def make(root: Path, **kwargs: Any) -> tuple[Handler, list[Callable[[], None]]]:
     handler = Handler(Config(root=os.path.realpath(root)), **kwargs)
     ends: list[Callable[[], None]] = []
-    handler.next_pass = ends.append  # passes end only when the test says so
+    handler.passes.next_pass = ends.append  # passes end only when the test says so
     return handler, ends
 
 
@@ -88,7 +88,7 @@ async def test_a_decision_held_across_a_pass_boundary_is_not_fresh_in_the_later_
     slow = asyncio.create_task(handler.handle(request("/a.txt")))  # pass 1: stats V1
     await gate.waiting.wait()
     save(root / "a.txt", V2)
-    handler.input_arrived()  # B and C, sent after the save, are read
+    handler.passes.arrived()  # B and C, sent after the save, are read
     assert (await handler.handle(request("/a.txt"))).body == V2  # B starts pass 2
     gate.release.set()
     assert (await slow).body == V1  # decided before the save: fine for its own request
@@ -105,7 +105,7 @@ async def test_a_rule_file_saved_while_a_request_is_in_flight_is_never_lost(
     slow = asyncio.create_task(handler.handle(request("/a.txt")))  # no rule yet
     await gate.waiting.wait()
     (root / "_redirects").write_text("/a.txt /t.txt 301!\n")
-    handler.input_arrived()
+    handler.passes.arrived()
     assert (await handler.handle(request("/a.txt"))).status == 301  # re-read the rules
     gate.release.set()
     assert (await slow).status == 200  # decided under the old rules
@@ -126,7 +126,7 @@ async def test_a_new_connections_first_read_ends_the_pass(
     with client, server:
         server.setblocking(False)
         transport = Transport(
-            server, Features(), loop=asyncio.get_running_loop(), arrived=handler.input_arrived
+            server, Features(), loop=asyncio.get_running_loop(), arrived=handler.passes.arrived
         )
         client.sendall(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
         assert (await transport.recv()).startswith(b"GET /a.txt")  # the direct recv
@@ -198,7 +198,7 @@ async def test_a_listing_shows_an_entrys_new_size_at_once(
     folder = os.stat(root / "sub").st_mtime_ns
     (root / "sub" / "x.bin").write_bytes(b"x" * 5000)  # the folder's mtime stays
     assert os.stat(root / "sub").st_mtime_ns == folder
-    handler.input_arrived()
+    handler.passes.arrived()
     etag = first.field("ETag") or ""
     second = await handler.handle(request("/sub/", headers={"If-None-Match": etag}))
     assert second.status == 200
