@@ -130,11 +130,8 @@ class Files:
             # an encoded variant could be chosen, even when this one is identity.
             common.append(("Vary", "Accept-Encoding"))
         meta = FileMeta(key, content_type, compressible, etag, last_modified, tuple(common))
-        if key.racy(self.clock()):
-            meta.racy = True
-            # No Last-Modified: a same-second rewrite would keep it, and a
-            # client's If-Modified-Since could earn a false 304 later on.
-            meta.common = (("ETag", etag), *common[2:])
+        if key.racy(self.clock()):  # no Last-Modified: a same-tick rewrite would keep it
+            meta.racy, meta.common = True, (("ETag", etag), *common[2:])
         self._metas[f.path] = meta
         return meta
 
@@ -151,11 +148,9 @@ class Files:
             side = self.resolver.regular_file(meta.key.path + ext)
             # A sidecar older than its source is stale (a forgotten rebuild):
             # never serve it in place of the newer file.
-            if (
-                isinstance(side, File)
-                and side.st.st_mtime_ns >= meta.key.mtime_ns
-                and not FileKey.of(side.path, side.st).racy(self.clock())  # too fresh to trust
-            ):
+            if isinstance(side, File) and side.st.st_mtime_ns >= meta.key.mtime_ns:
+                if FileKey.of(side.path, side.st).racy(self.clock()):
+                    continue  # just written: not trusted by its stat yet
                 tag = make_etag(side.st.st_ino, side.st.st_size, side.st.st_mtime_ns, coding)
                 found.append(Variant(coding, tag, side.path, side.st.st_size))
                 coded.add(coding)
@@ -198,8 +193,7 @@ class Files:
         return await self._planned(meta, plan, req.method == "HEAD")
 
     async def _racy(self, meta: FileMeta) -> FileMeta:
-        """A racy version's validators: the hash of the bytes sent (read afresh), or
-        none for a large file (not hashed per request) until it settles."""
+        """A racy version's ETag: the hash of the bytes sent (read afresh); none if large."""
         key = meta.key
         if key.size > self.config.cache_file_max:
             # Never sent, never matched: only If-None-Match "*" (any version) can.
