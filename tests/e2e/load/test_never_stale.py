@@ -38,8 +38,8 @@ OLD = 4  # files whose rules are edited
 SAVES = 2000
 EDITS = 200
 SIZE = 2048  # every version has the same size
-PACE = 0.02  # seconds between one hammer's batches
-LIMIT_SECONDS = 60.0  # a hard stop on a very slow machine (the counts then fail)
+PACE = 0.03  # seconds between one hammer's batches
+LIMIT_SECONDS = 90.0  # a hard stop on a very slow machine (the counts then fail)
 _VERSION = re.compile(rb"v(\d{8})\n")
 
 
