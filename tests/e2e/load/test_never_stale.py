@@ -60,7 +60,9 @@ class Site:
     def __init__(self, root: Path, published: SynchronizedArray[Any]) -> None:
         self.root = root
         self.lock = threading.Lock()
-        self.published = published  # hot file index -> version (-1: deleted), shared
+        # Shared with the hammer: hot file index -> version (-1: deleted),
+        # then (last slot) the rules' generation.
+        self.published = published
         self.redirected: set[str] = set()  # old URLs with a forced 301
         self.generation = 0  # the X-Gen value _headers sets on old URLs
 
@@ -90,11 +92,15 @@ class Site:
         lines = "".join(f"{u} /target.txt 301!\n" for u in sorted(redirected))
         headers = "".join(f"/old{k}.txt\n  X-Gen: {edit + 1}\n" for k in range(OLD))
         write = _write_in_place if edit % 2 else _write_renamed
+        # A new version of the page too, so that answers for it take a real
+        # read (an await) while the rules change under them.
+        write(self.root / url[1:], f"old {edit % OLD} {edit + 1:08d}\n")
         write(self.root / "_redirects", lines)
         write(self.root / "_headers", headers)
         with self.lock:
             self.redirected = redirected
             self.generation = edit + 1
+        self.published[HOT] = edit + 1
         return url
 
     def expected(self, url: str) -> int:
@@ -128,11 +134,11 @@ def _check_rule(resp: Received, site: Site, url: str) -> bool:
 def test_a_request_sent_after_a_save_always_sees_it(run_server: RunServer, tmp_path: Path) -> None:
     root = tmp_path / "site"
     (root / "hot").mkdir(parents=True)
-    site = Site(root, multiprocessing.get_context("spawn").Array("q", HOT))
+    site = Site(root, multiprocessing.get_context("spawn").Array("q", HOT + 1))
     for index in range(HOT):
         (root / "hot" / f"f{index}.txt").write_bytes(_content(0))
     for k in range(OLD):
-        (root / f"old{k}.txt").write_text(f"old {k}\n")
+        (root / f"old{k}.txt").write_text(f"old {k} {0:08d}\n")
     for k in range(8):
         (root / f"other{k}.txt").write_text(f"other {k}\n" * 50)
     (root / "target.txt").write_text("target\n")
@@ -203,13 +209,20 @@ def _hammer(addr: tuple[str, int], published: Any, stop: Event, counts: Any) -> 
                         return
                     sent = [urls[(batch + i) % len(urls)] for i in range(PIPELINE)]
                     floors = [expected(u) if u.startswith("/hot/") else -1 for u in sent]
+                    rules = int(published[HOT])
                     conn.send(b"".join(build(u) for u in sent))
-                    for floor in floors:
+                    for url, floor in zip(sent, floors, strict=True):
                         resp = conn.read_response()
                         answered[n] += 1
                         if floor >= 0 and resp.status == 200:
                             # Sent after version `floor` was saved: that or newer.
                             stale[n] += _version(resp) < floor
+                        gen = resp.header("x-gen") if url.startswith("/old") else None
+                        if gen is not None:
+                            # Sent after the rules' generation `rules` was saved.  (No
+                            # X-Gen: decided while _headers was being rewritten in
+                            # place, a save not yet complete: nothing to compare.)
+                            stale[n] += int(gen) < rules
         except BaseException as exc:
             errors.append(exc)
 
