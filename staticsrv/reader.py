@@ -1,10 +1,11 @@
 """File bodies: an async LRU cache of aiofile reads, and safe opening for sendfile.
 
-The cache key is the file's *identity* (path, device, inode, size and
-mtime_ns), never the path alone: an edit changes the mtime or size, a
-rename-into-place changes the inode, so the very next request computes a
-new key and can never be answered with stale bytes.  Old versions simply
-age out of the LRU.
+The cache key is the file's *identity* (path, device, inode, size,
+mtime_ns and ctime_ns), never the path alone: an edit changes the times or
+size, a rename-into-place changes the inode, so the very next request
+computes a new key and can never be answered with stale bytes.  Old versions
+simply age out of the LRU.  A version stamped within ``RACY_NS`` of now is
+never cached: a same-size rewrite within one timestamp tick keeps its key.
 
 Only bodies up to ``Config.cache_file_max`` are cached; with at most
 ``Config.cache_entries`` entries the cache holds a bounded number of bytes.
