@@ -24,12 +24,12 @@ ETag and length (:meth:`Files._respond_injected`).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from staticsrv import reader as _reader
 from staticsrv.cache import Bounded
 from staticsrv.conditional import make_etag
 from staticsrv.config import Config
@@ -199,8 +199,7 @@ class Files:
             # Never sent, never matched: only If-None-Match "*" (any version) can.
             return replace(meta, etag=f'"r-{id(meta):x}-{time.monotonic_ns():x}"')
         data = await self.read(key, racy=True)
-        digest = await asyncio.to_thread(hashlib.blake2b, data, digest_size=12)
-        etag = f'"{key.size:x}-c{digest.hexdigest()}"'
+        etag = await asyncio.to_thread(_reader.content_etag, data)
         return replace(meta, etag=etag, common=(("ETag", etag), *meta.common[1:]), body=data)
 
     async def _respond_injected(self, req: Request, meta: FileMeta, docs: Documents) -> Response:

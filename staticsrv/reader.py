@@ -21,6 +21,7 @@ import concurrent.futures
 import contextlib
 import errno
 import gzip
+import hashlib
 import os
 import stat
 import threading
@@ -83,6 +84,11 @@ Clock = Callable[[], int]  # "now" in ns since the epoch; injectable for tests
 
 def wall_ns() -> int:
     return time.time_ns()
+
+
+def content_etag(data: bytes) -> str:
+    """The strong ETag of a racy version: from its bytes, not its stat (RFC 9110 §8.8.3)."""
+    return f'"{len(data):x}-c{hashlib.blake2b(data, digest_size=12).hexdigest()}"'
 
 
 class FileChanged(Exception):
