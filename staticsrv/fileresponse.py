@@ -23,11 +23,13 @@ ETag and length (:meth:`Files._respond_injected`).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from staticsrv import reader as _reader
 from staticsrv.cache import Bounded
 from staticsrv.conditional import make_etag
 from staticsrv.config import Config
@@ -66,6 +68,10 @@ class FileMeta:
     etag: str
     last_modified: int
     common: Fields  # validators and caching fields shared by 200/206/304
+    # Too recent to be told apart by its stat (see reader.RACY_NS): no cached
+    # bytes, no memo, validators from content (or none): see Files._racy.
+    racy: bool = False
+    body: bytes | None = None  # a racy version's bytes, as read for its ETag
 
 
 class Files:
@@ -82,11 +88,13 @@ class Files:
         reader: Reader,
         *,
         inject: Callable[[bytes], bytes] | None = None,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.config = config
         self.resolver = resolver
         self.reader = reader
         self.inject = inject
+        self.clock = clock  # "now" for the racy check; a test stubs a coarse one
         self.docs: Documents | None = None
         if inject is not None:
             from staticsrv.live.document import Documents
@@ -100,8 +108,9 @@ class Files:
     def meta(self, f: File) -> FileMeta:
         st = f.st
         meta = self._metas.get(f.path)
-        if meta is not None and meta.key.matches(st):
+        if meta is not None and meta.key.matches(st) and not meta.racy:
             return meta
+        key = FileKey.of(f.path, st)
         content_type = guess_type(f.path)
         compressible = is_compressible(content_type)
         etag = make_etag(st.st_ino, st.st_size, st.st_mtime_ns)
@@ -120,9 +129,9 @@ class Files:
             # RFC 9110 §12.5.5: the answer varies with Accept-Encoding whenever
             # an encoded variant could be chosen, even when this one is identity.
             common.append(("Vary", "Accept-Encoding"))
-        meta = FileMeta(
-            FileKey.of(f.path, st), content_type, compressible, etag, last_modified, tuple(common)
-        )
+        meta = FileMeta(key, content_type, compressible, etag, last_modified, tuple(common))
+        if key.racy(self.clock()):  # no Last-Modified: a same-tick rewrite would keep it
+            meta.racy, meta.common = True, (("ETag", etag), *common[2:])
         self._metas[f.path] = meta
         return meta
 
@@ -140,6 +149,8 @@ class Files:
             # A sidecar older than its source is stale (a forgotten rebuild):
             # never serve it in place of the newer file.
             if isinstance(side, File) and side.st.st_mtime_ns >= meta.key.mtime_ns:
+                if FileKey.of(side.path, side.st).racy(self.clock()):
+                    continue  # just written: not trusted by its stat yet
                 tag = make_etag(side.st.st_ino, side.st.st_size, side.st.st_mtime_ns, coding)
                 found.append(Variant(coding, tag, side.path, side.st.st_size))
                 coded.add(coding)
@@ -156,10 +167,10 @@ class Files:
     def _stream_closed(self) -> None:
         self.streams -= 1
 
-    async def read(self, key: FileKey) -> bytes:
-        """The whole body of a small file version, through the LRU reader."""
+    async def read(self, key: FileKey, *, racy: bool = False) -> bytes:
+        """The whole body of a small file version, through the LRU reader (unless racy)."""
         try:
-            return await self.reader.read(key)
+            return await self.reader.read(key, racy=racy)
         except FileChanged:
             self.reader.forget(key)
             raise FileChanged(key.path) from None
@@ -169,17 +180,27 @@ class Files:
         meta = self.meta(f)
         if self.docs is not None and meta.content_type.startswith("text/html"):
             return await self._respond_injected(req, meta, self.docs)
+        last_modified = meta.last_modified
+        now = time.time()
+        if meta.racy:
+            meta = await self._racy(meta)
+            last_modified = int(now) + 1  # no If-Modified-Since can earn a 304
         key = meta.key
         identity = Variant(None, meta.etag, None, key.size)
         plan = plan_file(
-            req.method,
-            req.headers,
-            identity,
-            self._variants(meta, req),
-            meta.last_modified,
-            time.time(),
+            req.method, req.headers, identity, self._variants(meta, req), last_modified, now
         )
         return await self._planned(meta, plan, req.method == "HEAD")
+
+    async def _racy(self, meta: FileMeta) -> FileMeta:
+        """A racy version's ETag: the hash of the bytes sent (read afresh); none if large."""
+        key = meta.key
+        if key.size > self.config.cache_file_max:
+            # Never sent, never matched: only If-None-Match "*" (any version) can.
+            return replace(meta, etag=f'"r-{id(meta):x}-{time.monotonic_ns():x}"')
+        data = await self.read(key, racy=True)
+        etag = await asyncio.to_thread(_reader.content_etag, data)
+        return replace(meta, etag=etag, common=(("ETag", etag), *meta.common[1:]), body=data)
 
     async def _respond_injected(self, req: Request, meta: FileMeta, docs: Documents) -> Response:
         """An HTML file with the live-reload script: a representation of its own.
@@ -211,7 +232,7 @@ class Files:
     ) -> Response:
         variant = plan.variant
         key = meta.key
-        common = meta.common
+        common, body = meta.common, meta.body
         injected: Injected | None = None
         spliced: Spliced | None = None
         if doc is not None:
@@ -221,7 +242,9 @@ class Files:
                 spliced = doc
             else:
                 injected = doc
-        if variant.coding is not None or doc is not None:
+        if meta.racy and body is None and doc is None:
+            common = common[1:]  # a large racy version: no validator (see _racy)
+        elif variant.coding is not None or doc is not None:
             common = (("ETag", variant.etag), *common[1:])
         enc: Fields = () if variant.coding is None else (("Content-Encoding", variant.coding),)
 
@@ -251,8 +274,12 @@ class Files:
             body_key = FileKey.of(side.path, side.st)
         elif variant.coding == "gzip" and key.size > self.config.cache_file_max:
             return self._streamed(meta, plan, (*enc, *common), head_only)
+        elif variant.coding == "gzip" and body is not None:
+            data = await asyncio.to_thread(gzip_body, body)  # racy: never the cached gzip
         elif variant.coding == "gzip":
             data = await self.reader.gzipped(key)
+        elif body is not None:
+            data = body
         size = len(data) if data is not None else body_key.size
         small = data is not None or size <= self.config.cache_file_max
         if spliced is not None:
@@ -287,7 +314,7 @@ class Files:
         if head_only:
             return resp
         if small:
-            whole = data if data is not None else await self.read(body_key)
+            whole = data if data is not None else await self.read(body_key, racy=meta.racy)
             if plan.status == 200:
                 resp.body = whole
             else:
@@ -346,9 +373,9 @@ class Files:
             return self._generated(req, status, meta.content_type, doc.data, vary=varies), varies
         varies = self.config.compress and meta.compressible and size >= GZIP_MIN
         if varies and self._gzip_wanted(req, size):
-            body = await self.reader.gzipped(meta.key)
+            body = await self.reader.gzipped(meta.key, racy=meta.racy)
             return self._generated(req, status, meta.content_type, body, gzipped=True), True
-        body = await self.read(meta.key)
+        body = await self.read(meta.key, racy=meta.racy)
         return self._generated(req, status, meta.content_type, body, vary=varies), varies
 
     def _gzip_wanted(self, req: Request, size: int) -> bool:

@@ -26,17 +26,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from staticsrv import reader as _reader
 from staticsrv.cache import Bounded
 from staticsrv.config import Config
 from staticsrv.fileresponse import Files
 from staticsrv.http11 import Request
 from staticsrv.listing import Listings
-from staticsrv.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey
+from staticsrv.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey, Passes
 from staticsrv.netlify import REDIRECT_STATUSES
 from staticsrv.netlify import Redirect as RedirectRule
 from staticsrv.notfound import NotFoundPages
 from staticsrv.proxying import ProxyRouting
-from staticsrv.reader import FileChanged, Reader
+from staticsrv.reader import Clock, FileChanged, Reader
 from staticsrv.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
 from staticsrv.responses import ALLOW, KNOWN_METHODS, Response, error_response
 from staticsrv.routing import (
@@ -78,8 +79,12 @@ def _bytes(body: object) -> bytes:
 
 
 class Handler(ProxyRouting):
-    def __init__(self, config: Config, *, rules: Iterable[Rule] = ()) -> None:
+    def __init__(
+        self, config: Config, *, rules: Iterable[Rule] = (), clock: Clock | None = None
+    ) -> None:
         self.config = config
+        # "now" for the racy check (reader.RACY_NS); looked up here so a test can stub it.
+        clock = self.clock = clock if clock is not None else _reader.wall_ns
         self.resolver = Resolver(
             config.root,
             listing=config.listing,
@@ -100,10 +105,10 @@ class Handler(ProxyRouting):
             self.live = Hub(cache_control=config.generated_cache_control)
             self._inject = inject
             self._reserved = (RESERVED,)
-        self.files = Files(config, self.resolver, self.reader, inject=self._inject)
+        self.files = Files(config, self.resolver, self.reader, inject=self._inject, clock=clock)
         self.listings = Listings(config, self.resolver, inject=self._inject)
         self.not_found = NotFoundPages(config, self.resolver, self.files)
-        self.site = SiteFiles(config.root) if config.site_rules else None
+        self.site = SiteFiles(config.root, clock) if config.site_rules else None
         own: list[Rule] = []
         if config.headers:
             own.append(SetFields(config.headers))
@@ -128,35 +133,20 @@ class Handler(ProxyRouting):
             functools.partial(decode_target, dotfiles=config.dotfiles)
         )
         self._cc = config.generated_cache_control
-        # The server sets next_pass to its loop's call_soon (see _new_pass);
-        # left None (a unit test), every request is a pass of its own.
-        self.next_pass: Callable[[Callable[[], None]], object] | None = None
-        self._pass = 0  # which pass the current request belongs to
-        self._in_pass = False
+        self.passes = Passes(self._look)  # the server sets passes.next_pass
 
     @property
     def memo_bytes(self) -> int:
         """Bytes of bodies the memo holds (within ``Config.body_budget``)."""
         return self._memo.held
 
-    def _new_pass(self) -> None:
-        """The first request of a pass of the event loop: look at the disk again.
-
-        The requests of one pass were read off their sockets (by the pass
-        before) before this one is looked at, so a save made before any of
-        them was sent is seen by this pass's ``stat`` s.  Until the pass
-        ends, the rule files and a memo entry found to hold are not checked
-        again: a busy server handles tens of requests per pass.
-        """
-        self._pass += 1
+    def _look(self) -> None:
+        """The checks at the start of a pass: the rule files."""
         if self.site is not None and self.site.refresh():
             self.invalidate()  # _redirects or _headers changed: answers may differ
-        if self.next_pass is not None:
-            self._in_pass = True
-            self.next_pass(self._end_pass)
 
-    def _end_pass(self) -> None:
-        self._in_pass = False
+    def _rules(self) -> int:  # the version of the rule files (memo.py)
+        return self.site.generation if self.site is not None else 0
 
     def invalidate(self) -> None:
         """Forget every memoised answer (a rule's own inputs changed)."""
@@ -194,8 +184,9 @@ class Handler(ProxyRouting):
         # DNS rebinding: before anything else, even the memo (README, Security).
         if self._host_ok is not None and not self._host_ok(headers.get("host")):
             return self.finish(req, self._error(req, 403, HOST_REFUSED))
-        if not self._in_pass:
-            self._new_pass()
+        # The pass and the rules' version before the tree looks at anything:
+        # an answer whose decision outlives either is not stored as fresh.
+        now, rules = self.passes.begin(), self._rules()
         key: MemoKey | None = None
         if self._skip.isdisjoint(headers):
             key = (
@@ -205,8 +196,7 @@ class Handler(ProxyRouting):
                 "accept-encoding" in headers,
             )
             memo = self._memo.get(key)
-            if memo is not None and (memo.seen == self._pass or memo.holds(self.resolver)):
-                memo.seen = self._pass
+            if memo is not None and memo.fresh(now, rules, self.resolver):
                 return memo.response
         try:
             resp, facts = await self._decide(req)
@@ -225,9 +215,11 @@ class Handler(ProxyRouting):
             and facts is not None
             and isinstance(resp.body, bytes)
             and not (key[3] and facts.varies)
+            and rules == self._rules()  # decided under the rules still in force
         ):
             facts.response = resp
-            facts.seen = self._pass  # the tree just looked at every fact
+            facts.seen = now  # trusted within the pass it was decided in, if still current
+            facts.rules = rules
             self._memo[key] = facts
         return resp
 
@@ -349,8 +341,10 @@ class Handler(ProxyRouting):
                 return None
             try:
                 if isinstance(outcome, File):
-                    resp = await self.files.respond(req, outcome)
                     meta = self.files.meta(outcome)
+                    resp = await self.files.respond(req, outcome)
+                    if meta.racy:
+                        return resp, None  # too recent to trust its stat (reader.RACY_NS)
                     return resp, Memo(outcome.path, meta.key, None, resp, meta.compressible)
                 if isinstance(outcome, Redirect):
                     location = self._base_url + directory_redirect(target)[1:]
@@ -362,9 +356,9 @@ class Handler(ProxyRouting):
                     return self._error(req, 403), None
                 assert isinstance(outcome, NotFound)
                 return None
-            except FileChanged as exc:
-                # Changed between stat and read (an editor saving): look again.
-                self.files.forget(str(exc))
+            except (FileChanged, FileNotFoundError) as exc:
+                # Changed or deleted between stat and read (an editor saving): look again.
+                self.files.forget(exc.filename if isinstance(exc, OSError) else str(exc))
                 continue
             except PermissionError:
                 return self._error(req, 403), None
@@ -389,6 +383,8 @@ class Handler(ProxyRouting):
         resp = found.response
         if not missing or not found.memoisable:
             return resp, None
+        if found.page is not None and found.page.racy(self.clock()):
+            return resp, None  # the 404 page was just saved: not trusted by its stat
         memo = Memo(missing[0], None, found.page, resp, found.varies, found.hint)
         memo.absent = missing[1:]
         return resp, memo

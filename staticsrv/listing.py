@@ -1,9 +1,13 @@
-"""Folder listings: read a folder, render it with :mod:`staticsrv.pages`, keep it briefly.
+"""Folder listings: read a folder, render it with :mod:`staticsrv.pages`, reuse the page.
 
 Owns: which entries a listing shows (never dotfiles unless asked, never a
 name no URL can reach, never a FIFO, device or a link out of the root), the
-short-lived cache of rendered listings and their gzip, and their
-validators.  May not touch: sockets, the request head's bytes.
+cache of rendered listings and their gzip, and their validators.  A
+rendered page is reused only while the facts it was rendered from still
+hold: the folder is read again (``scandir`` and a ``stat`` per entry) on
+every request, and the page is rendered again as soon as any name, type,
+size or time differs, never after a delay (see :mod:`staticsrv.memo`).
+May not touch: sockets, the request head's bytes.
 
 A listing's ETag is a hash of the page itself, so it is strong (RFC 9110
 §8.8.1) and changes exactly when what the page shows changes: a name, a
@@ -38,14 +42,11 @@ from staticsrv.siterules import RULE_FILES
 from staticsrv.target import Target, is_servable_name
 
 GZIP_MIN = 1024
-# Entry sizes and times can change without the folder's mtime moving, so a
-# rendered listing is reused for one second at most.
-FRESH_SECONDS = 1.0
 
 
 @dataclass(slots=True)
 class _Rendered:
-    at: float  # monotonic time of the rendering
+    facts: tuple[pages.ListingEntry, ...]  # what the page shows, as read
     html: bytes
     etag: str
     last_modified: int  # the newest mtime of the folder and its entries
@@ -64,7 +65,7 @@ def _render(
         html = inject(html)  # live reload: before the ETag and any gzip
     newest = max((e.mtime for e in entries), default=mtime)
     digest = hashlib.blake2b(html, digest_size=12).hexdigest()
-    return _Rendered(time.monotonic(), html, f'"l-{digest}"', int(max(newest, mtime)))
+    return _Rendered(tuple(entries), html, f'"l-{digest}"', int(max(newest, mtime)))
 
 
 class Listings:
@@ -79,6 +80,21 @@ class Listings:
         self.resolver = resolver
         self.inject = inject  # live reload: the script goes in before any gzip
         self._cache: Bounded[tuple[str, int, int], _Rendered] = Bounded(256)
+
+    async def _current(self, target: Target, found: Listing) -> _Rendered:
+        """The page for what the folder holds now: reused only if every entry is as shown."""
+        st = found.st
+        key = (found.path, st.st_ino, st.st_mtime_ns)
+        entries = await asyncio.to_thread(self._entries, found.path)
+        cached = self._cache.get(key)
+        if cached is None or cached.facts != tuple(entries):
+            # The --base prefix's segments lead the shown path; no link goes above them.
+            top = len(self.config.base)
+            cached = await asyncio.to_thread(
+                _render, target.segments, entries, st.st_mtime, self.inject, top
+            )
+            self._cache[key] = cached
+        return cached
 
     def _entries(self, path: str) -> list[pages.ListingEntry]:
         entries: list[pages.ListingEntry] = []
@@ -104,18 +120,8 @@ class Listings:
                 entries.append(pages.ListingEntry(entry.name, is_dir, st.st_size, st.st_mtime))
         return entries
 
-    def _render(self, path: str, target: Target, st: os.stat_result) -> _Rendered:
-        # The --base prefix's segments lead the shown path; no link goes above them.
-        top = len(self.config.base)
-        return _render(target.segments, self._entries(path), st.st_mtime, self.inject, top)
-
     async def respond(self, req: Request, target: Target, found: Listing) -> Response:
-        st = found.st
-        key = (found.path, st.st_ino, st.st_mtime_ns)
-        cached = self._cache.get(key)
-        if cached is None or time.monotonic() - cached.at >= FRESH_SECONDS:
-            cached = await asyncio.to_thread(self._render, found.path, target, st)
-            self._cache[key] = cached
+        cached = await self._current(target, found)
         body = cached.html
         etag = cached.etag
         fields = [

@@ -1,10 +1,11 @@
 """File bodies: an async LRU cache of aiofile reads, and safe opening for sendfile.
 
-The cache key is the file's *identity* (path, device, inode, size and
-mtime_ns), never the path alone: an edit changes the mtime or size, a
-rename-into-place changes the inode, so the very next request computes a
-new key and can never be answered with stale bytes.  Old versions simply
-age out of the LRU.
+The cache key is the file's *identity* (path, device, inode, size,
+mtime_ns and ctime_ns), never the path alone: an edit changes the times or
+size, a rename-into-place changes the inode, so the very next request
+computes a new key and can never be answered with stale bytes.  Old versions
+simply age out of the LRU.  A version stamped within ``RACY_NS`` of now is
+never cached: a same-size rewrite within one timestamp tick keeps its key.
 
 Only bodies up to ``Config.cache_file_max`` are cached; with at most
 ``Config.cache_entries`` entries the cache holds a bounded number of bytes.
@@ -20,9 +21,11 @@ import concurrent.futures
 import contextlib
 import errno
 import gzip
+import hashlib
 import os
 import stat
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,10 +41,19 @@ class FileKey:
     ino: int
     size: int
     mtime_ns: int
+    ctime_ns: int = 0
 
     @classmethod
     def of(cls, path: str, st: os.stat_result) -> FileKey:
-        return cls(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        return cls(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def racy(self, now_ns: int) -> bool:
+        """True if this version is too recent to be told apart by its stat alone.
+
+        A stamp far in the future (an archive's, a skewed clock) is not racy:
+        any write sets it back to now, which the key then tells apart.
+        """
+        return abs(now_ns - self.mtime_ns) < RACY_NS or abs(now_ns - self.ctime_ns) < RACY_NS
 
     def matches(self, st: os.stat_result) -> bool:
         """True if ``st`` describes this very version of the file.
@@ -52,10 +64,31 @@ class FileKey:
         """
         return (
             st.st_mtime_ns == self.mtime_ns
+            and st.st_ctime_ns == self.ctime_ns
             and st.st_size == self.size
             and st.st_ino == self.ino
             and st.st_dev == self.dev
         )
+
+
+# "Racy clean" (git's name): a file system stamps mtime/ctime with a coarse
+# clock (a kernel tick on Linux, 1-2 s on FAT, exFAT, SMB and HFS+), so a
+# same-size rewrite within one tick keeps (inode, size, mtime, ctime).  A
+# version whose newest stamp is within RACY_NS of the moment it was looked at
+# is therefore never trusted by its stat alone: its bytes are not cached or
+# memoised, and its ETag comes from its content (Files.respond).  Generous:
+# 2 s covers the coarsest common file systems.
+RACY_NS = 2_000_000_000
+Clock = Callable[[], int]  # "now" in ns since the epoch; injectable for tests
+
+
+def wall_ns() -> int:
+    return time.time_ns()
+
+
+def content_etag(data: bytes) -> str:
+    """The strong ETag of a racy version: from its bytes, not its stat (RFC 9110 §8.8.3)."""
+    return f'"{len(data):x}-c{hashlib.blake2b(data, digest_size=12).hexdigest()}"'
 
 
 class FileChanged(Exception):
@@ -129,7 +162,7 @@ async def _read_body(key: FileKey) -> bytes:
             _Aiofile.start_import()
             data = await asyncio.to_thread(os.pread, fobj.fileno(), key.size + 1, 0)
         st = os.fstat(fobj.fileno())
-    if len(data) != key.size or (st.st_size, st.st_mtime_ns) != (key.size, key.mtime_ns):
+    if len(data) != key.size or not key.matches(st):
         # Written to while we read (an in-place save): raised, not returned,
         # so async-lru does not cache a torn read.
         raise FileChanged(key.path)
@@ -246,8 +279,14 @@ class Reader:
         self._read = alru_cache(maxsize=entries)(_read_body)
         self._gzip = alru_cache(maxsize=entries)(self._gzip_uncached)
 
-    async def read(self, key: FileKey) -> bytes:
-        """The whole body of a small file version, read once per version."""
+    async def read(self, key: FileKey, *, racy: bool = False) -> bytes:
+        """The whole body of a small file version, read once per version.
+
+        A racy version (:data:`RACY_NS`) is read afresh every time: its key
+        could name other bytes a moment later.
+        """
+        if racy:
+            return await _read_body(key)
         return await self._read(key)
 
     async def _gzip_uncached(self, key: FileKey) -> bytes:
@@ -255,8 +294,10 @@ class Reader:
         # Compression of a few hundred KiB takes milliseconds: off the loop.
         return await asyncio.to_thread(gzip_body, data)
 
-    async def gzipped(self, key: FileKey) -> bytes:
+    async def gzipped(self, key: FileKey, *, racy: bool = False) -> bytes:
         """The gzip representation of a cached body, compressed once per file version."""
+        if racy:
+            return await asyncio.to_thread(gzip_body, await _read_body(key))
         return await self._gzip(key)
 
     def forget(self, key: FileKey) -> None:

@@ -94,7 +94,7 @@ class ServerCore:
         """Accept and serve on ``lsock`` (and ``also``: localhost's ``[::1]``) until
         ``stop`` is set, then shut down gracefully."""
         self._loop = asyncio.get_running_loop()
-        self.handler.next_pass = self._loop.call_soon
+        self.handler.passes.next_pass = self._loop.call_soon
         accepts = [self.background(self._accept_loop(s)) for s in (lsock, *also)]
         self.background(self._sweep())
         live = self.handler.live
@@ -255,7 +255,7 @@ class ServerCore:
         def progress() -> None:
             conn.deadline = loop.time() + send_timeout
 
-        raw = Transport(sock, self.features, progress, loop)
+        raw = Transport(sock, self.features, progress, loop, self.handler.passes.arrived)
         if self.tls is None:
             conn = Connection(raw, peer, loop)
         else:

@@ -18,13 +18,13 @@ import functools
 import logging
 import os
 import stat
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from staticsrv import netlify
 from staticsrv.fields import check_field
 from staticsrv.http11 import Request
+from staticsrv.reader import RACY_NS, Clock, wall_ns
 from staticsrv.responses import Response
 from staticsrv.routing import strip_base
 from staticsrv.ruleindex import RuleIndex
@@ -36,9 +36,8 @@ RULE_FILES = ("_redirects", "_headers")
 MAX_RULES_FILE = 1024 * 1024  # a rules file larger than this is a mistake, not a site
 CORS_EXPOSED = "Content-Range, Accept-Ranges, ETag, Content-Length"
 CORS_MAX_AGE = "86400"
-SETTLE = 1.0  # seconds after a change of the root folder during which it is not trusted
 
-Identity = tuple[int, int, int, int] | None
+Identity = tuple[int, int, int, int, int] | None
 
 
 def replace_fields(
@@ -120,17 +119,28 @@ def _identity(path: str) -> Identity:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _racy(ident: Identity, now_ns: int) -> bool:
+    return ident is not None and (
+        abs(now_ns - ident[3]) < RACY_NS or abs(now_ns - ident[4]) < RACY_NS
+    )
 
 
 class SiteFiles:
     """``_redirects`` and ``_headers`` of one root, as last read."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, clock: Clock = wall_ns) -> None:
         self.root = root
+        self.clock = clock
         self.paths = tuple(os.path.join(root, name) for name in RULE_FILES)
         self._ids: list[Identity] = [None, None]
-        self._root_id: tuple[int, int] = (-1, -1)
+        self._texts = ["", ""]
+        self._root_id: tuple[int, int, int] = (-1, -1, -1)
+        # Bumped whenever the rules change: an answer decided under another
+        # generation is never memoised or served from the memo.
+        self.generation = 0
         self.redirects: tuple[netlify.Redirect, ...] = ()
         self.index = RuleIndex(())  # the redirects, indexed: what requests match against
         self.headers: tuple[netlify.HeaderBlock, ...] = ()
@@ -139,31 +149,39 @@ class SiteFiles:
     def refresh(self) -> bool:
         """Re-read a file whose stat identity changed; True if the rules changed.
 
-        Checked on every request, so a save is seen by the very next one (no
-        watcher thread, no polling delay), at the cost of a ``stat`` of the
-        root plus one per file present.  A missing file is looked for again
-        only when the root folder changed (an entry created or renamed
-        there), or changed within the last ``SETTLE`` seconds: timestamps
-        are coarse (a few ms), so a creation right after an earlier change
-        could leave the folder's mtime as it was.
+        Checked once per pass of the handler, so a save is seen by the very
+        next request (no watcher thread, no polling delay), at the cost of a
+        ``stat`` of the root plus one per file present.  A missing file is
+        looked for again only when the root folder changed (an entry created
+        or renamed there), or changed within ``RACY_NS`` of now: timestamps
+        are coarse (a kernel tick, up to 2 s on some file systems), so a
+        creation right after an earlier change could leave the folder's
+        mtime as it was.  For the same reason a rule file stamped within
+        ``RACY_NS`` of now is read again (and compared) on every check: a
+        same-size rewrite within one tick keeps its whole stat.
         """
+        now = self.clock()
         try:
             st = os.stat(self.root)
-            root_id = (st.st_ino, st.st_mtime_ns)
-            settled = root_id == self._root_id and time.time() - st.st_mtime > SETTLE
+            root_id = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+            settled = root_id == self._root_id and now - max(root_id[1:]) >= RACY_NS
         except OSError:
-            root_id, settled = (-1, -1), False
+            root_id, settled = (-1, -1, -1), False
         self._root_id = root_id
         changed = False
         for index, path in enumerate(self.paths):
             if settled and self._ids[index] is None:
                 continue  # nothing was created in the root since the last look
             ident = _identity(path)
-            if ident == self._ids[index]:
+            if ident == self._ids[index] and not _racy(ident, now):
                 continue
-            self._ids[index] = ident
-            changed = True
             text = self._read(path) if ident is not None else ""
+            known = self._ids[index]
+            self._ids[index] = ident
+            if known is not None and ident is not None and text == self._texts[index]:
+                continue  # looked at again while racy: the same rules
+            self._texts[index] = text
+            changed = True
             name = RULE_FILES[index]
             if index == 0:
                 self.redirects, problems = netlify.parse_redirects(text)
@@ -173,6 +191,8 @@ class SiteFiles:
             for problem in problems:
                 # Once per version of the file: the next report comes with the next save.
                 log.warning("staticsrv: %s %s (line skipped)", name, problem)
+        if changed:
+            self.generation += 1
         return changed
 
     @staticmethod

@@ -112,6 +112,7 @@ class Transport:
     """
 
     __slots__ = (
+        "_arrived",
         "_error",
         "_features",
         "_inbox",
@@ -129,8 +130,12 @@ class Transport:
         features: Features,
         progress: Callable[[], None] = lambda: None,
         loop: asyncio.AbstractEventLoop | None = None,  # default: the running loop
+        arrived: Callable[[], None] = lambda: None,
     ) -> None:
         self.sock = sock
+        # Called at every read that got bytes, at the moment of the read (the
+        # handler's Passes.arrived: see staticsrv.memo).
+        self._arrived = arrived
         self._loop = loop if loop is not None else asyncio.get_running_loop()
         self._features = features
         self._progress = progress  # called whenever bytes went out
@@ -155,11 +160,16 @@ class Transport:
                 # arrived already, or one paused at READ_AHEAD): a direct read
                 # costs one syscall, registering two epoll_ctl calls.
                 try:
-                    return self.sock.recv(RECV_SIZE)
+                    data = self.sock.recv(RECV_SIZE)
                 except (BlockingIOError, InterruptedError):
                     pass
+                else:
+                    self._arrived()
+                    return data
                 if not self._features.add_reader or not self._start_reading():
-                    return await self._loop.sock_recv(self.sock, RECV_SIZE)
+                    data = await self._loop.sock_recv(self.sock, RECV_SIZE)
+                    self._arrived()
+                    return data
             waiter = self._waiter = self._loop.create_future()
             try:
                 await waiter
@@ -201,6 +211,7 @@ class Transport:
             data = b""
         inbox = self._inbox
         if data:
+            self._arrived()
             inbox.append(data)
             if len(inbox) * RECV_SIZE >= READ_AHEAD and sum(map(len, inbox)) >= READ_AHEAD:
                 self._stop_reading()  # backpressure: the client waits in TCP

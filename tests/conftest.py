@@ -19,7 +19,7 @@ import pytest
 from hypothesis import settings
 
 import staticsrv
-from staticsrv import certs
+from staticsrv import certs, reader
 from staticsrv.config import Config, Timeouts
 from staticsrv.handler import Rule
 from staticsrv.server import ServerCore
@@ -59,6 +59,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "serve" in metafunc.fixturenames:
         once = metafunc.definition.get_closest_marker("one_scheme") is not None
         metafunc.parametrize("scheme", SCHEMES[:1] if once else SCHEMES)
+
+
+# Files written by a test are seconds old at most, so every one would be
+# "racy" (reader.RACY_NS): not memoised, validated by content.  Tests of
+# everything else see the disk as it is RACY_NS later (as if the test had
+# waited that long); tests of the racy rules themselves are marked real_clock.
+SETTLED_NS = 2 * reader.RACY_NS
+
+
+@pytest.fixture(autouse=True)
+def settled_clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("real_clock") is None:
+        real = reader.wall_ns
+        monkeypatch.setattr(reader, "wall_ns", lambda: real() + SETTLED_NS)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -304,7 +304,7 @@ async def test_within_one_pass_of_the_loop_the_disk_is_looked_at_once(
     """With the server's hook, the requests of one pass share the pass's
     ``stat`` s; the next pass (the hook's callback has run) looks again."""
     ends: list[Callable[[], None]] = []
-    handler.next_pass = ends.append
+    handler.passes.next_pass = ends.append
     assert (await handler.handle(request("/hello.txt"))).body == HELLO  # pass 1
     assert len(ends) == 1
     stats: list[str] = []

@@ -72,10 +72,11 @@ async def test_a_version_is_read_once_then_served_from_memory(reader: Reader, pa
 async def test_forget_drops_a_version(reader: Reader, path: Path) -> None:
     key = key_of(path)
     await reader.read(key)
-    new = DATA.replace(b"0", b"X")
-    same_identity_other_bytes(path, new)
+    await reader.read(key)
+    assert reader._read.cache_info().misses == 1  # read once, then from memory
     reader.forget(key)
-    assert await reader.read(key) == new
+    assert await reader.read(key) == DATA
+    assert reader._read.cache_info().misses == 2  # read again after forget
 
 
 async def test_a_changed_file_raises_file_changed(reader: Reader, path: Path) -> None:
@@ -103,14 +104,12 @@ async def test_a_vanished_file_raises_os_error(reader: Reader, path: Path) -> No
 
 async def test_a_failed_read_is_not_cached(reader: Reader, path: Path) -> None:
     key = key_of(path)
-    st = os.stat(path)
     rewrite(path, b"x" * len(DATA))
-    with pytest.raises(FileChanged):
-        await reader.read(key)
-    # The file gets back to the very identity: now it reads.
-    same_identity_other_bytes(path, DATA)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert await reader.read(key) == DATA
+    for attempt in (1, 2):
+        with pytest.raises(FileChanged):
+            await reader.read(key)
+        # Each attempt reads the disk again: a failure is never the answer kept.
+        assert reader._read.cache_info().misses == attempt
 
 
 async def test_gzipped_is_the_gzip_of_the_body_and_stable(reader: Reader, path: Path) -> None:
@@ -124,11 +123,35 @@ async def test_gzipped_is_the_gzip_of_the_body_and_stable(reader: Reader, path: 
 
 async def test_forget_drops_the_gzip_too(reader: Reader, path: Path) -> None:
     key = key_of(path)
-    await reader.gzipped(key)
-    new = DATA.replace(b"1", b"Y")
-    same_identity_other_bytes(path, new)
+    first = await reader.gzipped(key)
     reader.forget(key)
-    assert gzip.decompress(await reader.gzipped(key)) == new
+    again = await reader.gzipped(key)
+    assert gzip.decompress(again) == DATA
+    assert again is not first  # compressed again, not the kept bytes
+    assert reader._gzip.cache_info().misses == 2
+
+
+async def test_a_file_written_while_it_is_read_raises_file_changed(
+    reader: Reader, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check after the read (size and stat through the descriptor) catches a torn read."""
+    monkeypatch.setattr(_Aiofile, "cls", None)  # reads through os.pread in a thread
+    monkeypatch.setattr(_Aiofile, "started", True)  # and no aiofile import meanwhile
+    key = key_of(path)
+    real_pread = os.pread
+
+    def pread_during_a_save(fd: int, n: int, offset: int) -> bytes:
+        # An editor saves in place (same size) just before the bytes are read.
+        with open(path, "r+b") as f:
+            f.write(DATA.upper().replace(b"0", b"Z"))
+        os.utime(path, ns=(key.mtime_ns, key.mtime_ns))  # even the same mtime
+        return real_pread(fd, n, offset)
+
+    monkeypatch.setattr(os, "pread", pread_during_a_save)
+    with pytest.raises(FileChanged):
+        await reader.read(key)
+    monkeypatch.setattr(os, "pread", real_pread)
+    assert reader._read.cache_info().currsize == 0  # nothing torn was kept
 
 
 def test_open_regular_checks_the_version_it_opened(path: Path) -> None:
