@@ -179,11 +179,7 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             unread = state is State.TOO_LARGE
 
         consumed = False  # the handler read the body to its end
-        denied = None if shared.auth is None else shared.auth.deny(req, conn.peer, loop.time())
-        if denied is not None:
-            resp = shared.handler.finish(req, denied)  # -H and --cors apply to it too
-        else:
-            resp = await shared.handler.handle(req)
+        resp = await shared.respond(req, conn.peer, loop.time())
         if side is not None:
             if side.tunnel is not None:
                 await _tunnel(conn, shared, writer, req, resp, side)

@@ -48,7 +48,7 @@ async def answer(session: Session, stream: Stream, req: Request | ParseError) ->
         resp = error_response(req.status, reason=req.reason)
         known = None
     else:
-        resp = await shared.handler.handle(req)
+        resp = await shared.respond(req, session.conn.peer, session.loop.time())
         known = req
     body = resp.body
     sent, complete = 0, False

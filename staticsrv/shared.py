@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from staticsrv.accesslog import AccessLog
 from staticsrv.config import Config
 from staticsrv.handler import Handler
-from staticsrv.http11 import parse_head
+from staticsrv.http11 import Request, parse_head
 from staticsrv.httpdate import format_http_date
-from staticsrv.responses import date_line
+from staticsrv.responses import Response, date_line
 
 if TYPE_CHECKING:
     from staticsrv.auth import Auth
@@ -61,3 +61,16 @@ class Shared:
         self.parse_cached = functools.lru_cache(maxsize=512)(
             functools.partial(parse_head, limits=config.limits)
         )
+
+    async def respond(self, req: Request, peer: str, now: float) -> Response:
+        """The answer to ``req`` from ``peer``, behind ``--auth``.
+
+        The one door for every protocol: HTTP/1.1 and HTTP/2 streams both
+        come through here, so a password asked of one is asked of the other.
+        ``now`` is the loop's monotonic time (the failure counter's clock).
+        """
+        if self.auth is not None:
+            denied = self.auth.deny(req, peer, now)
+            if denied is not None:
+                return self.handler.finish(req, denied)  # -H and --cors apply to it too
+        return await self.handler.handle(req)
