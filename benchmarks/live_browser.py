@@ -174,8 +174,8 @@ def stream_counts(browser: Any, base: Path, tabs: int) -> list[tuple[str, int, i
         root = make_root(base, f"tabs-{len(found)}")
         config = Config(root=str(root), port=0, live=True, quiet=True)
         with staticsrv.serve(config=config) as running:
-            assert running.core is not None and running.core.handler.live is not None
-            hub = running.core.handler.live
+            assert running.core is not None and running.core.hub is not None
+            hub = running.core.hub
             context = browser.new_context()
             if init:
                 context.add_init_script(init)

@@ -12,7 +12,8 @@ The memo is not a second decision tree: it only keeps what this tree decided, af
 and hands it out again while the facts it rests on still hold (see :class:`~staticsrv.memo.Memo`).
 A new rule therefore cannot be skipped by a fast path; a rule that reads request headers names
 them in ``reads``, and a request carrying one of those always takes the whole tree.  With
-``--live`` the tree also answers ``/__staticsrv__/`` (:class:`~staticsrv.live.events.Hub`), and
+``--live`` the tree also answers ``/__staticsrv__/`` (an :class:`~staticsrv.extension.Endpoints`
+the server plugs in), and
 every HTML answer it builds carries the live-reload script (the memo keeps those final answers).
 """
 
@@ -24,11 +25,11 @@ import logging
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from staticsrv import reader as _reader
 from staticsrv.cache import Bounded
 from staticsrv.config import Config
+from staticsrv.extension import Endpoints, Upstream
 from staticsrv.fileresponse import Files
 from staticsrv.http11 import Request
 from staticsrv.listing import Listings
@@ -61,9 +62,6 @@ from staticsrv.siterules import (
 )
 from staticsrv.target import Target, TargetError, decode_target, directory_redirect
 
-if TYPE_CHECKING:
-    from staticsrv.live.events import Hub
-
 log = logging.getLogger("staticsrv")
 
 __all__ = ["AddFields", "Handler", "Rule"]
@@ -80,7 +78,13 @@ def _bytes(body: object) -> bytes:
 
 class Handler(ProxyRouting):
     def __init__(
-        self, config: Config, *, rules: Iterable[Rule] = (), clock: Clock | None = None
+        self,
+        config: Config,
+        *,
+        rules: Iterable[Rule] = (),
+        clock: Clock | None = None,
+        endpoints: Endpoints | None = None,
+        upstream: Callable[[Config], Upstream] | None = None,
     ) -> None:
         self.config = config
         # "now" for the racy check (reader.RACY_NS); looked up here so a test can stub it.
@@ -93,18 +97,17 @@ class Handler(ProxyRouting):
             mounts=config.mounts,
         )
         self.reader = Reader(config.cache_entries)
-        # Live reload: the event hub, and the script injected into every
-        # HTML answer.  Both None without --live: no answer changes then.
-        self.live: Hub | None = None
+        # Live reload: its endpoints (made by the server above, see
+        # staticsrv.extension), and the script injected into every HTML
+        # answer.  Both None without --live: no answer changes then.
+        self.live = endpoints
         self._inject: Callable[[bytes], bytes] | None = None
-        self._reserved: tuple[str, ...] = ()
+        self._reserved = () if endpoints is None else (endpoints.reserved,)
         if config.live:
-            from staticsrv.live.events import RESERVED, Hub
             from staticsrv.live.inject import inject
 
-            self.live = Hub(cache_control=config.generated_cache_control)
             self._inject = inject
-            self._reserved = (RESERVED,)
+        self.make_upstream = upstream  # the proxy's maker, called on first use
         self.files = Files(config, self.resolver, self.reader, inject=self._inject, clock=clock)
         self.listings = Listings(config, self.resolver, inject=self._inject)
         self.not_found = NotFoundPages(config, self.resolver, self.files)

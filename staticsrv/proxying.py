@@ -4,9 +4,10 @@ Owns: :class:`ProxyRouting`, mixed into :class:`~staticsrv.handler.Handler`:
 whether a request may go up (``may_proxy``, read by the connection before
 it offers the body), ``--proxy`` paths (looked at before files), methods
 other than GET and HEAD that a ``_redirects`` 200 rule to a full URL
-proxies (files never answer them), and the lazily made
-:class:`~staticsrv.proxy.forward.Proxy`: a server that never proxies never
-imports :mod:`staticsrv.proxy`.  May not touch: sockets (the body and the
+proxies (files never answer them), and the proxy itself, made on first use
+by the maker the server hands in (an :class:`~staticsrv.extension.Upstream`):
+a server that never proxies never imports :mod:`staticsrv.proxy`, and the
+site never imports it at all.  May not touch: sockets (the body and the
 socket come through :data:`CURRENT`).
 """
 
@@ -26,7 +27,7 @@ from staticsrv.target import Target, TargetError
 
 if TYPE_CHECKING:
     from staticsrv.exchange import ClientSide
-    from staticsrv.proxy.forward import Proxy
+    from staticsrv.extension import Upstream
 
 # The request being handled on this connection's task, when something may
 # proxy (set by the connection loop).  A context variable rather than a
@@ -41,7 +42,8 @@ class ProxyRouting:
     site: SiteFiles | None
     base: tuple[str, ...]
     _target: Callable[[str], Target | TargetError]
-    proxy: Proxy | None = None  # made on first use
+    make_upstream: Callable[[Config], Upstream] | None = None  # the server's proxy maker
+    proxy: Upstream | None = None  # made on first use
     _rules_seen: object = None
     _rules_proxy: bool = False
 
@@ -60,11 +62,13 @@ class ProxyRouting:
         if self.proxy is not None:
             self.proxy.close()
 
-    def _make_proxy(self) -> Proxy:
+    def _make_proxy(self) -> Upstream:
         if self.proxy is None:
-            from staticsrv.proxy.forward import Proxy
-
-            self.proxy = Proxy.from_config(self.config)
+            if self.make_upstream is None:
+                # A handler made without a server above it (a unit test):
+                # nothing can go up, and saying so beats a silent 404.
+                raise RuntimeError("this handler was made without a proxy (upstream=)")
+            self.proxy = self.make_upstream(self.config)
         return self.proxy
 
     async def _proxied(self, req: Request) -> Response | None:

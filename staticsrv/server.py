@@ -30,6 +30,8 @@ from staticsrv.shared import Shared
 from staticsrv.transport import Features, Transport
 
 if TYPE_CHECKING:
+    from staticsrv.extension import Upstream
+    from staticsrv.live.events import Hub
     from staticsrv.tls import TLSTransport
 
 # Binding lives in staticsrv.binding; these names stay importable from here.
@@ -41,6 +43,13 @@ SWEEP_INTERVAL = 0.25
 _ACCEPT_ERRNOS_TRANSIENT = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EINTR})
 # Out of descriptors or kernel memory: accept(2) backs off and retries.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+def make_proxy(config: Config) -> Upstream:
+    """The proxy for ``config`` (imported only when a request first goes up)."""
+    from staticsrv.proxy.forward import Proxy
+
+    return Proxy.from_config(config)
 
 
 class ServerCore:
@@ -66,7 +75,14 @@ class ServerCore:
             from staticsrv.tls import TLSTransport
 
             self._tls_transport = TLSTransport
-        self.handler = Handler(config, rules=rules)
+        # Live reload's endpoints and the proxy plug into the handler from
+        # here, a layer above the site (see staticsrv.extension).
+        self.hub: Hub | None = None
+        if config.live:
+            from staticsrv.live.events import Hub
+
+            self.hub = Hub(cache_control=config.generated_cache_control)
+        self.handler = Handler(config, rules=rules, endpoints=self.hub, upstream=make_proxy)
         self.access_log = AccessLog(access_log) if access_log is not None else None
         self.shared = Shared(config, self.handler, self.access_log)
         self.features = features if features is not None else Features()
@@ -97,11 +113,10 @@ class ServerCore:
         self.handler.passes.next_pass = self._loop.call_soon
         accepts = [self.background(self._accept_loop(s)) for s in (lsock, *also)]
         self.background(self._sweep())
-        live = self.handler.live
-        if live is not None:
+        if self.hub is not None:
             from staticsrv.live.watch import watch
 
-            self.background(watch(self.config, live, self.handler.invalidate))
+            self.background(watch(self.config, self.hub, self.handler.invalidate))
         try:
             await stop.wait()
         finally:

@@ -103,6 +103,8 @@ class _Stream:
 class Hub:
     """The open event streams of one server run, and the two endpoints."""
 
+    reserved = RESERVED  # the first path segment it answers under (extension.Endpoints)
+
     def __init__(
         self,
         *,

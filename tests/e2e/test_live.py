@@ -175,7 +175,7 @@ def test_hello_carries_a_new_id_after_a_restart_on_the_same_port(site: Path) -> 
 
 
 def test_streams_beyond_the_cap_get_503(live: Running) -> None:
-    hub = live.core.handler.live
+    hub = live.core.hub
     assert hub is not None
     hub.max_streams = 2
     with contextlib.ExitStack() as stack:
@@ -201,7 +201,7 @@ def test_a_client_that_stops_reading_is_dropped(serve: ServeFactory) -> None:
     running = serve(
         live=True, live_delay=DELAY, timeouts=Timeouts(head=5.0, keepalive=5.0, send=0.5)
     )
-    hub = running.core.handler.live
+    hub = running.core.hub
     assert hub is not None
     task = running.server._task
     assert task is not None

@@ -25,7 +25,7 @@ def live(serve: ServeFactory) -> Running:
 
 
 def test_a_new_stream_resumes_after_the_last_event_it_names(live: Running, site: Path) -> None:
-    hub = live.core.handler.live
+    hub = live.core.hub
     assert hub is not None
     with EventStream(live.addr) as first:
         run = first.hello()
@@ -49,7 +49,7 @@ def test_a_new_stream_resumes_after_the_last_event_it_names(live: Running, site:
 
 
 def test_a_stream_whose_client_left_stops_counting_before_any_heartbeat(live: Running) -> None:
-    hub = live.core.handler.live
+    hub = live.core.hub
     assert hub is not None
     assert hub.heartbeat >= 10  # the default: a dead stream would count that long
     streams = [EventStream(live.addr) for _ in range(3)]

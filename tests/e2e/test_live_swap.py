@@ -113,7 +113,7 @@ def test_a_failed_build_shows_an_overlay_until_a_good_build_reloads(
 ) -> None:
     (site / "index.html").write_text('<!doctype html><h1 id="title">site</h1>')
     running = serve(live=True, live_delay=0.05)
-    hub = running.core.handler.live
+    hub = running.core.hub
     task = running.server._task
     assert hub is not None and task is not None
     page = open_page(chromium, running)

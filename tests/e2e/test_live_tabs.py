@@ -39,7 +39,7 @@ def chromium() -> Iterator[Any]:
 
 
 def hub_of(running: Running) -> Hub:
-    hub = running.core.handler.live
+    hub = running.core.hub
     assert hub is not None
     return hub
 

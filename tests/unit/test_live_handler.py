@@ -18,6 +18,7 @@ from staticsrv.config import Config
 from staticsrv.handler import Handler
 from staticsrv.http11 import Request, parse_head
 from staticsrv.limits import Limits
+from staticsrv.live.events import Hub
 from staticsrv.live.inject import SCRIPT_TAG
 from staticsrv.responses import Response
 
@@ -47,7 +48,8 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def live(root: Path) -> Iterator[Handler]:
-    handler = Handler(Config(root=os.path.realpath(root), live=True))
+    config = Config(root=os.path.realpath(root), live=True)
+    handler = Handler(config, endpoints=Hub(cache_control=config.generated_cache_control))
     yield handler
     handler.close()
 
@@ -223,7 +225,8 @@ BIG = b"<html><head></head><body>" + b"y" * 50_000 + b"</body></html>"
 @pytest.fixture
 def small_cache(root: Path) -> Iterator[Handler]:
     (root / "big.html").write_bytes(BIG)
-    handler = Handler(Config(root=os.path.realpath(root), live=True, cache_file_max=4096))
+    config = Config(root=os.path.realpath(root), live=True, cache_file_max=4096)
+    handler = Handler(config, endpoints=Hub(cache_control=config.generated_cache_control))
     yield handler
     handler.close()
 
