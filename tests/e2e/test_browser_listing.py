@@ -66,7 +66,12 @@ def test_every_listing_link_leads_to_its_file_and_no_name_runs(
     srv = serve(root)
     page = chromium.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     base = f"http://127.0.0.1:{srv.port}/"
