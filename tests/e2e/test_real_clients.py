@@ -294,3 +294,21 @@ def test_curl_compressed_and_http10(srv: Running) -> None:
     done = curl("--http1.0", "-i", url)
     assert done.stdout.startswith(b"HTTP/1.1 200 OK\r\n")
     assert done.stdout.endswith(text)
+
+
+@needs_curl
+def test_curl_get_with_a_body_and_expect_100_continue_keeps_the_connection(
+    srv: Running, tmp_path: Path
+) -> None:
+    # A GET with a small body (dropped by the server) and Expect: 100-continue,
+    # twice on one connection: both answers are whole and the second request
+    # is not read as the first one's body.
+    body = tmp_path / "body"
+    body.write_bytes(b"x" * 1000)
+    url = f"http://127.0.0.1:{srv.port}/hello.txt"
+    done = curl(
+        "-X", "GET", "--data-binary", f"@{body}", "-H", "Expect: 100-continue",
+        "-w", r"\n%{http_code} %{num_connects}\n", url, url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"hello world\n\n200 1\nhello world\n\n200 0\n"
