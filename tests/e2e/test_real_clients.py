@@ -92,8 +92,9 @@ def pip_env(tmp_path: Path) -> dict[str, str]:
 
 
 def pip(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cache = [] if "--cache-dir" in args else ["--no-cache-dir"]  # none unless asked for
     return subprocess.run(
-        [sys.executable, "-m", "pip", *args, "--no-cache-dir", "--retries", "0", "--timeout", "10"],
+        [sys.executable, "-m", "pip", *args, *cache, "--retries", "0", "--timeout", "10"],
         capture_output=True, text=True, env=pip_env(tmp_path), timeout=TIMEOUT, check=False,
     )  # fmt: skip
 
@@ -312,3 +313,23 @@ def test_curl_get_with_a_body_and_expect_100_continue_keeps_the_connection(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"hello world\n\n200 1\nhello world\n\n200 0\n"
+
+
+@needs_pip
+def test_pip_revalidates_a_find_links_listing_and_wheel_with_304(
+    serve: ServeFactory, index: Path, tmp_path: Path
+) -> None:
+    # The promise of docs/serving.md: pip revalidates instead of downloading again.
+    # pip keeps its HTTP cache for https:// pages, hence --https with the local CA.
+    srv = serve(index, https=True)
+    assert srv.server.ca_file is not None
+    links = f"https://localhost:{srv.port}/simple/{NAME}/"
+    for run in ("first", "second"):
+        done = pip(
+            tmp_path, "download", "--no-deps", "--no-index", "--cert", srv.server.ca_file,
+            "--find-links", links, NAME, "-d", str(tmp_path / run),
+            "--cache-dir", str(tmp_path / "cache"),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    statuses = [line.rsplit('" ', 1)[1].split()[0] for line in srv.log if "GET /simple/" in line]
+    assert statuses == ["200", "200", "304", "304"], srv.log
