@@ -205,7 +205,9 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             conn.phase = Phase.BUSY
         if close:
             await writer.flush()
-            if unread:
+            if unread or discard > len(buf):
+                # A body still on its way (invited by a 100, or sent at once):
+                # closing with it unread would reset the answer away.
                 await _linger(conn)
             return
 

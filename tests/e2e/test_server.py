@@ -697,3 +697,19 @@ def test_no_100_when_the_body_came_with_the_head_or_in_http10(srv: Running) -> N
         conn.send(http10)
         answer = conn.read_head()  # HTTP/1.0 ignores the expectation: the answer itself
         assert answer.status == 200
+
+
+def test_a_body_invited_by_100_is_drained_before_a_close(srv: Running) -> None:
+    # Connection: close with a body still coming: closing with it unread makes
+    # the kernel reset the connection, and the answer is lost (RFC 9112 §9.6).
+    head = build(
+        "/hello.txt", headers={"Content-Length": "60000", "Expect": "100-continue"}, close=True
+    )
+    for _ in range(10):
+        with Conn(srv.addr) as conn:
+            conn.send(head)
+            assert conn.read_head().status == 100
+            conn.send(b"x" * 60000)
+            answer = conn.read_response()
+            assert (answer.status, answer.body) == (200, b"hello world\n")
+            assert conn.read_to_eof(5)[1] == "eof"
