@@ -136,3 +136,26 @@ def test_audio_seeks_with_byte_ranges(serve: ServeFactory, tmp_path: Path, chrom
     assert got == [100, seconds]
     assert any(r.startswith("bytes=") and r != "bytes=0-" for r in ranges), ranges
     assert any(" 206 " in line for line in srv.log), srv.log
+
+
+def test_spa_under_base_reloads_a_deep_route_with_a_dot(
+    serve: ServeFactory, tmp_path: Path, chromium: Any
+) -> None:
+    root = tmp_path / "app"
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text(
+        '<!doctype html><base href="/app/"><script src="assets/app.js"></script><p id=out></p>'
+    )
+    (root / "assets" / "app.js").write_text(
+        "addEventListener('DOMContentLoaded', () => {"
+        " document.getElementById('out').textContent = 'route ' + location.pathname; });"
+    )
+    srv = serve(root, spa="index.html", base=("app",))
+    page = chromium.new_page()
+    url = f"http://127.0.0.1:{srv.port}/app/users/john.doe"
+    for load in (lambda: page.goto(url), page.reload):
+        resp = load()
+        assert resp is not None and resp.status == 200
+        assert page.locator("#out").text_content() == "route /app/users/john.doe"
+    # An asset that is missing stays a 404, never the app's page.
+    assert page.request.get(f"http://127.0.0.1:{srv.port}/app/assets/gone.js").status == 404
