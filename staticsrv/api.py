@@ -23,6 +23,7 @@ from types import TracebackType
 
 from staticsrv.config import PORT_FALLBACK, Config, from_options
 from staticsrv.handler import Rule
+from staticsrv.routing import base_url
 from staticsrv.server import BindError, ServerCore, bind_also, bind_any, bound_url
 from staticsrv.transport import Features
 
@@ -117,7 +118,9 @@ class Server:
                 lsock.close()
                 raise
             self._lsock = lsock
-            self._url = bound_url(self._lsock, self.config.scheme)
+            # The site's root, under --base as the banner shows it, so that
+            # server.url + "index.html" is the page at any prefix.
+            self._url = bound_url(self._lsock, self.config.scheme, base_url(self.config.base))
             port = self._lsock.getsockname()[1]
             self.config = dataclasses.replace(self.config, port=port, port_fallback=False)
 

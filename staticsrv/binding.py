@@ -101,10 +101,17 @@ def bind_any(
     raise BindError(f"ports {ports[0]} to {ports[-1]} on {host} are all in use", in_use=True)
 
 
-def bound_url(sock: socket.socket, scheme: str = "http") -> str:
+def bound_url(sock: socket.socket, scheme: str = "http", path: str = "/") -> str:
+    """The URL a client on this machine uses, as the banner's first line shows it.
+
+    A wildcard bind is reached on loopback: ``0.0.0.0`` and ``::`` are
+    addresses to bind, not to connect to (Windows refuses them, and no
+    certificate names them).  ``path`` is the site's root (``--base``).
+    """
     host, port = sock.getsockname()[:2]
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     shown = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{shown}:{port}/"
+    return f"{scheme}://{shown}:{port}{path}"
 
 
 def _v6_loopback_busy(port: int) -> bool:

@@ -305,7 +305,7 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
     try:
         config = from_options(root, **options)
     except ValueError as exc:
-        _fail(str(exc))
+        _fail(str(exc) + _port_hint(root_arg, str(exc)))
         return
     from staticsrv.app import run, tls_setup
 
@@ -338,6 +338,33 @@ def _spa_names_a_folder(value: object) -> bool:
     return isinstance(value, str) and os.path.isdir(value) and not os.path.isfile(value)
 
 
+def _port_hint(root_arg: str | None, error: str) -> str:
+    """``python -m http.server 8000`` (or ``serve -l 3000``): a missing ROOT that is a number."""
+    if root_arg is None or not (root_arg.isascii() and root_arg.isdecimal()):
+        return ""
+    if error != f"root {root_arg!r} does not exist":
+        return ""
+    return f"; to serve on port {root_arg}: staticsrv --port {root_arg}"
+
+
+# Options of python -m http.server and http-server, and what staticsrv calls them.
+_HABITS = {
+    "-d": "the folder to serve is ROOT or --root",
+    "--directory": "the folder to serve is ROOT or --root",
+    "-b": "the address to bind is --host",
+    "--bind": "the address to bind is --host",
+    "-a": "the address to bind is --host",
+}
+
+
+def _usage_line(exc: click.ClickException) -> str:
+    """click's message on one line, naming our spelling of a habitual option."""
+    line = " ".join(exc.format_message().split())
+    if isinstance(exc, click.NoSuchOption) and exc.option_name in _HABITS:
+        line = f"{line.removesuffix('.')} ({_HABITS[exc.option_name]})"
+    return line
+
+
 def _print_ca(ctx: click.Context) -> None:
     from staticsrv.certs import ensure_ca
 
@@ -357,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
             args=argv, prog_name="staticsrv", standalone_mode=False, auto_envvar_prefix="STATICSRV"
         )
     except click.ClickException as exc:
-        _fail(" ".join(exc.format_message().split()))
+        _fail(_usage_line(exc))
     except click.exceptions.Abort:
         sys.exit(1)
     except KeyboardInterrupt:

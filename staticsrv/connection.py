@@ -58,6 +58,7 @@ _BAD_CHUNKS = ParseError(400, "Malformed chunked body")
 # redirect); a fixed message cannot be abused.
 PLAIN_ON_TLS = "This server speaks HTTPS only: use an https:// address."
 _WRONG_SCHEME = ParseError(400, PLAIN_ON_TLS)
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 __all__ = ["Clock", "Connection", "Phase", "Shared", "run"]
 
 
@@ -167,6 +168,14 @@ async def _serve(conn: Connection, shared: Shared) -> None:
         if side is not None or offered:
             CURRENT.set(side)  # this task's context only (see proxying.CURRENT)
             offered = side is not None
+        if side is None and not unread and _awaits_continue(req, len(buf)):
+            # RFC 9110 §10.1.1: the client holds its body back until 100
+            # (Continue).  Answered first without it, curl takes the final
+            # answer as "no body wanted" and sends its next request on the
+            # same connection, which would be read as this body (a desync,
+            # then a 408).  The 100 goes out ahead of the final answer.
+            # (A body the proxy takes gets its 100 when it is read.)
+            writer.add(None, 0, _CONTINUE, b"")
         if req.chunked and side is None:
             conn.phase = Phase.RECEIVING  # a stalled body gets the 408 a stalled head gets
             state = await _read_chunked(conn, buf, writer, limits, loop.time() + t.head)
@@ -234,9 +243,21 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             conn.phase = Phase.BUSY
         if close:
             await writer.flush()
-            if unread:
+            if unread or discard > len(buf):
+                # A body still on its way (invited by a 100, or sent at once):
+                # closing with it unread would reset the answer away.
                 await _linger(conn)
             return
+
+
+def _awaits_continue(req: Request, buffered: int) -> bool:
+    """``Expect: 100-continue`` on an HTTP/1.1 request whose body has not all arrived.
+
+    The expectation is case-insensitive, and ignored in HTTP/1.0 (RFC 9110 §10.1.1).
+    """
+    if req.version != "HTTP/1.1" or not (req.chunked or req.body_length > buffered):
+        return False
+    return req.headers.get("expect", "").strip().lower() == "100-continue"
 
 
 def first_line(data: bytes) -> bytes:

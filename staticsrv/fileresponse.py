@@ -115,14 +115,17 @@ class Files:
         compressible = is_compressible(content_type)
         etag = make_etag(st.st_ino, st.st_size, st.st_mtime_ns)
         last_modified = int(st.st_mtime)
+        # RFC 9110 §8.8.2.2: a modification date in the current second is
+        # weak, as the file may change again within it under the same date;
+        # an If-Modified-Since client (curl -z, wget -N) would then keep the
+        # first version.  Such a file is sent the second before (and no
+        # date after the Date, §8.8.2.1: a skewed clock, an archive's future
+        # timestamps).  Preconditions keep comparing the real mtime, so
+        # that date never earns a 304: a 200, and the ETag a 304.
+        settled = int(time.time()) - 1
         common: list[tuple[str, str]] = [
             ("ETag", etag),
-            # RFC 9110 §8.8.2.1: never a Last-Modified later than the Date (a
-            # skewed clock, an archive's future timestamps): the message's
-            # date takes its place.  Preconditions keep comparing the real
-            # mtime, so a date we sent can never earn a false 304 for a file
-            # edited within that second: it gets 200, and the ETag a 304.
-            ("Last-Modified", format_http_date(min(last_modified, int(time.time())))),
+            ("Last-Modified", format_http_date(min(last_modified, settled))),
             ("Cache-Control", self.config.cache_control),
         ]
         if compressible:

@@ -256,8 +256,10 @@ class Handler(ProxyRouting):
             if inside is True:
                 # "/" and "/project" lead to "/project/".  302, not 301: a
                 # browser keeps a 301 for good, and this port may serve
-                # another site tomorrow.
-                return self._redirect(req, 302, self._base_url), None
+                # another site tomorrow.  The query goes along, as for
+                # /dir -> /dir/ (a shared "/project?lang=fr" keeps it).
+                location = directory_redirect(Target(self.base, target.query, True))
+                return self._redirect(req, 302, location), None
             if inside is False:
                 return self._error(req, 404), None  # outside the prefix
             assert isinstance(inside, Target)

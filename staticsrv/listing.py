@@ -138,8 +138,9 @@ class Listings:
                 # Each representation has its own strong tag (RFC 9110 §8.8.3.3).
                 etag = etag[:-1] + '-gzip"'
         now = time.time()
-        # RFC 9110 §8.8.2.1: never a Last-Modified later than the Date.
-        shown = min(cached.last_modified, int(now))
+        # RFC 9110 §8.8.2.1: never a Last-Modified later than the Date, and
+        # none in the current second (§8.8.2.2, a weak date): see Files.meta.
+        shown = min(cached.last_modified, int(now) - 1)
         validators = (("ETag", etag), ("Last-Modified", format_http_date(shown)))
         outcome = evaluate_preconditions(req.method, req.headers, etag, cached.last_modified, now)
         if outcome is Precondition.NOT_MODIFIED:

@@ -73,13 +73,16 @@ class NotFoundPages:
         parent: tuple[str, str] | None = None
         if target is not None:
             segments = target.segments
-            shown = "/" + target.relpath + ("/" if target.trailing_slash and segments else "")
+            # Named as the user asked for it: under --base, with the prefix
+            # ("/prefix/x", not the site-relative "/x").
+            prefix = base_url(self.config.base)
+            shown = prefix + target.relpath + ("/" if target.trailing_slash and segments else "")
             depth = self.resolver.nearest_folder(segments) if self.config.listing else None
             if depth is not None:
                 above = segments[:depth]
                 if above:  # the root has its own link
                     href = root_href + quote_segments(above, True)[1:]
-                    parent = (href, "/" + "/".join(above) + "/")
+                    parent = (href, prefix + "/".join(above) + "/")
                 full = self.resolver.full_path
                 hint = (full("/".join(above)), full("/".join(segments[: depth + 1])))
         else:

@@ -131,6 +131,10 @@ def decode_target(target: str, *, dotfiles: bool = False) -> Target | TargetErro
     path, _, query = target.partition("?")
     if not path.startswith("/"):
         return _MALFORMED
+    # A folder's own URL ends with a literal "/": the browser resolves the
+    # listing's relative links against it (RFC 3986 §5.2), and an encoded
+    # "%2F" is no separator to it, so "/sub%2F" is redirected to "/sub/".
+    trailing_slash = path.endswith("/")
     if query and (_CONTROL.search(query) is not None or not _is_latin1(query)):
         # The query is echoed into Location headers: refuse what the request
         # line could never have carried.
@@ -191,7 +195,7 @@ def decode_target(target: str, *, dotfiles: bool = False) -> Target | TargetErro
         # Hidden files look missing (404), not forbidden, so a probe cannot
         # tell whether ".env" or ".git/" exists.
         return _HIDDEN
-    return Target(segments, query, path.endswith("/"))
+    return Target(segments, query, trailing_slash)
 
 
 def _is_latin1(text: str) -> bool:

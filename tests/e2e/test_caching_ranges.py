@@ -20,6 +20,10 @@ TEXT = b"0123456789abcdefghijklmnopqrstuvwxyz" * 100  # 3,600 bytes, compressibl
 def data_file(srv: Running) -> Path:
     path = srv.root / "data.txt"
     path.write_bytes(TEXT)
+    # Saved a minute ago: a date in the current second is never sent (see
+    # test_two_saves_in_one_second_never_earn_if_modified_since_a_304).
+    past = time.time() - 60
+    os.utime(path, (past, past))
     return path
 
 
@@ -392,3 +396,32 @@ def test_edited_file_gets_new_gzip_bytes(srv: Running, data_file: Path) -> None:
     second = get(srv.addr, "/data.txt", headers=ae)
     assert gzip.decompress(second.body) == TEXT.upper()
     assert first.header("etag") != second.header("etag")
+
+
+def test_two_saves_in_one_second_never_earn_if_modified_since_a_304(
+    srv: Running, data_file: Path
+) -> None:
+    # curl -z / wget -N send only If-Modified-Since.  A file saved, fetched and
+    # saved again within one second keeps its date: the second save must
+    # still be fetched (RFC 9110 §8.8.2.2: a date in the current second is weak).
+    for round_ in range(3):
+        data_file.write_bytes(b"first %d" % round_)
+        lm = get(srv.addr, "/data.txt").header("last-modified")
+        assert lm is not None
+        data_file.write_bytes(b"second %d" % round_)
+        again = get(srv.addr, "/data.txt", headers={"If-Modified-Since": lm})
+        assert (again.status, again.body) == (200, b"second %d" % round_)
+
+
+def test_a_file_added_to_a_folder_in_the_same_second_is_listed_for_if_modified_since(
+    srv: Running,
+) -> None:
+    folder = srv.root / "fresh"
+    for round_ in range(3):
+        folder.mkdir(exist_ok=True)
+        (folder / f"a{round_}").write_text("a")
+        lm = get(srv.addr, "/fresh/").header("last-modified")
+        assert lm is not None
+        (folder / f"b{round_}").write_text("b")
+        again = get(srv.addr, "/fresh/", headers={"If-Modified-Since": lm})
+        assert again.status == 200 and f"b{round_}".encode() in again.body

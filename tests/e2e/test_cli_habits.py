@@ -177,3 +177,52 @@ def test_a_refused_request_line_is_logged_escaped(
     lines = [line for line in err.splitlines() if f'" {status} ' in line]
     assert len(lines) == 1, err
     assert logged in lines[0]
+
+
+# ---------------------------------------------------------------- python -m http.server habits
+
+
+def run_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "staticsrv", *args],
+        capture_output=True, text=True, timeout=30, check=False, cwd=cwd,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        # `python -m http.server 8000`, `npx serve -l 3000` (-l is --live here)
+        (["8000"], "root '8000' does not exist; to serve on port 8000: staticsrv --port 8000"),
+        (
+            ["-l", "3000"],
+            "root '3000' does not exist; to serve on port 3000: staticsrv --port 3000",
+        ),
+        # `python -m http.server -d site -b 0.0.0.0`, http-server's `-a`
+        (["-d", "site"], "No such option '-d' (the folder to serve is ROOT or --root)"),
+        (
+            ["--directory", "site"],
+            "No such option '--directory' (the folder to serve is ROOT or --root)",
+        ),
+        (["-b", "0.0.0.0"], "No such option '-b' (the address to bind is --host)"),
+        (["--bind", "0.0.0.0"], "No such option '--bind' (the address to bind is --host)"),
+        (["-a", "0.0.0.0"], "No such option '-a' (the address to bind is --host)"),
+    ],
+)
+def test_http_server_habits_get_the_right_spelling_in_one_line(
+    tmp_path: Path, args: list[str], hint: str
+) -> None:
+    (tmp_path / "site").mkdir()
+    done = run_in(tmp_path, *args)
+    assert done.returncode == 2
+    assert done.stderr == f"staticsrv: error: {hint}\n"
+
+
+def test_a_folder_named_like_a_port_is_served(tmp_path: Path) -> None:
+    (tmp_path / "8000").mkdir()
+    (tmp_path / "8000" / "a.txt").write_text("a")
+    proc, port, _ = start_in(tmp_path, "8000", "--port", "0", "-q")
+    try:
+        assert get(("127.0.0.1", port), "/a.txt").body == b"a"
+    finally:
+        assert stop(proc)[0] == 0

@@ -68,6 +68,23 @@ def test_url_and_port_still_answer_after_the_with_block(site: Path) -> None:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+def test_url_is_the_sites_root_under_base_as_the_banner_says(site: Path) -> None:
+    # The README's `urlopen(server.url + "index.html")` must work under --base too.
+    with staticsrv.serve(site, port=0, base="/project/") as server:
+        assert server.url == f"http://127.0.0.1:{server.port}/project/"
+        with urlopen(server.url + "index.html") as resp:
+            assert resp.read() == b"<p>home</p>"
+
+
+def test_url_of_a_wildcard_bind_is_the_loopback_one(site: Path) -> None:
+    # 0.0.0.0 is an address to bind, not one to connect to (Windows refuses it,
+    # and no certificate names it): the URL is the banner's local one.
+    with staticsrv.serve(site, host="0.0.0.0", port=0) as server:
+        assert server.url == f"http://127.0.0.1:{server.port}/"
+        with urlopen(server.url) as resp:
+            assert resp.status == 200
+
+
 def test_serve_without_with_says_how_to_use_it(site: Path) -> None:
     handle = staticsrv.serve(site, port=0)
     with pytest.raises(AttributeError, match=r"with staticsrv\.serve\(root, port=0\) as server"):

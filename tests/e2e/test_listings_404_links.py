@@ -6,6 +6,7 @@ import gzip
 import logging
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,9 @@ from tests.conftest import Running, ServeFactory
 
 
 def test_a_listing_has_a_strong_etag_and_last_modified_and_answers_304(srv: Running) -> None:
+    past = time.time() - 60  # made a minute ago: its date is no longer in the current second
+    for path in (srv.root / "sub", *(srv.root / "sub").rglob("*")):
+        os.utime(path, (past, past))
     first = get(srv.addr, "/sub/")
     etag = first.header("etag") or ""
     assert first.status == 200
@@ -184,3 +188,14 @@ def test_follow_symlinks_keeps_dotfiles_hidden_and_only_regular_files(
     assert get(running.addr, "/secret.txt").status == 404
     assert get(running.addr, "/zero").status == 404
     assert b".secret" not in get(running.addr, "/assets/").body
+
+
+def test_a_folder_asked_with_an_encoded_slash_is_redirected_to_its_own_url(srv: Running) -> None:
+    # A browser at "/sub%2F" resolves "./a.txt" to "/a.txt" (%2F is no
+    # separator to it): the listing must not be served there.
+    for target, location in (("/sub%2F", "/sub/"), ("/sub%2f?x=1", "/sub/?x=1")):
+        resp = get(srv.addr, target)
+        assert (resp.status, resp.header("location")) == (301, location), target
+    listing = get(srv.addr, "/sub/")
+    assert listing.status == 200 and b'href="./a.txt"' in listing.body
+    assert get(srv.addr, "/hello.txt%2F").body == b"hello world\n"  # a file's name, slash dropped

@@ -120,6 +120,11 @@ def test_base_prefix_maps_redirects_and_refuses_the_rest(serve: ServeFactory) ->
     for target in ("/", "/project"):
         resp = get(srv.addr, target)
         assert (resp.status, resp.header("location")) == (302, "/project/")
+    # The query survives the redirect to the prefix, as it does for /dir -> /dir/
+    # (a shared link "/project?lang=fr" keeps its parameters).
+    for target in ("/?lang=fr", "/project?lang=fr"):
+        resp = get(srv.addr, target)
+        assert (resp.status, resp.header("location")) == (302, "/project/?lang=fr")
     assert get(srv.addr, "/hello.txt").status == 404
     assert get(srv.addr, "/projectx/hello.txt").status == 404
     resp = get(srv.addr, "/project/sub?x=1")

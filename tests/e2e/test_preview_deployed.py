@@ -97,6 +97,11 @@ def test_listing_and_404_links_stay_under_the_base(serve: ServeFactory, site: Pa
     assert urljoin("/prefix/missing.txt", hrefs(get(srv.addr, "/prefix/missing.txt").body)[-1]) == (
         "/prefix/"
     )
+    # The page names the path as the user asked for it, prefix included, and
+    # so does the nearest folder's label ("/prefix/sub/", not "/sub/").
+    gone = get(srv.addr, "/prefix/sub/gone/x").body
+    assert b"<code>/prefix/sub/gone/x</code>" in gone
+    assert b'<a href="../../../prefix/sub/">/prefix/sub/</a>' in gone
     # Without --base the root keeps its links and no parent row.
     plain = serve()
     assert hrefs(get(plain.addr, "/sub/").body)[:2] == ["../", "./"]

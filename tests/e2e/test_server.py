@@ -663,3 +663,53 @@ def test_generated_answers_are_never_cached_without_asking(
     running = serve(no_store=no_store)
     for target in ("/sub", "/missing.txt", "/sub/", "/%00"):
         assert get(running.addr, target).header("cache-control") == policy, target
+
+
+# ---------------------------------------------------------------- Expect: 100-continue
+
+
+def test_expect_100_continue_gets_100_before_the_answer_and_the_body_is_dropped(
+    srv: Running,
+) -> None:
+    # RFC 9110 §10.1.1: a client waiting for 100 sends its body only then; the
+    # connection stays in step and serves the next request.
+    head = build("/hello.txt", headers={"Content-Length": "5", "Expect": "100-Continue"})
+    with Conn(srv.addr) as conn:
+        conn.send(head)
+        interim = conn.read_head()
+        assert (interim.status, interim.headers) == (100, {})
+        conn.send(b"hello" + build("/hello.txt"))
+        first = conn.read_response()
+        second = conn.read_response()
+    assert (first.status, first.body) == (200, b"hello world\n")
+    assert (second.status, second.body) == (200, b"hello world\n")
+    assert not any(" 100 " in line for line in srv.log)  # the interim answer is not logged
+
+
+def test_no_100_when_the_body_came_with_the_head_or_in_http10(srv: Running) -> None:
+    expect = {"Content-Length": "5", "Expect": "100-continue"}
+    with Conn(srv.addr) as conn:
+        conn.send(build("/hello.txt", headers=expect) + b"hello" + build("/hello.txt", close=True))
+        answers = [conn.read_response(), conn.read_response()]
+    assert [a.status for a in answers] == [200, 200]
+    http10 = b"GET /hello.txt HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+    with Conn(srv.addr) as conn:
+        conn.send(http10)
+        answer = conn.read_head()  # HTTP/1.0 ignores the expectation: the answer itself
+        assert answer.status == 200
+
+
+def test_a_body_invited_by_100_is_drained_before_a_close(srv: Running) -> None:
+    # Connection: close with a body still coming: closing with it unread makes
+    # the kernel reset the connection, and the answer is lost (RFC 9112 §9.6).
+    head = build(
+        "/hello.txt", headers={"Content-Length": "60000", "Expect": "100-continue"}, close=True
+    )
+    for _ in range(10):
+        with Conn(srv.addr) as conn:
+            conn.send(head)
+            assert conn.read_head().status == 100
+            conn.send(b"x" * 60000)
+            answer = conn.read_response()
+            assert (answer.status, answer.body) == (200, b"hello world\n")
+            assert conn.read_to_eof(5)[1] == "eof"
