@@ -45,6 +45,16 @@ def root(tmp_path: Path) -> Path:
     return site
 
 
+def _settled(server: ServerProc, target: str) -> None:
+    """Wait until ``target`` is no longer "racy" (written within 2 s: read afresh for
+    every request, never from the cache); such a version is sent without Last-Modified."""
+    poll_until(
+        f"{target} settled",
+        lambda: fetch(server.addr, target).header("last-modified") is not None,
+        timeout=10,
+    )
+
+
 def _start(run_server: RunServer, root: Path, loop: str) -> ServerProc:
     return run_server(
         root,
@@ -71,6 +81,7 @@ def test_out_of_descriptors_no_spin_then_recovery(
     run_server: RunServer, root: Path, loop: str
 ) -> None:
     server = _start(run_server, root, loop)
+    _settled(server, "/hello.txt")
     assert fetch(server.addr, "/hello.txt").body == HELLO  # warm the body cache
     clients = _exhaust(server)
     try:
