@@ -93,9 +93,11 @@ def welcome(
         lines += tls.banner
     print("\n".join(lines), flush=True)
     if config.live:
+        from staticsrv.live.mounts import auto_poll_reason
         from staticsrv.live.watch import describe
 
-        print(describe(config), flush=True)
+        reason = None if config.poll else auto_poll_reason((config.root, *config.watch))
+        print("\n".join(describe(config, reason)), flush=True)
     if config.qr:
         if lan:
             print(banner.qr_text(lan[0]), end="", flush=True)

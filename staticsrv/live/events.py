@@ -7,7 +7,8 @@ streams and announces settled changes to them.  May not touch: sockets
 packaged script, the watcher.
 
 Every stream starts with ``event: hello`` carrying the id of this server
-run; then ``event: reload`` or ``event: css`` with ``{"paths": [...]}``,
+run (with ``--build``, then ``event: build`` with the build's state); then
+``event: reload`` or ``event: css`` with ``{"paths": [...]}``,
 and a comment line as a heartbeat so that proxies and the browser see the
 stream alive.  A stream whose client does not keep up is bounded twice:
 its own queue holds at most :data:`MAX_PENDING` events (beyond that it is
@@ -82,6 +83,7 @@ class Hub:
         self.heartbeat = heartbeat
         self._cc = cache_control
         self._streams: set[_Stream] = set()
+        self.build_state: dict[str, object] | None = None  # --build: the last `build` event
         # Set by the watcher once its watches are in place: a stream says
         # hello only then, so a client that heard hello misses no change.
         self.ready = asyncio.Event()
@@ -108,6 +110,11 @@ class Hub:
         """Tell every page that these URL paths changed."""
         event, paths = event_for(url_paths)
         self.publish(event, {"paths": paths})
+
+    def build(self, state: dict[str, object]) -> None:
+        """--build: publish the build's state, and keep it for streams opened later."""
+        self.build_state = state
+        self.publish("build", state)
 
     def respond(self, req: Request, target: Target) -> Response | None:
         """The answer under ``/__staticsrv__/``; None: nothing there (404)."""
@@ -159,6 +166,8 @@ class Hub:
         try:
             await self.ready.wait()
             yield sse("hello", {"id": self.run_id})
+            if self.build_state is not None:  # --build: how the last build stands
+                yield sse("build", self.build_state)
             while True:
                 if stream.dropped:
                     return
