@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import stat
@@ -40,7 +41,7 @@ from staticsrv.config import Config
 from staticsrv.live.build import Builder
 from staticsrv.live.events import Hub
 from staticsrv.live.mounts import auto_poll_reason
-from staticsrv.live.settle import ADDED, MODIFIED, Settler
+from staticsrv.live.settle import ADDED, DELETED, MODIFIED, Settler
 
 log = logging.getLogger("staticsrv")
 
@@ -81,6 +82,10 @@ class PathFilter:
         # --build's sources: never their dot-folders, node_modules or
         # __pycache__, whatever --dotfiles says (nothing there is a source).
         self.sources = frozenset(sources)
+        # The watched folders themselves: their deletion comes through (a
+        # folder deleted and made again may get its old inode number back,
+        # so identity alone would miss it).
+        self.roots: frozenset[str] = frozenset()
 
     def _split(self, path: str) -> tuple[str, list[str]] | None:
         for base in self.bases:
@@ -98,8 +103,10 @@ class PathFilter:
         if path in self.files:
             return True
         found = self._split(path)
-        if found is None or not found[1]:
-            return False  # outside every base, or a watched folder itself
+        if found is None:
+            return False  # outside every base
+        if not found[1]:
+            return path in self.roots  # a watched folder itself: only its own deletion
         base, parts = found
         if base in self.sources and any(p.startswith(".") or p in NOT_SOURCES for p in parts):
             return False
@@ -167,14 +174,18 @@ def _outermost(paths: Iterable[str]) -> list[str]:
     return out
 
 
-def _new_empty_folder(kind: int, path: str) -> bool:
-    # A folder shows nothing until a file lands in it, and that file is a
-    # change of its own.
-    if kind != ADDED:
+def _folder_noise(kind: int, path: str) -> bool:
+    """A new empty folder, or a folder's own change (its mtime, as polling sees it).
+
+    A folder shows nothing until a file lands in it, and that file is a
+    change of its own; a poller that counted folder mtimes would announce
+    each change twice (and forever, for some tools' folders).
+    """
+    if kind == DELETED:
         return False
     try:
         with os.scandir(path) as entries:
-            return next(entries, None) is None
+            return kind == MODIFIED or next(entries, None) is None
     except OSError:
         return False  # not a folder, or gone
 
@@ -198,6 +209,8 @@ class _Run:
             ignore=(*SCRATCH, *config.ignore),
             sources=config.watch if config.build else (),
         )
+        self.filter.roots = frozenset(self.paths)
+        self.gone: set[str] = set()  # watched folders reported deleted
         self.loop = loop
         self.settled = settled  # on the loop: (batch, flushed)
         self.ready = ready
@@ -250,9 +263,13 @@ class _Run:
 
     def _note_moved(self, ids: dict[str, tuple[int, int] | None]) -> None:
         """The watched paths there again (or new): one line each, a change each."""
-        self.rewatched = [p for p in self._moved(ids) if _identity(p) is not None]
-        for path in self.rewatched:
-            how = "created" if ids[path] is None else "replaced"
+        back = [p for p in self._moved(ids) if _identity(p) is not None]
+        for path in back:
+            self._note([path], "created" if ids[path] is None else "replaced")
+
+    def _note(self, paths: list[str], how: str) -> None:
+        self.rewatched += paths
+        for path in paths:
             log.warning("staticsrv: live reload: %s was %s; watching it", path, how)
 
     def _rounds(self, present: list[str], ids: dict[str, tuple[int, int] | None]) -> bool:
@@ -283,6 +300,13 @@ class _Run:
                         self.settler.changed(now, [(MODIFIED, p, 0) for p in self.rewatched])
                         self.rewatched = []
                 self._round(got)
+                if self.gone:
+                    # Made again with the same inode number (else _moved
+                    # sees it): the OS watch still went with the old one.
+                    back = [p for p in self.gone if _identity(p) is not None]
+                    self.gone.clear()
+                    self._note(back, "replaced")
+                    return False
                 if self._moved(ids):
                     # Deleted, re-created or renamed away: the OS watch went
                     # with the old folder.  Watch whatever is there now.
@@ -301,9 +325,10 @@ class _Run:
             # watching nothing would cost the user their trust in the reloads.
             log.warning(
                 "staticsrv: live reload: the OS refused file watches (%s); polling every %d ms"
-                " instead (raise fs.inotify.max_user_watches to avoid this)",
+                " instead (raise fs.inotify.max_user_watches%s to avoid this)",
                 str(exc).strip() or type(exc).__name__,
                 round(self.config.poll_interval * 1000),
+                " or fs.inotify.max_user_instances" if exc.errno == errno.EMFILE else "",
             )
             self.polling = True
             return False
@@ -312,13 +337,16 @@ class _Run:
         settler = self.settler
         now = time.monotonic()
         if got:
+            self.gone.update(p for k, p in got if p in self.filter.roots and int(k) == DELETED)
+            got = {(kind, path) for kind, path in got if path not in self.filter.roots}
+        if got:
             # A group is handed over after a step without writes, so its
             # last write was about a step ago (one handed over at its
             # debounce shortens the quiet period by that step).
             events = [
                 (int(kind), path, _size(path))
                 for kind, path in got
-                if not _new_empty_folder(int(kind), path)
+                if not _folder_noise(int(kind), path)
             ]
             if events:
                 settler.changed(now - STEP_MS / 1000, events)
