@@ -41,7 +41,7 @@ from staticsrv.config import Config
 from staticsrv.live.build import Builder
 from staticsrv.live.events import Hub
 from staticsrv.live.mounts import auto_poll_reason
-from staticsrv.live.settle import ADDED, DELETED, MODIFIED, Settler
+from staticsrv.live.settle import DELETED, MODIFIED, Settler
 
 log = logging.getLogger("staticsrv")
 

@@ -172,12 +172,10 @@ def test_refused_native_watches_fall_back_to_polling(
 ) -> None:
     fake = RefusingWatch(err)
     running = serve(live=True, live_delay=DELAY, poll_interval=0.05, watcher=fake)
-    with caplog.at_level("WARNING", "staticsrv"):
-        with EventStream(running.addr) as stream:
-            stream.hello()
-            (running.root / "hello.txt").write_text("seen by polling")
-            assert stream.next_event() == ("reload", {"paths": ["/hello.txt"]})
+    with caplog.at_level("WARNING", "staticsrv"), EventStream(running.addr) as stream:
+        stream.hello()
+        (running.root / "hello.txt").write_text("seen by polling")
+        assert stream.next_event() == ("reload", {"paths": ["/hello.txt"]})
     assert fake.modes[:2] == [None, True]
     lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert len(lines) == 1 and "fs.inotify.max_user_watches" in lines[0]
-
