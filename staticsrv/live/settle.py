@@ -36,7 +36,7 @@ ADDED, MODIFIED, DELETED = 1, 2, 3
 
 Event = tuple[int, str, int | None]  # (kind, absolute path, size now; None: missing)
 
-STORM_WINDOW = 1.0  # seconds after an announcement in which a new batch counts as a storm
+STORM_WINDOW = 0.5  # seconds after an announcement in which a new batch counts as a storm
 STORM_QUIET = 0.5  # ... and then waits for this much quiet (pieces 150 ms apart are one batch)
 
 
