@@ -29,6 +29,7 @@ from typing import Protocol
 from staticsrv.config import Config
 from staticsrv.http11 import Request
 from staticsrv.live.events import Hub
+from staticsrv.live.paths import url_path
 from staticsrv.responses import Response
 
 log = logging.getLogger("staticsrv")
@@ -81,8 +82,6 @@ class Builder:
             self._flushed.set_result(None)
 
     def _announce(self, paths: set[str]) -> None:
-        from staticsrv.live.watch import url_path
-
         urls = (url_path(self.root, p) for p in paths)
         self.hub.announce(u for u in urls if u is not None)
 

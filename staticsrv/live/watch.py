@@ -32,106 +32,22 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from fnmatch import fnmatchcase
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import quote
 
 from staticsrv.config import Config
 from staticsrv.live.build import Builder
 from staticsrv.live.events import Hub
 from staticsrv.live.mounts import auto_poll_reason
+from staticsrv.live.paths import SCRATCH, PathFilter, url_path
 from staticsrv.live.settle import DELETED, MODIFIED, Settler
 
 log = logging.getLogger("staticsrv")
 
 STEP_MS = 20  # watchfiles hands over a group after this much quiet
 DEBOUNCE_MS = 500  # ... or after this long, if writes never pause
-# Scratch files of editors that are not hidden names (vim's backup and its
-# writability probe "4913", emacs' autosave); hidden ones follow --dotfiles.
-SCRATCH = ("*~", "*.swp", "*.swx", "4913", "#*#")
-NOT_SOURCES = frozenset({"node_modules", "__pycache__"})
-WELL_KNOWN = ".well-known"  # served despite its dot (RFC 8615), so watched too
-# RFC 3986 pchar: what a path segment may hold unencoded.
-_SAFE = "/!$&'()*+,;=:@~"
-
 Changes = set[tuple[Any, str]]
 Watcher = Callable[..., Iterator[Changes]]  # watchfiles.watch
-
-
-class PathFilter:
-    """Which changed paths matter; relative to the watched folder they are under.
-
-    Relative, so that a root inside a dot-folder (``~/.cache/site``) is
-    still watched while ``.git/`` under it is not.
-    """
-
-    def __init__(
-        self,
-        bases: Iterable[str],
-        *,
-        dotfiles: bool,
-        ignore: Sequence[str],
-        sources: Iterable[str] = (),
-    ) -> None:
-        # Longest first: a --watch folder inside the root is its own base.
-        self.bases = sorted(set(bases), key=len, reverse=True)
-        self.files = frozenset(b for b in self.bases if os.path.isfile(b))  # --watch FILE
-        self.dotfiles = dotfiles
-        self.ignore = tuple(ignore)
-        # --build's sources: never their dot-folders, node_modules or
-        # __pycache__, whatever --dotfiles says (nothing there is a source).
-        self.sources = frozenset(sources)
-        # The watched folders themselves: their deletion comes through (a
-        # folder deleted and made again may get its old inode number back,
-        # so identity alone would miss it).
-        self.roots: frozenset[str] = frozenset()
-
-    def _split(self, path: str) -> tuple[str, list[str]] | None:
-        for base in self.bases:
-            if path == base:
-                return base, []
-            if path.startswith(base.rstrip(os.sep) + os.sep):
-                return base, path[len(base.rstrip(os.sep)) + 1 :].split(os.sep)
-        return None
-
-    def relative(self, path: str) -> list[str] | None:
-        found = self._split(path)
-        return None if found is None else found[1]
-
-    def __call__(self, change: object, path: str) -> bool:
-        if path in self.files:
-            return True
-        found = self._split(path)
-        if found is None:
-            return False  # outside every base
-        if not found[1]:
-            return path in self.roots  # a watched folder itself: only its own deletion
-        base, parts = found
-        if base in self.sources and any(p.startswith(".") or p in NOT_SOURCES for p in parts):
-            return False
-        if not self.dotfiles and any(p.startswith(".") and p != WELL_KNOWN for p in parts):
-            return False
-        rel = "/".join(parts)
-        for glob in self.ignore:
-            # A glob names the relative path, any leading part of it (so
-            # "build/*" or "node_modules" cover a whole folder), or a name.
-            if any(fnmatchcase(p, glob) for p in parts):
-                return False
-            if any(fnmatchcase("/".join(parts[:i]), glob) for i in range(1, len(parts) + 1)):
-                return False
-            if fnmatchcase(rel, glob):
-                return False
-        return True
-
-
-def url_path(root: str, path: str) -> str | None:
-    """The URL path of a file under ``root`` (percent-encoded), or None outside it."""
-    base = root.rstrip(os.sep) + os.sep
-    if not path.startswith(base):
-        return None
-    rel = path[len(base) :].replace(os.sep, "/")
-    return "/" + quote(rel, safe=_SAFE)
 
 
 def _size(path: str) -> int | None:
@@ -200,8 +116,10 @@ class _Run:
         settled: Callable[[frozenset[str], bool], None],
         ready: Callable[[], None],
         watcher: Watcher,
+        poller: Watcher,
     ) -> None:
         self.config = config
+        self.poller = poller
         self.paths = (config.root, *config.watch)
         self.filter = PathFilter(
             self.paths,
@@ -274,7 +192,9 @@ class _Run:
 
     def _rounds(self, present: list[str], ids: dict[str, tuple[int, int] | None]) -> bool:
         """Watch ``present`` until stopped (True) or a watched path is replaced (False)."""
-        rounds = self.watcher(
+        # Polling is staticsrv's own (live/poll.py): watchfiles' poller
+        # misses a second save within the same second.
+        rounds = (self.poller if self.polling else self.watcher)(
             *present,
             watch_filter=self.filter,
             step=STEP_MS,
@@ -372,7 +292,12 @@ class _Run:
 
 
 async def watch(
-    config: Config, hub: Hub, invalidate: Callable[[], None], *, watcher: Watcher | None = None
+    config: Config,
+    hub: Hub,
+    invalidate: Callable[[], None],
+    *,
+    watcher: Watcher | None = None,
+    poller: Watcher | None = None,
 ) -> None:
     """Watch until cancelled; announce each settled batch of changes (and build, with --build).
 
@@ -396,7 +321,11 @@ async def watch(
         urls = (url_path(config.root, p) for p in batch)
         hub.announce(u for u in urls if u is not None)
 
-    run = _Run(config, loop, settled, hub.ready.set, watcher)
+    if poller is None:
+        from staticsrv.live import poll
+
+        poller = poll.watch
+    run = _Run(config, loop, settled, hub.ready.set, watcher, poller)
     if config.build:
         builder = Builder(config, hub, invalidate, run)
     thread = threading.Thread(target=run.run, name="staticsrv-live", daemon=True)

@@ -160,7 +160,9 @@ def test_the_storm_guard_makes_pieces_of_one_file_at_most_two_batches() -> None:
                     batches.append((now, got))
     due = settler.due
     assert due is not None
-    batches.append((due, drive(settler, due, {"/s/big.js": size})))
+    last = drive(settler, due, {"/s/big.js": size})
+    assert last is not None
+    batches.append((due, last))
     assert len(batches) == 2, batches
     assert batches[0][0] < 0.05  # the first piece at once (a single saved file)
 

@@ -18,7 +18,8 @@ import pytest
 
 from staticsrv.config import Config, from_options
 from staticsrv.live.events import Hub
-from staticsrv.live.watch import SCRATCH, STEP_MS, PathFilter, describe, url_path, watch
+from staticsrv.live.paths import SCRATCH, PathFilter, url_path
+from staticsrv.live.watch import STEP_MS, describe, watch
 
 
 def test_hidden_names_are_ignored_relative_to_the_watched_folder() -> None:
@@ -96,7 +97,7 @@ class FakeWatch:
 async def run_until_event(config: Config, fake: FakeWatch, hub: Hub) -> list[bytes]:
     got: list[bytes] = []
     chunks = hub.stream()
-    task = asyncio.create_task(watch(config, hub, lambda: None, watcher=fake))
+    task = asyncio.create_task(watch(config, hub, lambda: None, watcher=fake, poller=fake))
     try:
         async for data in chunks:
             got.append(data)
