@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from live import STORM_WINDOW, open_stream, percentile, server, wait_event  # noqa: E402
+from live import STORM_WINDOW, open_stream, percentile, server, wait_event
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
