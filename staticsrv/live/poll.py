@@ -98,7 +98,8 @@ class Poller:
                 self.hot.pop(known, None)
                 out.add((DELETED, known))
 
-    def scan(self) -> set[tuple[int, str]]:
+    def scan(self, *, full: bool = False) -> set[tuple[int, str]]:
+        """What changed since the last scan; ``full`` stats every file (a build ended)."""
         out: set[tuple[int, str]] = set()
         for folder, mtime in list(self.dirs.items()):
             if folder not in self.dirs:
@@ -111,7 +112,7 @@ class Poller:
             if now != mtime:
                 self.dirs[folder] = now
                 self._relist(folder, out)
-        self._check_files(out)
+        self._check_files(out, full)
         return out
 
     def _relist(self, folder: str, out: set[tuple[int, str]]) -> None:
@@ -124,7 +125,7 @@ class Poller:
         for path in present:
             self._add_entry(path, out)
 
-    def _check_files(self, out: set[tuple[int, str]]) -> None:
+    def _check_files(self, out: set[tuple[int, str]], full: bool) -> None:
         now = time.monotonic()
         for path, since in list(self.hot.items()):
             if now - since > HOT_SECONDS:
@@ -133,7 +134,7 @@ class Poller:
             self._turn, self._pos = list(self.files), 0
         batch = self._turn[self._pos : self._pos + self.budget]
         self._pos += self.budget
-        for path in {*self.hot, *batch}:
+        for path in list(self.files) if full else {*self.hot, *batch}:
             known = self.files.get(path)
             if known is None:
                 continue
@@ -154,9 +155,14 @@ def watch(
     stop_event: threading.Event,
     poll_delay_ms: int,
     rust_timeout: int,
+    full_scan: threading.Event | None = None,
     **_watchfiles_options: object,
 ) -> Iterator[set[tuple[int, str]]]:
-    """Rounds as ``watchfiles.watch(..., yield_on_timeout=True)`` gives them, by polling."""
+    """Rounds as ``watchfiles.watch(..., yield_on_timeout=True)`` gives them, by polling.
+
+    ``full_scan``, when set, makes the next scan stat every file (and is
+    cleared): a build just ended, and its writes are announced once.
+    """
     poller = Poller(paths, watch_filter)
     delay = poll_delay_ms / 1000
     step = rust_timeout / 1000
@@ -167,4 +173,8 @@ def watch(
             yield set()
             continue
         due = time.monotonic() + delay
-        yield {(k, p) for k, p in poller.scan() if watch_filter(k, p)}
+        full = full_scan is not None and full_scan.is_set()
+        if full:
+            assert full_scan is not None
+            full_scan.clear()
+        yield {(k, p) for k, p in poller.scan(full=full) if watch_filter(k, p)}

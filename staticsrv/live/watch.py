@@ -140,10 +140,21 @@ class _Run:
         if self.reason is not None:
             self.polling = True
         # A build ended at this time (set from the loop): settle everything
-        # seen up to then at once.
-        self.flush_after: float | None = None
+        # seen up to then at once (polling: after a scan of every file).
+        self._flush_after: float | None = None
+        self.full_scan = threading.Event()
         self.settler = Settler(config.live_delay, fast=STEP_MS / 1000, storm=True)
         self.rewatched: list[str] = []  # replaced paths, watched again: a change each
+
+    @property
+    def flush_after(self) -> float | None:
+        return self._flush_after
+
+    @flush_after.setter
+    def flush_after(self, when: float | None) -> None:
+        self._flush_after = when
+        if when is not None:
+            self.full_scan.set()
 
     def _soon(self, callback: Callable[..., object], *args: object) -> None:
         # The loop may be closing while this thread still reports.
@@ -194,8 +205,10 @@ class _Run:
         """Watch ``present`` until stopped (True) or a watched path is replaced (False)."""
         # Polling is staticsrv's own (live/poll.py): watchfiles' poller
         # misses a second save within the same second.
+        only_polling = {"full_scan": self.full_scan} if self.polling else {}
         rounds = (self.poller if self.polling else self.watcher)(
             *present,
+            **only_polling,
             watch_filter=self.filter,
             step=STEP_MS,
             debounce=DEBOUNCE_MS,
@@ -274,7 +287,8 @@ class _Run:
         # A round with no change at all, which began after the last group
         # was handed over: nothing is held back (module docstring).
         flush = self.flush_after
-        if flush is not None and now >= flush + self._lag():
+        scanned = not (self.polling and self.full_scan.is_set())  # the full scan is done
+        if flush is not None and scanned and now >= flush + self._lag():
             self.flush_after = None
             flushed = settler.flush(now, {p: _size(p) for p in settler.pending})
             self._soon(self.settled, flushed, True)

@@ -238,12 +238,18 @@ for i in range(300):
 """
 
 
+@pytest.mark.parametrize("poll", [False, True], ids=["events", "polling"])
 def test_a_generator_writing_300_files_over_2_s_gives_one_reload(
-    serve: ServeFactory, project: Path
+    serve: ServeFactory, project: Path, poll: bool
 ) -> None:
     command = script(project, "build.py", MANY_FILES)
     running = serve(
-        project / "site", live=True, live_delay=DELAY, build=command, watch=(str(project / "src"),)
+        project / "site",
+        live=True,
+        live_delay=DELAY,
+        build=command,
+        watch=(str(project / "src"),),
+        poll=poll,
     )
     with EventStream(running.addr) as stream:
         stream.hello()

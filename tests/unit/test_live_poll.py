@@ -60,3 +60,14 @@ def test_a_cold_file_edited_in_place_is_seen_within_its_turn(tmp_path: Path) -> 
     os.utime(target, ns=(0, target.stat().st_mtime_ns + 5))
     seen = [poller.scan() for _ in range(3)]  # 6 files, 2 per scan
     assert sum((MODIFIED, str(target)) in s for s in seen) == 1
+
+
+def test_a_full_scan_sees_every_file_whatever_the_budget(tmp_path: Path) -> None:
+    for i in range(6):
+        (tmp_path / f"f{i}.txt").write_text("0")
+    poller = poll.Poller((str(tmp_path),), keep, budget=1)
+    for i in range(6):
+        path = tmp_path / f"f{i}.txt"
+        path.write_text("1")
+        os.utime(path, ns=(0, path.stat().st_mtime_ns + 5))
+    assert len(poller.scan(full=True)) == 6
