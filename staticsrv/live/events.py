@@ -167,6 +167,10 @@ class Hub:
             await self.ready.wait()
             yield sse("hello", {"id": self.run_id})
             if self.build_state is not None:  # --build: how the last build stands
+                # Build events queued while waiting for hello are older news.
+                old = [m for m in stream.pending if m.startswith(b"event: build\n")]
+                for message in old:
+                    stream.pending.remove(message)
                 yield sse("build", self.build_state)
             while True:
                 if stream.dropped:

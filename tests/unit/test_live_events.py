@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from staticsrv.live.events import MAX_PENDING, Hub, event_for, sse
@@ -55,3 +56,21 @@ async def test_heartbeats_keep_an_idle_stream_alive() -> None:
     await anext(stream)
     assert await anext(stream) == b": heartbeat\n\n"
     await stream.aclose()
+
+
+async def test_a_new_stream_hears_the_build_state_once_right_after_hello() -> None:
+    hub = Hub()
+    chunks = hub.stream()
+    first = asyncio.ensure_future(chunks.__anext__())
+    await asyncio.sleep(0)  # the stream waits for the watcher: a build starts meanwhile
+    hub.build({"state": "running", "command": "make", "status": None})
+    hub.build({"state": "failed", "command": "make", "status": 2, "output": "boom"})
+    hub.announce(["/a.html"])
+    hub.ready.set()
+    got = [await first, await chunks.__anext__(), await chunks.__anext__()]
+    await chunks.aclose()
+    assert got[0].startswith(b"event: hello\n")
+    assert got[1] == sse(
+        "build", {"state": "failed", "command": "make", "status": 2, "output": "boom"}
+    )
+    assert got[2] == sse("reload", {"paths": ["/a.html"]})  # the stale build events were dropped
