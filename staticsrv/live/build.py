@@ -165,7 +165,16 @@ async def _end_group(proc: asyncio.subprocess.Process) -> None:
     if proc.returncode is not None:
         return
     if os.name == "nt":
-        proc.kill()
+        # The shell's children are not in a group a signal reaches: taskkill
+        # ends the whole tree.
+        with contextlib.suppress(OSError):
+            killer = await asyncio.create_subprocess_exec(
+                "taskkill", "/F", "/T", "/PID", str(proc.pid),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            await killer.wait()
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
     else:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

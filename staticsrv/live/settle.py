@@ -16,10 +16,11 @@ counts as one change of the target.
 
 Two refinements, both opt-in (the watcher turns them on):
 
-- **A single saved file** (one path, not counting the scratch files of a
-  rename-into-place) settles after ``fast`` instead of ``delay``: the
-  watcher only hands it over after a step without writes, so nothing
-  followed it.  A burst's first group holds many paths and waits as before.
+- **A single file saved in place** (one path, not new) settles after
+  ``fast`` instead of ``delay``: the watcher only hands it over after a
+  step without writes, so nothing followed it.  A burst's first group
+  holds many paths, and a new file may be a temporary one about to be
+  renamed: both wait for the whole delay.
 - **Storm guard**: a batch that starts within ``STORM_WINDOW`` of the last
   announcement (a file still being written in pieces, a build that
   pauses) waits for ``STORM_QUIET`` of quiet, so such a writer gives at
@@ -73,11 +74,16 @@ class Settler:
         return self._last + self._quiet
 
     def _single(self) -> bool:
-        """One real path pending (a rename's scratch file, added and gone, does not count)."""
-        if len(self._seen) > 3:  # a temp file, its target and a backup at most
+        """One file saved in place, and nothing else pending.
+
+        A new file does not count: it may be an editor's temporary file about
+        to be renamed over its target (under load, more than a step can pass
+        between the two), so a rename-into-place waits for the whole delay.
+        """
+        if len(self._seen) != 1:
             return False
-        real = [e for e in self._seen.values() if not (e.first == ADDED and e.size is None)]
-        return len(real) == 1
+        [entry] = self._seen.values()
+        return entry.first == MODIFIED
 
     def changed(self, now: float, events: Iterable[Event]) -> None:
         """Writes seen at ``now``: the quiet period starts again.
