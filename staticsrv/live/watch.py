@@ -232,7 +232,10 @@ class _Run:
                         now = time.monotonic()
                         self.settler.changed(now, [(MODIFIED, p, 0) for p in self.rewatched])
                         self.rewatched = []
-                self._round(got)
+                if got:
+                    self._round(got)
+                # A replaced folder is watched again before anything settles
+                # (a build's end waits for it: what it wrote there counts).
                 if self.gone:
                     # Made again with the same inode number (else _moved
                     # sees it): the OS watch still went with the old one.
@@ -245,6 +248,8 @@ class _Run:
                     # with the old folder.  Watch whatever is there now.
                     self._note_moved(ids)
                     return False
+                if not got:
+                    self._round(got)
             return True  # stopped
         except (FileNotFoundError, PermissionError):
             if self._moved(ids):

@@ -53,12 +53,13 @@ def build_is(state: str) -> Callable[[Event], bool]:
 def drain(root: Path, stream: EventStream, *, build: bool = True) -> list[Event]:
     """Wait until the build in progress has ended and its pages were announced.
 
-    A file written by hand in ROOT is announced at once when no build is
-    running, and with the build's own files when one is: either way the
-    event naming it comes after everything before it.
+    The build's pages are announced after its ``ok``.  Then a file written
+    by hand in ROOT is announced at once, and the event naming it comes
+    after everything before it.
     """
     if build:
-        until(stream, lambda e: e[0] == "build" and e[1]["state"] in ("ok", "failed"))
+        until(stream, build_is("ok"))
+        until(stream, lambda e: e[0] == "reload")
     (root / "sentinel.txt").write_text(str(time.monotonic()))
     return until(stream, lambda e: e[0] == "reload" and "/sentinel.txt" in e[1]["paths"])
 
