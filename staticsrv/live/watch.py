@@ -1,11 +1,14 @@
 """The file watcher of ``--live``: changes on disk in, settled announcements out.
 
-Owns: which changes count (:class:`PathFilter`: hidden names follow
-``--dotfiles`` relative to each watched folder, ``--ignore`` globs and the
-editors' scratch files), the URL path of a changed file, and :func:`watch`,
-the background task that feeds :mod:`watchfiles` events through the pure
+Owns: :func:`watch`, the background task that feeds :mod:`watchfiles`
+events (or :mod:`~staticsrv.live.poll`'s, when polling) through the pure
 :class:`~staticsrv.live.settle.Settler` and hands each settled batch to the
-:class:`~staticsrv.live.events.Hub`.  May not touch: sockets, HTTP.
+:class:`~staticsrv.live.events.Hub` (or, with ``--build``, to the
+:class:`~staticsrv.live.build.Builder`); choosing to poll (``--poll``, a
+mount without change events, refused watches); watching a watched folder
+again once it is deleted and made again or replaced by a rename (its
+identity is checked every round).  Which paths count is
+:mod:`~staticsrv.live.paths`'.  May not touch: sockets, HTTP.
 
 ``watchfiles`` wraps the Rust ``notify`` crate (inotify, FSEvents,
 ReadDirectoryChangesW) and its polling fallback, and runs here in a thread
@@ -19,7 +22,9 @@ Timing from the last group alone announced a build that paused once for a
 few tens of milliseconds half done, while its later writes sat in the
 watcher.  If the OS refuses the watches (Linux's
 ``fs.inotify.max_user_watches``), this says so in one line and polls
-instead of silently watching nothing.
+instead of silently watching nothing.  When ``--build``'s build ends, the
+thread is asked to flush: once a round shows that everything written
+before then was handed over, every pending change settles at once.
 """
 
 from __future__ import annotations
