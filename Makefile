@@ -36,8 +36,8 @@ unit: $(STAMP)
 
 test: lint typecheck unit  ## everything CI runs
 
-docs: $(STAMP)  ## build docs/ with MkDocs and serve it through staticsrv, reloading on edits
-	$(VENV)/bin/mkdocs build -q -d .docs-site && $(VENV)/bin/staticsrv .docs-site --live --watch docs
+docs: $(STAMP)  ## build docs/ with MkDocs and serve it through staticsrv, rebuilt and reloaded on edits
+	$(VENV)/bin/staticsrv .docs-site --build "$(VENV)/bin/mkdocs build -q -d .docs-site" --watch docs --watch mkdocs.yml
 
 bench: $(STAMP)  ## side-by-side benchmark against the peers (needs ../shared/bench)
 	$(PY) benchmarks/run.py

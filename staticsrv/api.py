@@ -20,6 +20,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
+from typing import Any
 
 from staticsrv.config import PORT_FALLBACK, Config, from_options
 from staticsrv.handler import Rule
@@ -47,6 +48,7 @@ class Server:
         access_log: Callable[[str], None] | None = None,
         rules: Iterable[Rule] = (),
         features: Features | None = None,
+        watcher: Callable[..., Any] | None = None,
         **options: object,
     ) -> None:
         if config is None:
@@ -70,6 +72,7 @@ class Server:
         self._access_log = access_log
         self._rules = tuple(rules)
         self._features = features
+        self._watcher = watcher  # --live: a stand-in for watchfiles.watch
         self.core: ServerCore | None = None
 
     @property
@@ -133,6 +136,7 @@ class Server:
             access_log=self._access_log,
             rules=self._rules,
             features=self._features,
+            watcher=self._watcher,
             tls=None if self.tls is None else self.tls.context,
         )
         self._task = asyncio.get_running_loop().create_task(

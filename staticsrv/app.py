@@ -101,9 +101,11 @@ def welcome(
     if config.proxy_insecure:
         sys.stderr.write("staticsrv: warning: --proxy-insecure: https upstreams are not verified\n")
     if config.live:
+        from staticsrv.live.mounts import auto_poll_reason
         from staticsrv.live.watch import describe
 
-        print(describe(config), flush=True)
+        reason = None if config.poll else auto_poll_reason((config.root, *config.watch))
+        print("\n".join(describe(config, reason)), flush=True)
     if config.qr:
         if lan:
             print(banner.qr_text(lan[0]), end="", flush=True)

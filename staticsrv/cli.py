@@ -200,6 +200,26 @@ option = functools.partial(click.option, show_envvar=True)
     help="With --live: milliseconds of quiet before a change is announced.",
 )
 @option(
+    "--build",
+    metavar="CMD",
+    default=None,
+    help="Run CMD (through the shell) at start and after each change of its sources "
+    "(--watch, else the current folder minus ROOT); implies --live.",
+)
+@option(
+    "--poll",
+    is_flag=True,
+    help="With --live: poll for changes (automatic on mounts that send no change events).",
+)
+@option(
+    "--poll-interval",
+    type=int,
+    metavar="MS",
+    default=_default("poll_interval"),
+    show_default=True,
+    help="Milliseconds between two polling scans.",
+)
+@option(
     "--https",
     is_flag=True,
     help="Serve HTTPS with a certificate from a local CA made (once) in the user's data folder.",
@@ -293,7 +313,9 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
 
     \b
     Every option can also be set as STATICSRV_<OPTION> in the environment,
-    e.g. STATICSRV_PORT=3000 or STATICSRV_CORS=1.
+    e.g. STATICSRV_PORT=3000 or STATICSRV_CORS=1, and in a settings file:
+    staticsrv.toml, or [tool.staticsrv] in pyproject.toml, in the current
+    folder (long names as keys: build = "mkdocs build").
     """
     if root_arg is not None and root_opt is not None and root_arg != root_opt:
         _fail("give the root either as ROOT or as --root, not both")
@@ -308,6 +330,10 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
         _fail(str(exc) + _port_hint(root_arg, str(exc)))
         return
     from staticsrv.app import run, tls_setup
+
+    shown = click.get_current_context().obj
+    if shown:
+        print(f"Settings from {shown}", flush=True)  # the banner's first line
 
     # Built once, before any worker forks: one CA, one leaf, one context.
     tls, error = tls_setup(config) if config.scheme == "https" else (None, "")
@@ -377,11 +403,44 @@ def _print_ca(ctx: click.Context) -> None:
     ctx.exit(0)
 
 
+def _settings() -> tuple[dict[str, object], str | None]:
+    """The settings file's values as click defaults (below the command line and STATICSRV_*)."""
+    from staticsrv.settings import find
+
+    known: dict[str, str] = {}
+    multiple: set[str] = set()
+    for param in command.params:
+        if isinstance(param, click.Option) and param.expose_value and param.name:
+            for opt in param.opts:
+                if opt.startswith("--") and opt not in ("--help", "--version"):
+                    known[opt[2:]] = param.name
+            if param.multiple:
+                multiple.add(param.name)
+    try:
+        found = find(os.getcwd(), known)
+    except ValueError as exc:
+        _fail(str(exc))
+        return {}, None
+    if found is None:
+        return {}, None
+    values = found.values
+    for name in multiple & set(values):
+        if isinstance(values[name], str):
+            values[name] = [values[name]]  # watch = "docs": one path, not its letters
+    return values, found.shown
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, folding click's usage errors into one line."""
+    defaults, shown = _settings()
     try:
         status = command.main(
-            args=argv, prog_name="staticsrv", standalone_mode=False, auto_envvar_prefix="STATICSRV"
+            args=argv,
+            prog_name="staticsrv",
+            standalone_mode=False,
+            auto_envvar_prefix="STATICSRV",
+            default_map=defaults,
+            obj=shown,
         )
     except click.ClickException as exc:
         _fail(_usage_line(exc))

@@ -10,6 +10,7 @@ existence checks on the root that validation needs).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 KIB = 1024
 MIB = 1024 * KIB
+
+log = logging.getLogger("staticsrv")
 
 MAX_SECONDS = 86400.0  # a day: any longer deadline is a typo, not a choice
 # RFC 9111 §1.2.2: caches treat larger delta-seconds as 2^31 anyway.
@@ -86,6 +89,9 @@ class Config:
     watch: tuple[str, ...] = ()  # extra real paths watched besides the root
     ignore: tuple[str, ...] = ()  # globs whose changes reload nothing
     live_delay: float = 0.1  # seconds of quiet before a change is announced
+    build: str | None = None  # --build: the shell command that makes the root from its sources
+    poll: bool = False  # --poll: stat the watched trees instead of waiting for OS events
+    poll_interval: float = 0.3  # seconds between two polling scans
     # HTTPS: either a certificate from the local CA (https), or the user's
     # own PEM files (absolute paths; the key may sit in the cert file).
     https: bool = False
@@ -164,6 +170,9 @@ DEFAULTS: dict[str, object] = {
     "watch": (),
     "ignore": (),
     "live_delay": 100,
+    "build": None,
+    "poll": False,
+    "poll_interval": 300,
     "https": False,
     "tls_cert": None,
     "tls_key": None,
@@ -172,7 +181,6 @@ DEFAULTS: dict[str, object] = {
     **FRONT_DOOR_DEFAULTS,  # --proxy*, --mount, --auth*
 }
 PORT_FALLBACK = range(8080, 8100)  # tried in turn when no port is given
-MAX_LIVE_DELAY_MS = 10_000  # ten seconds of quiet: any longer is a typo
 
 
 def _seconds(name: str, value: object) -> float:
@@ -256,32 +264,6 @@ def _spa(root: str, value: object) -> str | None:
     return "/".join(segments)
 
 
-def _live_options(o: dict[str, object]) -> tuple[bool, tuple[str, ...], tuple[str, ...], float]:
-    """The live-reload fields of the Config, checked: live, watch, ignore, delay."""
-    watch = _strings("watch", o["watch"])
-    ignore = _strings("ignore", o["ignore"])
-    delay = _int_in("live-delay", o["live_delay"], 0, MAX_LIVE_DELAY_MS)
-    if not o["live"]:
-        if watch or ignore:
-            raise ValueError("--watch and --ignore need --live")
-        return False, (), (), delay / 1000
-    if not has_module("watchfiles"):
-        raise ValueError("--live needs watchfiles: pip install 'staticsrv[live]'")
-    if _int_in("workers", o["workers"], 1, MAX_WORKERS) != 1:
-        # Each worker would watch on its own and announce its own run id,
-        # so a reconnect landing on another worker would reload the page.
-        raise ValueError("--live serves from one process: drop --workers")
-    real: list[str] = []
-    for path in watch:
-        if not path or not os.path.exists(path):
-            raise ValueError(f"--watch: {path!r} does not exist")
-        real.append(os.path.realpath(path))
-    for glob in ignore:
-        if not glob:
-            raise ValueError("--ignore: give a glob such as '*.tmp'")
-    return True, tuple(dict.fromkeys(real)), ignore, delay / 1000
-
-
 def _int_in(name: str, value: object, low: int, high: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"--{name}: {value!r} is not a whole number")
@@ -327,12 +309,23 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
 
         if not has_cryptography():
             raise ValueError(NEEDS_EXTRA)
-    root = check_root(check_root_type(root))
+    if o["build"] and not os.path.exists(os.fspath(root)):
+        # The build makes it; until then the server answers "building...".
+        root = os.path.realpath(os.fspath(check_root_type(root)))
+    else:
+        root = check_root(check_root_type(root))
     if o["qr"] and not has_module("segno"):
         raise ValueError("--qr needs segno: pip install 'staticsrv[qr]'")
-    live, watch, ignore, live_delay = _live_options(o)
+    from staticsrv.liveconfig import build_options, live_options
+
+    build, poll, poll_interval = build_options(o, root)
+    live, watch, ignore, live_delay = live_options(o)
     mounts = mount_options(_strings("mount", o["mount"]))
     watch = (*watch, *(f for _s, f in mounts if live and f not in watch))  # watched like the root
+    if live and cache is not None:
+        # A reload must never run yesterday's script from the browser's cache.
+        log.warning("staticsrv: --live revalidates every answer: --cache %d ignored", cache)
+        cache = None
     return Config(
         root=root,
         host=host,
@@ -366,6 +359,9 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
         watch=watch,
         ignore=ignore,
         live_delay=live_delay,
+        build=build,
+        poll=poll,
+        poll_interval=poll_interval,
         https=bool(o["https"]),
         tls_cert=tls["tls_cert"],
         tls_key=tls["tls_key"],

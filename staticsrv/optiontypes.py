@@ -18,7 +18,7 @@ BOOLS = frozenset(
     {
         "no_listing", "dotfiles", "follow_symlinks", "no_cache", "no_compress", "quiet",
         "no_clean_urls", "no_rules", "cors", "qr", "open", "live", "https", "no_http2",
-        "proxy_insecure", "proxy_pass_auth",
+        "proxy_insecure", "proxy_pass_auth", "poll",
     }
 )  # fmt: skip
 TEXTS = frozenset({"host", "loop", "base"})

@@ -66,8 +66,14 @@ class ServerCore:
         rules: Iterable[Rule] = (),
         features: Features | None = None,
         tls: ssl.SSLContext | None = None,
+        watcher: Callable[..., Any] | None = None,
     ) -> None:
         self.config = config
+        self.watcher = watcher  # --live: watchfiles.watch, or a stand-in (tests)
+        if config.build:
+            from staticsrv.live.build import BuildingPage
+
+            rules = (*rules, BuildingPage(config.root))
         self.tls = tls  # one context for every connection, built by the caller
         if tls is not None:
             # Only here: without TLS, start-up does not import it (nor the
@@ -116,7 +122,9 @@ class ServerCore:
         if self.hub is not None:
             from staticsrv.live.watch import watch
 
-            self.background(watch(self.config, self.hub, self.handler.invalidate))
+            self.background(
+                watch(self.config, self.hub, self.handler.invalidate, watcher=self.watcher)
+            )
         try:
             await stop.wait()
         finally:

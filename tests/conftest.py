@@ -176,6 +176,7 @@ def serve(
             *,
             features: Features | None = None,
             rules: Iterable[Rule] = (),
+            watcher: Any = None,
             **overrides: Any,
         ) -> Running:
             timeouts = overrides.pop("timeouts", Timeouts(head=5.0, keepalive=5.0, send=5.0))
@@ -186,7 +187,11 @@ def serve(
             log: list[str] = []
             server = stack.enter_context(
                 staticsrv.serve(
-                    config=config, access_log=log.append, features=features, rules=rules
+                    config=config,
+                    access_log=log.append,
+                    features=features,
+                    rules=rules,
+                    watcher=watcher,
                 )
             )
             tls = client_tls if config.https else None

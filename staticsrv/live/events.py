@@ -91,6 +91,12 @@ def build_event(state: str, command: str, status: int | None, output: str) -> di
     return data
 
 
+def _is_build(message: bytes) -> bool:
+    """Whether a queued message is a ``build`` event (its ``id:`` line first, if any)."""
+    head = message.split(b"\n", 2)
+    return b"event: build" in head[:2]
+
+
 class _Stream:
     __slots__ = ("dropped", "pending", "wake")
 
@@ -164,6 +170,13 @@ class Hub:
         after hello: a page loaded while a failure stands shows it too.
         """
         self.publish("build", build_event(state, command, status, output))
+
+    def build(self, state: dict[str, object]) -> None:
+        """``--build``: publish the build's state (kept, and sent after hello to later streams)."""
+        output = state.get("output")
+        if isinstance(output, str):
+            state = {**state, "output": "\n".join(output.splitlines()[-BUILD_LINES:])}
+        self.publish("build", state)
 
     def respond(self, req: Request, target: Target) -> Response | None:
         """The answer under ``/__staticsrv__/``; None: nothing there (404)."""
@@ -240,6 +253,11 @@ class Hub:
         self.peak = max(self.peak, len(self._streams))
         try:
             await self.ready.wait()
+            # Build states queued while waiting for the watcher are news of
+            # one moment: only the newest is told (after hello, as usual).
+            builds = [m for m in stream.pending if _is_build(m)]
+            for message in builds[:-1]:
+                stream.pending.remove(message)
             yield sse("hello", {"id": self.run_id}, f"{self.run_id}.{position}")
             while True:
                 if stream.dropped:

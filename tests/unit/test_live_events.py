@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from staticsrv.live.events import BUILD_LINES, MAX_PENDING, RECENT, Hub, event_for, sse
@@ -146,3 +147,23 @@ def test_the_served_script_is_its_parts_joined_into_one_function() -> None:
     # One function around all of them: opened by the first, closed by the last.
     assert "(function (global) {" in parts[0] and parts[-1].rstrip().endswith("})(self);")
     assert all(part.count("(function (global) {") == 0 for part in parts[1:])
+
+
+async def test_a_new_stream_hears_the_build_state_once_right_after_hello() -> None:
+    hub = Hub()
+    chunks = hub.stream()
+    first = asyncio.ensure_future(chunks.__anext__())
+    await asyncio.sleep(0)  # the stream waits for the watcher: a build starts meanwhile
+    hub.build({"state": "running", "command": "make", "status": None})
+    hub.build({"state": "failed", "command": "make", "status": 2, "output": "boom"})
+    hub.announce(["/a.html"])
+    hub.ready.set()
+    got = [await first, await chunks.__anext__(), await chunks.__anext__()]
+    await chunks.aclose()
+    assert data_of(got[0])[0] == "hello"
+    assert data_of(got[1]) == (
+        "build",
+        {"state": "failed", "command": "make", "status": 2, "output": "boom"},
+    )
+    # the stale build events were dropped
+    assert data_of(got[2]) == ("reload", {"paths": ["/a.html"]})

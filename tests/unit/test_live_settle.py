@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from staticsrv.live.settle import ADDED, DELETED, MODIFIED, Settler
+import pytest
+
+from staticsrv.live.settle import ADDED, DELETED, MODIFIED, STORM_QUIET, Settler
 
 DELAY = 0.1
 
@@ -116,3 +118,66 @@ def test_a_group_in_any_order_still_knows_a_scratch_file_was_added() -> None:
         ],
     )
     assert drive(settler, 0.1, {"/s/index.html": 50}) == frozenset({"/s/index.html"})
+
+
+def test_a_single_saved_file_settles_after_the_fast_quiet() -> None:
+    settler = Settler(DELAY, fast=0.02)
+    settler.changed(1.0, [(MODIFIED, "/s/a.html", 10)])
+    assert settler.due == pytest.approx(1.02)
+    assert drive(settler, 1.02, {"/s/a.html": 10}) == frozenset({"/s/a.html"})
+
+
+def test_a_new_file_waits_for_the_whole_delay() -> None:
+    # It may be an editor's temporary file, to be renamed over its target.
+    settler = Settler(DELAY, fast=0.02)
+    settler.changed(1.0, [(ADDED, "/s/a.html.tmp", 5)])
+    assert settler.due == pytest.approx(1.0 + DELAY)
+
+
+def test_many_files_wait_for_the_whole_delay() -> None:
+    settler = Settler(DELAY, fast=0.02)
+    settler.changed(1.0, [(MODIFIED, "/s/a.html", 10), (MODIFIED, "/s/b.html", 10)])
+    assert settler.due == pytest.approx(1.0 + DELAY)
+
+
+def test_the_storm_guard_makes_pieces_of_one_file_at_most_two_batches() -> None:
+    settler = Settler(DELAY, fast=0.02, storm=True)
+    batches = []
+    size = 0
+    for i in range(10):  # a piece every 150 ms
+        t = i * 0.15
+        size += 10
+        settler.changed(t, [(MODIFIED, "/s/big.js", size)])
+        # Looked at every 10 ms until the next piece.
+        for step in range(1, 15):
+            now = t + step * 0.01
+            due = settler.due
+            if due is not None and now >= due:
+                got = drive(settler, now, {"/s/big.js": size})
+                if got:
+                    batches.append((now, got))
+    due = settler.due
+    assert due is not None
+    last = drive(settler, due, {"/s/big.js": size})
+    assert last is not None
+    batches.append((due, last))
+    assert len(batches) == 2, batches
+    assert batches[0][0] < 0.05  # the first piece at once (a single saved file)
+
+
+def test_after_a_quiet_second_the_storm_guard_lets_go() -> None:
+    settler = Settler(DELAY, fast=0.02, storm=True)
+    settler.changed(0.0, [(MODIFIED, "/s/a.html", 1)])
+    assert drive(settler, 0.02, {"/s/a.html": 1})
+    settler.changed(0.5, [(MODIFIED, "/s/a.html", 2)])
+    assert settler.due == pytest.approx(0.5 + STORM_QUIET)
+    assert drive(settler, 1.0, {"/s/a.html": 2})
+    settler.changed(2.5, [(MODIFIED, "/s/a.html", 3)])
+    assert settler.due == pytest.approx(2.52)
+
+
+def test_flush_hands_out_everything_pending_at_once() -> None:
+    settler = Settler(DELAY)
+    settler.changed(1.0, [(ADDED, "/s/a.html", 1), (ADDED, "/s/tmp", 1)])
+    assert settler.flush(1.001, {"/s/a.html": 2, "/s/tmp": None}) == frozenset({"/s/a.html"})
+    assert settler.due is None

@@ -18,7 +18,8 @@ import pytest
 
 from staticsrv.config import Config, from_options
 from staticsrv.live.events import Hub
-from staticsrv.live.watch import SCRATCH, STEP_MS, PathFilter, url_path, watch
+from staticsrv.live.paths import SCRATCH, PathFilter, url_path
+from staticsrv.live.watch import STEP_MS, describe, watch
 
 
 def test_hidden_names_are_ignored_relative_to_the_watched_folder() -> None:
@@ -96,7 +97,7 @@ class FakeWatch:
 async def run_until_event(config: Config, fake: FakeWatch, hub: Hub) -> list[bytes]:
     got: list[bytes] = []
     chunks = hub.stream()
-    task = asyncio.create_task(watch(config, hub, lambda: None, watcher=fake))
+    task = asyncio.create_task(watch(config, hub, lambda: None, watcher=fake, poller=fake))
     try:
         async for data in chunks:
             got.append(data.split(b"\n", 1)[1] if data.startswith(b"id: ") else data)
@@ -154,10 +155,36 @@ async def test_groups_handed_over_back_to_back_are_one_batch(tmp_path: Path) -> 
 
 def test_files_in_mounted_folders_are_announced_under_their_path(tmp_path: Path) -> None:
     from staticsrv.config import from_options
-    from staticsrv.live.watch import mounted_url
+    from staticsrv.live.paths import mounted_url
 
     folder = tmp_path / "node_modules"
     folder.mkdir()
     config = from_options(tmp_path, mount=(f"/mods/lib={folder}",))
     assert mounted_url(config, str(folder / "a b" / "x.css")) == "/mods/lib/a%20b/x.css"
     assert mounted_url(config, str(tmp_path / "other.css")) is None
+
+
+def test_build_sources_never_count_dot_folders_node_modules_or_pycache() -> None:
+    flt = PathFilter(["/p/site", "/p"], dotfiles=True, ignore=(), sources=["/p"])
+    assert flt(None, "/p/docs/index.md")
+    for path in ("/p/.git/index", "/p/.venv/x.py", "/p/node_modules/a.js", "/p/x/__pycache__/m"):
+        assert not flt(None, path), path
+    # ROOT follows its own rules (--dotfiles here), never the sources'.
+    assert flt(None, "/p/site/.nojekyll")
+
+
+def test_a_watched_folder_itself_counts_only_when_named_as_a_root() -> None:
+    flt = PathFilter(["/s"], dotfiles=False, ignore=())
+    flt.roots = frozenset({"/s"})
+    assert flt(None, "/s")  # its own deletion must reach the watcher
+
+
+def test_the_banner_says_how_and_what_is_built(tmp_path: Path) -> None:
+    config = from_options(tmp_path, live=True, poll=True, poll_interval=500)
+    assert describe(config, None)[1] == "Polling every 500 ms (--poll)"
+    config = from_options(tmp_path, live=True, build="make html", watch=(str(tmp_path),))
+    lines = describe(config, "/mnt/c/x is on 9p (/mnt/c), which sends no change events")
+    assert lines[1] == (
+        "Polling every 300 ms: /mnt/c/x is on 9p (/mnt/c), which sends no change events"
+    )
+    assert lines[2].startswith("Build: make html")
