@@ -51,6 +51,7 @@ class H2Conn:
         try:
             if rcvbuf is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as browsers do
             sock.settimeout(timeout)
             sock.connect(addr)
             self.sock = tls.wrap_socket(sock, server_hostname=addr[0])

@@ -333,10 +333,9 @@ class Proxy:
                 raise UpstreamError(504, f"no answer within {self.timeout:g} s") from None
         finally:
             for task in (pump, answer):
-                if not task.done():
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
+                task.cancel()  # a no-op on one that is done; awaited either way, so that
+                with contextlib.suppress(BaseException):  # its exception is taken
+                    await task
 
 
 async def _pump(side: ClientBody, conn: UpConn, head: bytes, chunked: bool) -> None:
