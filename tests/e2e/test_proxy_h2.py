@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from h2.errors import ErrorCodes
 
+from staticsrv.config import Timeouts
 from staticsrv.proxy.mapping import parse_proxy
 from tests.backend import Backend, backend, release
 from tests.conftest import Running, ServeFactory
@@ -284,3 +285,22 @@ def test_an_upgrade_over_h2_is_refused_at_once(serve: ServeFactory, up: Backend)
         assert time.monotonic() - start < 5.0
         assert conn.request("/api/json").status == 200
     assert [r["target"] for r in up.requests] == ["/api/json"]
+
+
+def test_a_client_that_stalls_mid_body_gets_a_400_at_the_head_deadline(
+    serve: ServeFactory, up: Backend
+) -> None:
+    """As over HTTP/1.1: each wait for more of the body has the head deadline."""
+    running = serve(
+        https=True,
+        proxy=(parse_proxy(f"/api={up.origin}"),),
+        timeouts=Timeouts(head=1.0, keepalive=5.0, send=5.0),
+    )
+    with _open(running) as conn:
+        sid = _begin(conn, "PUT", "/api/upload", {"content-length": "1000"})
+        _send(conn, sid, b"s" * 10)
+        resp = conn.response(sid)
+        assert resp.status == 400
+        poll_until("the upstream connection is closed", lambda: up.closed == 1, 10.0)
+        assert up.requests == []
+        assert conn.request("/hello.txt").body == b"hello world\n"
