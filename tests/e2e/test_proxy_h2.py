@@ -215,6 +215,12 @@ def test_an_upload_to_a_stalled_upstream_waits_in_the_client(
         grown = _rss() - rss_before
         assert grown < 32 * MB, grown
         assert conn.h2.local_flow_control_window(sid) == 0
+        # The stall holds one stream window, not the connection's: another
+        # upload on the same connection goes up meanwhile.
+        other = _begin(conn, "PUT", "/api/other", {"content-length": str(2 * MB)})
+        _send(conn, other, b"o" * (2 * MB))
+        _end(conn, other)
+        assert _seen(conn, other)["length"] == 2 * MB
         release(up)
         _send(conn, sid, rest)
         for piece in pieces:
