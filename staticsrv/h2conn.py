@@ -6,10 +6,11 @@ reading side (bytes from the TLS transport through
 one writer (:meth:`Session.pump`: whatever h2 has to send goes to the
 transport in order, one send at a time), the streams (each one request for
 the same :class:`~staticsrv.handler.Handler`, answered by
-:mod:`staticsrv.h2send`), and the connection's phase and deadline, as the
-HTTP/1.1 loop keeps them: the head deadline until the client's preface
-and SETTINGS, the keep-alive deadline while no stream is open (then
-GOAWAY), the send deadline while answers go out.
+:mod:`staticsrv.h2send`; when the answer may be proxied, its body is
+fed to a :class:`~staticsrv.h2body.StreamSide`), and the connection's
+phase and deadline, as the HTTP/1.1 loop keeps them: the head deadline
+until the client's preface and SETTINGS, the keep-alive deadline while
+no stream is open (then GOAWAY), the send deadline while answers go out.
 May not touch: the listening socket, files (beyond what h2send closes),
 the decision of what to answer.
 
