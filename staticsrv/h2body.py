@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 class StreamSide:
     __slots__ = (
+        "_continue",
         "_end",
         "_pieces",
         "_session",
@@ -57,6 +58,7 @@ class StreamSide:
         self._unacked = 0  # flow-controlled bytes received and not given back
         self._end: str | None = None if has_body else ""  # "" ended well, else why it broke
         self._wake: asyncio.Event | None = None
+        self._continue = has_body and "100-continue" in req.headers.get("expect", "").lower()
 
     # ------------------------------------------------------------------ the session's side
 
@@ -87,6 +89,13 @@ class StreamSide:
 
     async def body(self) -> AsyncIterator[bytes]:
         self.state = Body.BROKEN  # until read to its end
+        if self._continue:
+            # RFC 9110 §10.1.1 (RFC 9113 §8.1: a 1xx is a HEADERS frame of its
+            # own): the client waits for it before sending the body.
+            self._continue = False
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self._session.h2.send_headers(self._stream.id, [(b":status", b"100")])
+                self._session.queue()
         timeout = self._session.shared.timeouts.head
         got = 0
         while True:

@@ -310,3 +310,20 @@ def test_a_client_that_stalls_mid_body_gets_a_400_at_the_head_deadline(
         poll_until("the upstream connection is closed", lambda: up.closed == 1, 10.0)
         assert up.requests == []
         assert conn.request("/hello.txt").body == b"hello world\n"
+
+
+def test_expect_100_continue_is_answered_by_the_server(serve: ServeFactory, up: Backend) -> None:
+    """RFC 9110 §10.1.1: the client waits for a 100 before its body; the upstream never
+    sees the expectation (it would answer 417)."""
+    running = _server(serve, up)
+    with _open(running) as conn:
+        sid = _begin(conn, "POST", "/api/e", {"content-length": "5", "expect": "100-continue"})
+        while sid not in conn.informational:
+            assert conn.pump()
+        assert conn.informational[sid] == [b"100"]
+        _send(conn, sid, b"hello")
+        _end(conn, sid)
+        seen = _seen(conn, sid)
+        assert seen["length"] == 5
+        headers = seen["headers"]
+        assert isinstance(headers, dict) and "expect" not in headers
