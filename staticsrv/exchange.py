@@ -1,6 +1,8 @@
 """What a handler may take from its connection besides the head: the body, the socket.
 
-Owns: :class:`ClientSide`, the seam through which the proxy reads a
+Owns: :class:`ClientBody`, what the proxy needs of any client (the
+HTTP/2 streams' :class:`~staticsrv.h2body.StreamSide` is the other one),
+and :class:`ClientSide`, the HTTP/1.1 seam through which the proxy reads a
 request body as it arrives (de-chunked by :mod:`staticsrv.chunked`,
 ``Expect: 100-continue`` answered on the first read) and asks to take the
 socket over after a ``101``.  The connection loop makes one only when
@@ -14,6 +16,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 from staticsrv.chunked import ChunkedReader, State
 from staticsrv.http11 import Request
@@ -32,6 +35,28 @@ class Body(enum.Enum):
 
 class BodyError(Exception):
     """The client's body ended early or its chunked framing was malformed."""
+
+
+class ClientBody(Protocol):
+    """A request's body as the proxy reads it, whatever the client's protocol."""
+
+    @property
+    def peer(self) -> str: ...
+
+    @property
+    def has_body(self) -> bool: ...
+
+    @property
+    def chunked(self) -> bool:
+        """No length known ahead: the body goes up chunked (RFC 9112 §7.1)."""
+        ...
+
+    def hold(self) -> None:
+        """The answer is awaited elsewhere (``--proxy-timeout``): no client deadline meanwhile."""
+
+    def body(self) -> AsyncIterator[bytes]:
+        """The body's data as it arrives; BodyError if it is cut or malformed."""
+        ...
 
 
 class ClientSide:
@@ -59,6 +84,10 @@ class ClientSide:
     @property
     def has_body(self) -> bool:
         return self.req.chunked or self.req.body_length > 0
+
+    @property
+    def chunked(self) -> bool:
+        return self.req.chunked
 
     async def _recv(self) -> bytes:
         conn = self.conn

@@ -20,7 +20,7 @@ from staticsrv.responses import Response
 from staticsrv.target import Target
 
 if TYPE_CHECKING:
-    from staticsrv.exchange import ClientSide
+    from staticsrv.exchange import ClientBody
     from staticsrv.proxy.mapping import ProxyMap
 
 
@@ -44,11 +44,11 @@ class Upstream(Protocol):
         """The ``--proxy`` mapping ``req`` falls under (or a refusal), None if none does."""
 
     async def answer(
-        self, req: Request, side: ClientSide | None, hit: ProxyMap | Response
+        self, req: Request, side: ClientBody | None, hit: ProxyMap | Response
     ) -> Response: ...
 
     async def rule_answer(
-        self, req: Request, side: ClientSide | None, line: int, url: str
+        self, req: Request, side: ClientBody | None, line: int, url: str
     ) -> Response: ...
 
     def close(self) -> None: ...

@@ -6,10 +6,11 @@ reading side (bytes from the TLS transport through
 one writer (:meth:`Session.pump`: whatever h2 has to send goes to the
 transport in order, one send at a time), the streams (each one request for
 the same :class:`~staticsrv.handler.Handler`, answered by
-:mod:`staticsrv.h2send`), and the connection's phase and deadline, as the
-HTTP/1.1 loop keeps them: the head deadline until the client's preface
-and SETTINGS, the keep-alive deadline while no stream is open (then
-GOAWAY), the send deadline while answers go out.
+:mod:`staticsrv.h2send`; when the answer may be proxied, its body is
+fed to a :class:`~staticsrv.h2body.StreamSide`), and the connection's
+phase and deadline, as the HTTP/1.1 loop keeps them: the head deadline
+until the client's preface and SETTINGS, the keep-alive deadline while
+no stream is open (then GOAWAY), the send deadline while answers go out.
 May not touch: the listening socket, files (beyond what h2send closes),
 the decision of what to answer.
 
@@ -36,10 +37,12 @@ from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
 from staticsrv import h2send
+from staticsrv.h2body import StreamSide
 from staticsrv.h2fields import to_request
 from staticsrv.h2guard import FrameGuard
 from staticsrv.h2hpack import BlockDecoder, FieldEncoder
 from staticsrv.http11 import ParseError, Request
+from staticsrv.proxying import CURRENT
 from staticsrv.shared import Shared
 from staticsrv.writer import Connection, Phase
 
@@ -51,18 +54,24 @@ log = logging.getLogger("staticsrv")
 MAX_STREAMS = 128
 MAX_HEADER_LIST = 64 * 1024
 HIGH_WATER = h2send.HIGH_WATER
+# The connection's receive window (RFC 9113 §6.9.2).  Proxied bodies give
+# their window back only as the upstream takes them (h2body): a stalled
+# upload holds one stream window (64 KiB), and with a connection window of
+# sixteen of them one stall does not stop the bodies of the other streams.
+CONNECTION_WINDOW = 1024 * 1024
 
 
 class Stream:
     """One request in flight."""
 
-    __slots__ = ("ended", "endless", "id", "task", "wake")
+    __slots__ = ("ended", "endless", "id", "side", "task", "wake")
 
     def __init__(self, stream_id: int) -> None:
         self.id = stream_id
         self.endless = False  # an event stream: does not keep the connection busy
         self.ended = False  # the client's side is done (END_STREAM came)
         self.task: asyncio.Task[None] | None = None
+        self.side: StreamSide | None = None  # its body, when the answer may be proxied
         # Its window may have opened, or the queue drained; made only when
         # the stream first has to wait (most answers never do).
         self.wake: asyncio.Event | None = None
@@ -224,20 +233,32 @@ class Session:
                 self.settle()
         except (ConnectionError, OSError):
             pass
+        for stream in self.streams.values():
+            if stream.side is not None:
+                stream.side.ended("the connection closed mid-body")
         self.finish()
 
     def _event(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.RequestReceived):
-            self._request(event.stream_id, event.headers or [])
+            self._request(event.stream_id, event.headers or [], event.stream_ended is not None)
         elif isinstance(event, h2.events.DataReceived):
+            stream = self.streams.get(event.stream_id)
+            if stream is not None and stream.side is not None:
+                # For the proxy: its window reopens as the upstream takes it.
+                stream.side.feed(event.data or b"", event.flow_controlled_length)
+                return
             # Bodies are not read (static files); the windows stay open.
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
         elif isinstance(event, h2.events.StreamEnded):
             if (stream := self.streams.get(event.stream_id)) is not None:
                 stream.ended = True
+                if stream.side is not None:
+                    stream.side.ended()
         elif isinstance(event, h2.events.StreamReset):
             stream = self.streams.get(event.stream_id)
+            if stream is not None and stream.side is not None:
+                stream.side.ended("the client reset the stream mid-body")
             if stream is not None and stream.task is not None:
                 stream.task.cancel()
         elif isinstance(event, h2.events.WindowUpdated):
@@ -253,17 +274,22 @@ class Session:
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.finish()  # h2 sends nothing after the client's GOAWAY
 
-    def _request(self, stream_id: int, headers: list[tuple[bytes, bytes]]) -> None:
+    def _request(self, stream_id: int, headers: list[tuple[bytes, bytes]], ended: bool) -> None:
         if self._goaway:
             self.h2.reset_stream(stream_id, ErrorCodes.REFUSED_STREAM)  # RFC 9113 §8.7
             return
         self._last_id = max(self._last_id, stream_id)
         req: Request | ParseError = to_request(headers, self.shared.parse_cached)
         stream = Stream(stream_id)
+        stream.ended = ended
+        if isinstance(req, Request) and self.shared.handler.may_proxy:
+            stream.side = StreamSide(self, stream, req, has_body=not ended)
         self.streams[stream_id] = stream
         stream.task = self.loop.create_task(self._answer(stream, req))
 
     async def _answer(self, stream: Stream, req: Request | ParseError) -> None:
+        if stream.side is not None:
+            CURRENT.set(stream.side)  # this stream's task only (see proxying.CURRENT)
         try:
             await h2send.answer(self, stream, req)
         except asyncio.CancelledError:
@@ -281,6 +307,8 @@ class Session:
                 with contextlib.suppress(h2.exceptions.ProtocolError):
                     self.h2.reset_stream(stream.id, ErrorCodes.NO_ERROR)
                     self.queue()
+            if stream.side is not None:
+                stream.side.discard()
             self.settle()
 
     # ------------------------------------------------------------------ the whole
@@ -289,6 +317,8 @@ class Session:
         conn = self.conn
         conn.phase = Phase.RECEIVING
         self.h2.initiate_connection()
+        h2c = self.h2
+        h2c.increment_flow_control_window(CONNECTION_WINDOW - h2c.inbound_flow_control_window)
         self.queue()
         tasks: list[asyncio.Task[object]] = [
             self.loop.create_task(self.read()),

@@ -26,15 +26,15 @@ from staticsrv.siterules import SiteFiles, site_path
 from staticsrv.target import Target, TargetError
 
 if TYPE_CHECKING:
-    from staticsrv.exchange import ClientSide
+    from staticsrv.exchange import ClientBody
     from staticsrv.extension import Upstream
 
 # The request being handled on this connection's task, when something may
-# proxy (set by the connection loop).  A context variable rather than a
-# parameter threaded through the whole decision tree: each connection runs
-# in a task of its own, whose context no other connection sees, and only
-# the proxy reads it.
-CURRENT: ContextVar[ClientSide | None] = ContextVar("staticsrv_client_side", default=None)
+# proxy (set by the HTTP/1.1 connection loop, and by each HTTP/2 stream's
+# task).  A context variable rather than a parameter threaded through the
+# whole decision tree: each connection (each stream) runs in a task of its
+# own, whose context no other one sees, and only the proxy reads it.
+CURRENT: ContextVar[ClientBody | None] = ContextVar("staticsrv_client_side", default=None)
 
 
 class ProxyRouting:

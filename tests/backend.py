@@ -28,6 +28,7 @@ class Backend:
     loop: asyncio.AbstractEventLoop
     requests: list[dict[str, object]] = field(default_factory=list)
     connections: int = 0
+    closed: int = 0  # connections ended (by either side)
     release: asyncio.Event | None = None  # set to let /slow and /sse go on
 
     @property
@@ -94,6 +95,9 @@ async def _serve(b: Backend, reader: asyncio.StreamReader, writer: asyncio.Strea
             if headers.get("expect"):
                 writer.write(b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n")
                 return
+            if path.endswith("/stall"):  # reads no body until the test lets it
+                assert b.release is not None
+                await b.release.wait()
             length, sha = await _read_body(reader, headers)
             seen = {
                 "method": method,
@@ -109,6 +113,7 @@ async def _serve(b: Backend, reader: asyncio.StreamReader, writer: asyncio.Strea
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
+        b.closed += 1
         writer.close()
 
 

@@ -51,6 +51,7 @@ class H2Conn:
         try:
             if rcvbuf is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as browsers do
             sock.settimeout(timeout)
             sock.connect(addr)
             self.sock = tls.wrap_socket(sock, server_hostname=addr[0])
@@ -68,6 +69,7 @@ class H2Conn:
         self.bodies: dict[int, bytearray] = {}
         self.ended: set[int] = set()
         self.reset: dict[int, int] = {}
+        self.informational: dict[int, list[bytes]] = {}  # the 1xx statuses per stream
         self.goaway: h2.events.ConnectionTerminated | None = None
         self.ack = True  # acknowledge received data (False: the windows stay shut)
 
@@ -114,6 +116,10 @@ class H2Conn:
         for event in self.h2.receive_data(data):
             if isinstance(event, h2.events.ResponseReceived):
                 self.heads[event.stream_id] = list(event.headers or [])
+            elif isinstance(event, h2.events.InformationalResponseReceived):
+                self.informational.setdefault(event.stream_id, []).append(
+                    dict(event.headers or [])[b":status"]
+                )
             elif isinstance(event, h2.events.DataReceived):
                 self.bodies.setdefault(event.stream_id, bytearray()).extend(event.data or b"")
                 if self.ack:

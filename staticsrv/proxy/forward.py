@@ -8,8 +8,8 @@ pumped from the client as it arrives, the upstream's head read under
 :class:`~staticsrv.responses.StreamBody` that reads the upstream only as
 fast as the client takes it.  Failures are pages (502, 504).  After a
 ``101`` the two sockets are joined byte for byte (:func:`_splice`).
-May not touch: the client connection's loop (it goes through
-:class:`~staticsrv.exchange.ClientSide`).
+May not touch: the client connection's loop (it goes through a
+:class:`~staticsrv.exchange.ClientBody`: an HTTP/1.1 ClientSide, an HTTP/2 stream's side).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from staticsrv.chunked import ChunkedReader, State
 from staticsrv.config import Config
-from staticsrv.exchange import BodyError, ClientSide
+from staticsrv.exchange import BodyError, ClientBody, ClientSide
 from staticsrv.http11 import Request
 from staticsrv.pages import error_page
 from staticsrv.proxy import live
@@ -111,14 +111,14 @@ class Proxy:
         return m
 
     async def answer(
-        self, req: Request, side: ClientSide | None, hit: ProxyMap | Response
+        self, req: Request, side: ClientBody | None, hit: ProxyMap | Response
     ) -> Response:
         if isinstance(hit, Response):
             return hit
         return await self.forward(req, side, hit, hit.upstream_target(req.target))
 
     async def rule_answer(
-        self, req: Request, side: ClientSide | None, line: int, url: str
+        self, req: Request, side: ClientBody | None, line: int, url: str
     ) -> Response:
         """A ``_redirects`` 200 rule to a full URL (placeholders already expanded)."""
         parts = urlsplit(url)
@@ -155,13 +155,12 @@ class Proxy:
         return Response(status, fields, b"" if head else body)
 
     async def forward(
-        self, req: Request, side: ClientSide | None, m: ProxyMap, target: str
+        self, req: Request, side: ClientBody | None, m: ProxyMap, target: str
     ) -> Response:
         """The upstream's answer to ``req`` (or a 502/504 page); never raises."""
         head_only = req.method == "HEAD"
-        upgrade = _upgrade(req)
-        if upgrade is not None and side is None:
-            upgrade = None
+        # Only HTTP/1.1 can hand its socket over (RFC 9113 §8.6: no 101 in HTTP/2).
+        upgrade = _upgrade(req) if isinstance(side, ClientSide) else None
         own = req.headers.get("host")
         if side is not None:
             side.hold()  # the upstream's wait is --proxy-timeout's, not the client's deadlines
@@ -178,7 +177,7 @@ class Proxy:
             return Response(400, (("Content-Length", "0"),), close=True)
         fields = list(self._fields(head.fields, m, f"{self.proto}://{own}" if own else None))
         if head.status == 101:
-            assert side is not None and upgrade is not None
+            assert isinstance(side, ClientSide) and upgrade is not None
             side.tunnel = lambda s: _splice(s, conn)
             up = head.field("upgrade") or upgrade
             return Response(101, (*fields, ("Connection", "Upgrade"), ("Upgrade", up)))
@@ -237,19 +236,20 @@ class Proxy:
             conn.close()
 
     async def _exchange(
-        self, req: Request, side: ClientSide | None, m: ProxyMap, target: str, upgrade: str | None
+        self, req: Request, side: ClientBody | None, m: ProxyMap, target: str, upgrade: str | None
     ) -> tuple[UpConn, ResponseHead]:
         up = m.upstream
         has_body = side is not None and side.has_body
+        chunked = has_body and side is not None and side.chunked
         peer = side.peer if side is not None else "127.0.0.1"
         # The parser hands out one Request per distinct head (Shared.parse_cached):
         # a repeated request from the same address goes up as the same bytes.
-        key = (id(req), peer, target, id(m), has_body, upgrade)
+        key = (id(req), peer, target, id(m), has_body, chunked, upgrade)
         cached = self._heads.get(key)
         if cached is not None and cached[0] is req and cached[1] is m:
             head_bytes = cached[2]
         else:
-            head_bytes = self._request_head(req, peer, m, target, upgrade, has_body)
+            head_bytes = self._request_head(req, peer, m, target, upgrade, has_body, chunked)
             if len(self._heads) >= HEADS_CACHED:
                 self._heads.clear()
             self._heads[key] = (req, m, head_bytes)
@@ -282,6 +282,7 @@ class Proxy:
         target: str,
         upgrade: str | None,
         has_body: bool,
+        chunked: bool,
     ) -> bytes:
         """The head sent up: re-framed from the parsed request, never its raw bytes."""
         headers = req.headers
@@ -296,7 +297,7 @@ class Proxy:
             drop=self.drop,
         )
         if has_body:
-            if req.chunked:
+            if chunked:  # HTTP/2 with no content-length too (RFC 9113 §8.2.2: no chunks in h2)
                 fields.append(("Transfer-Encoding", "chunked"))
             else:
                 fields.append(("Content-Length", str(req.body_length)))
@@ -308,14 +309,14 @@ class Proxy:
         return "".join(lines).encode("latin-1")
 
     async def _with_body(
-        self, req: Request, side: ClientSide, conn: UpConn, head: bytes, upgrade: str | None
+        self, req: Request, side: ClientBody, conn: UpConn, head: bytes, upgrade: str | None
     ) -> ResponseHead:
         """Send head and body while watching for the answer (it may come early).
 
         ``--proxy-timeout`` counts from the end of the body: a large upload
         takes as long as the client needs to send it.
         """
-        pump = asyncio.ensure_future(_pump(side, conn, head, req.chunked))
+        pump = asyncio.ensure_future(_pump(side, conn, head, side.chunked))
         answer = asyncio.ensure_future(read_head(conn, req.method, UNBOUNDED, upgrade is not None))
         try:
             done, _ = await asyncio.wait({pump, answer}, return_when=asyncio.FIRST_COMPLETED)
@@ -332,13 +333,12 @@ class Proxy:
                 raise UpstreamError(504, f"no answer within {self.timeout:g} s") from None
         finally:
             for task in (pump, answer):
-                if not task.done():
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
+                task.cancel()  # a no-op on one that is done; awaited either way, so that
+                with contextlib.suppress(BaseException):  # its exception is taken
+                    await task
 
 
-async def _pump(side: ClientSide, conn: UpConn, head: bytes, chunked: bool) -> None:
+async def _pump(side: ClientBody, conn: UpConn, head: bytes, chunked: bool) -> None:
     """The request head, then the body as it arrives (re-chunked when it came chunked)."""
     send = conn.transport.send
     await send(head)
