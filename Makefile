@@ -24,9 +24,10 @@ $(STAMP): $(RUN_STAMP)
 run: $(RUN_STAMP)  ## serve the demo site on http://127.0.0.1:$(PORT)/
 	$(VENV)/bin/staticsrv --root static --port $(PORT)
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and the import contracts that keep the layers in order (pyproject.toml)
 	$(VENV)/bin/ruff check staticsrv tests benchmarks
 	$(VENV)/bin/ruff format --check staticsrv tests benchmarks
+	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict

@@ -156,7 +156,7 @@ def main() -> int:
         module_site(root)
         os.environ["STATICSRV_DATA_DIR"] = str(work / "ca")
         sys.path.insert(0, str(REPO))
-        from staticsrv import certs
+        from staticsrv.pki import certs
 
         issued = certs.ensure(["localhost", "127.0.0.1", "::1"])
         servers = servers_for(work, root, issued.cert_path, issued.key_path, python)

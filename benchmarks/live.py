@@ -188,9 +188,9 @@ def throughput(root: Path, base: str, rounds: int, seconds: int) -> dict[str, li
 HOTPATH = """
 import asyncio, os, sys, time
 from staticsrv.config import Config
-from staticsrv.limits import Limits
-from staticsrv.handler import Handler
-from staticsrv.http11 import parse_head
+from staticsrv.http.limits import Limits
+from staticsrv.site.handler import Handler
+from staticsrv.http.http11 import parse_head
 root, n = sys.argv[1], int(sys.argv[2])
 req = parse_head(b"GET /small.html HTTP/1.1\\r\\nHost: x\\r\\n", Limits())
 async def main():

@@ -24,10 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from staticsrv import netlify
 from staticsrv.config import Config
-from staticsrv.handler import Handler
-from staticsrv.http11 import Request
+from staticsrv.http.http11 import Request
+from staticsrv.site import netlify
+from staticsrv.site.handler import Handler
 
 
 def rules_text(count: int) -> str:

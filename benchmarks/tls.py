@@ -406,7 +406,7 @@ def main() -> int:
         (root / "large.bin").write_bytes(os.urandom(LARGE))
         os.environ["STATICSRV_DATA_DIR"] = str(work / "ca")
         sys.path.insert(0, str(REPO))
-        from staticsrv import certs
+        from staticsrv.pki import certs
 
         issued = certs.ensure(["localhost", "127.0.0.1", "::1"])
         all_servers = server_commands(work, root, issued.cert_path, issued.key_path, python)

@@ -23,10 +23,10 @@ from types import TracebackType
 from typing import Any
 
 from staticsrv.config import PORT_FALLBACK, Config, from_options
-from staticsrv.handler import Rule
-from staticsrv.routing import base_url
-from staticsrv.server import BindError, ServerCore, bind_also, bind_any, bound_url
-from staticsrv.transport import Features
+from staticsrv.http.routing import base_url
+from staticsrv.net.server import BindError, ServerCore, bind_also, bind_any, bound_url
+from staticsrv.net.transport import Features
+from staticsrv.site.handler import Rule
 
 __all__ = ["BindError", "Server", "serve"]
 
@@ -58,7 +58,7 @@ class Server:
             raise ValueError("give either config or options, not both")
         if config.workers != 1:
             raise ValueError("--workers: the embedding API serves from one process")
-        from staticsrv.tls import setup
+        from staticsrv.net.tls import setup
 
         # Built once here (certificates made or checked, keys loaded), shared
         # by every connection; a bad pair is a ValueError like any option.

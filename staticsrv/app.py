@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from staticsrv.config import PORT_FALLBACK, Config, has_uvloop
 
 if TYPE_CHECKING:
-    from staticsrv.tls import Setup
+    from staticsrv.net.tls import Setup
 
 EXIT_FORCED = 130  # a second Ctrl+C: as a shell reports a SIGINT'ed job
 STOP_SIGNALS = tuple(
@@ -72,7 +72,7 @@ def install_stop_signals(
 
 def tls_setup(config: Config) -> tuple[Setup | None, str]:
     """The TLS the config asks for, or (None, the one-line error)."""
-    from staticsrv.tls import setup
+    from staticsrv.net.tls import setup
 
     try:
         return setup(config), ""
@@ -85,7 +85,7 @@ def welcome(
 ) -> None:
     """The banner (URLs, then the TLS set-up), QR code and browser, once the socket listens."""
     from staticsrv import banner
-    from staticsrv.routing import base_url
+    from staticsrv.http.routing import base_url
 
     local, lan = banner.urls(lsock, base_url(config.base), config.scheme)
     lines = banner.lines(shown_root, local, lan, busy)
@@ -93,7 +93,7 @@ def welcome(
         lines += tls.banner
     print("\n".join(lines), flush=True)
     if config.auth is not None:
-        from staticsrv.auth import plain_http_warning
+        from staticsrv.http.auth import plain_http_warning
 
         warning = plain_http_warning(config.host, config.scheme)
         if warning:
@@ -132,8 +132,8 @@ def run(
     ``parent_watch`` is the read end of a pipe only the parent writes to:
     its end-of-file (the parent is gone) stops the server like SIGTERM.
     """
-    from staticsrv.accesslog import stderr_sink
-    from staticsrv.server import BindError, ServerCore, bind_also, bind_any
+    from staticsrv.net.accesslog import stderr_sink
+    from staticsrv.net.server import BindError, ServerCore, bind_also, bind_any
 
     if tls is None and config.scheme == "https":
         tls, error = tls_setup(config)

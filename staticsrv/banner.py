@@ -1,7 +1,7 @@
 """What the user sees at start: the URLs, a QR code for a phone, the browser.
 
 Owns: the banner's lines (the local URL, and every LAN URL when bound to
-all interfaces: the addresses come from :mod:`staticsrv.lan`, which also
+all interfaces: the addresses come from :mod:`staticsrv.pki.lan`, which also
 names them in the ``--https`` certificate), the terminal QR code
 (``segno``, the ``staticsrv[qr]`` extra) and opening the browser.
 May not touch: HTTP, the decision of what to answer.
@@ -15,7 +15,7 @@ import threading
 import webbrowser
 from collections.abc import Sequence
 
-from staticsrv import lan
+from staticsrv.pki import lan
 
 
 def url_for(host: str, port: int, path: str, scheme: str = "http") -> str:

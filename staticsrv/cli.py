@@ -392,7 +392,7 @@ def _usage_line(exc: click.ClickException) -> str:
 
 
 def _print_ca(ctx: click.Context) -> None:
-    from staticsrv.certs import ensure_ca
+    from staticsrv.pki.certs import ensure_ca
 
     try:
         path = ensure_ca()

@@ -16,14 +16,14 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from staticsrv.fields import check_field
 from staticsrv.frontdoor import FRONT_DOOR_DEFAULTS, auth_option, mount_options, proxy_options
-from staticsrv.limits import Limits
+from staticsrv.http.fields import check_field
+from staticsrv.http.limits import Limits
+from staticsrv.http.routing import allowed_host_pattern, parse_base
 from staticsrv.optiontypes import check_root_type, check_types
-from staticsrv.routing import allowed_host_pattern, parse_base
 
 if TYPE_CHECKING:
-    from staticsrv.proxy.mapping import ProxyMap
+    from staticsrv.http.proxymap import ProxyMap
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -305,7 +305,7 @@ def from_options(root: str | os.PathLike[str] = ".", **options: object) -> Confi
         if tls[name] and not tls["tls_cert"]:
             raise ValueError(f"--{name.replace('_', '-')} needs --tls-cert")
     if o["https"]:
-        from staticsrv.certs import NEEDS_EXTRA, has_cryptography
+        from staticsrv.pki.certs import NEEDS_EXTRA, has_cryptography
 
         if not has_cryptography():
             raise ValueError(NEEDS_EXTRA)

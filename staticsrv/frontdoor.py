@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from staticsrv.routing import parse_base
+from staticsrv.http.routing import parse_base
 
 if TYPE_CHECKING:
-    from staticsrv.proxy.mapping import ProxyMap
+    from staticsrv.http.proxymap import ProxyMap
 
 # The options' defaults, as in config.DEFAULTS (the CLI's long names).
 FRONT_DOOR_DEFAULTS: dict[str, object] = {
@@ -33,7 +33,7 @@ def proxy_options(values: tuple[str, ...]) -> tuple[ProxyMap, ...]:
     """``--proxy PATH=URL`` values; the proxy modules load only when one is given."""
     if not values:
         return ()
-    from staticsrv.proxy.mapping import parse_proxy
+    from staticsrv.http.proxymap import parse_proxy
 
     maps = tuple(parse_proxy(text) for text in values)
     seen: set[str] = set()
@@ -66,11 +66,11 @@ def auth_option(text: object, path: str | None) -> tuple[str, str] | None:
     if text is None or text == "":
         if path is None:
             return None
-        from staticsrv.auth import read_auth_file
+        from staticsrv.http.auth import read_auth_file
 
         return read_auth_file(path)
     if path is not None:
         raise ValueError("--auth and --auth-file exclude each other")
-    from staticsrv.auth import parse_credentials
+    from staticsrv.http.auth import parse_credentials
 
     return parse_credentials(str(text))

@@ -34,7 +34,7 @@ import click
 from staticsrv.config import Config
 
 if TYPE_CHECKING:
-    from staticsrv.tls import Setup
+    from staticsrv.net.tls import Setup
 
 RESTART_WINDOW = 10.0  # seconds
 RESTART_LIMIT = 10  # crashes within the window before the supervisor gives up
@@ -72,7 +72,7 @@ def reuse_port_supported() -> bool:
 def run_workers(config: Config, shown_root: str, tls: Setup | None = None) -> int:
     from staticsrv.app import run, welcome
     from staticsrv.config import PORT_FALLBACK
-    from staticsrv.server import BindError, bind, bind_any
+    from staticsrv.net.server import BindError, bind, bind_any
 
     if not reuse_port_supported():
         click.echo("staticsrv: error: --workers needs SO_REUSEPORT (Linux, BSD, macOS)", err=True)

@@ -48,7 +48,7 @@ class Addr(tuple[str, int]):
 
 @dataclass
 class Received:
-    """One answer as it came over the wire (named apart from staticsrv.responses.Response)."""
+    """One answer as it came over the wire (named apart from staticsrv.http.responses.Response)."""
 
     status: int
     reason: str

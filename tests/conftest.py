@@ -19,11 +19,12 @@ import pytest
 from hypothesis import settings
 
 import staticsrv
-from staticsrv import certs, reader
 from staticsrv.config import Config, Timeouts
-from staticsrv.handler import Rule
-from staticsrv.server import ServerCore
-from staticsrv.transport import Features
+from staticsrv.net.server import ServerCore
+from staticsrv.net.transport import Features
+from staticsrv.pki import certs
+from staticsrv.site import reader
+from staticsrv.site.handler import Rule
 from tests.client import Addr
 
 # Property tests explore new random examples on every local run; CI (which

@@ -27,10 +27,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 from staticsrv.config import Config
-from staticsrv.http11 import Request
+from staticsrv.http.http11 import Request
+from staticsrv.http.responses import Response
 from staticsrv.live.events import Hub
 from staticsrv.live.paths import url_path
-from staticsrv.responses import Response
 
 log = logging.getLogger("staticsrv")
 

@@ -37,10 +37,10 @@ import urllib.parse
 from collections.abc import AsyncGenerator, Iterable
 from importlib import resources
 
-from staticsrv.conditional import Precondition, evaluate_preconditions
-from staticsrv.http11 import Request
-from staticsrv.responses import Response, StreamBody, error_response
-from staticsrv.target import Target
+from staticsrv.http.conditional import Precondition, evaluate_preconditions
+from staticsrv.http.http11 import Request
+from staticsrv.http.responses import Response, StreamBody, error_response
+from staticsrv.http.target import Target
 
 RESERVED = "__staticsrv__"  # the first path segment the endpoints live under
 MAX_STREAMS = 256  # open event streams at once; more get 503

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from staticsrv.proxy.mapping import parse_proxy
+from staticsrv.http.proxymap import parse_proxy
 from tests.backend import backend
 from tests.client import Conn, get
 from tests.conftest import ServeFactory

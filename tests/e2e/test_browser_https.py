@@ -18,7 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from staticsrv import certs
+from staticsrv.pki import certs
 from tests.conftest import ServeFactory
 from tests.e2e.test_browser_cors import CHROMIUM
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv import certs
+from staticsrv.pki import certs
 from tests.client import get
 
 pytest.importorskip("cryptography")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.httpdate import format_http_date, parse_http_date
+from staticsrv.http.httpdate import format_http_date, parse_http_date
 from tests.client import Conn, Received, get
 from tests.conftest import Running, ServeFactory
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 import pytest
 
-from staticsrv import certs, cli
+from staticsrv import cli
+from staticsrv.pki import certs
 from tests.client import Conn, get
 from tests.e2e.test_cli import run_fail, start, stop
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from staticsrv import config
-from staticsrv.lan import lan_addresses
+from staticsrv.pki.lan import lan_addresses
 from tests.client import Conn, get
 from tests.e2e.test_cli import run_fail, start, stop
 

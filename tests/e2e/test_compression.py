@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv import fileresponse
+from staticsrv.site import fileresponse
 from tests.client import Conn, build, connect, get
 from tests.conftest import Running, ServeFactory
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.http11 import Request
-from staticsrv.responses import Response
-from staticsrv.transport import Features
+from staticsrv.http.http11 import Request
+from staticsrv.http.responses import Response
+from staticsrv.net.transport import Features
 from tests.client import Conn, get
 from tests.conftest import Running, ServeFactory
 

@@ -27,7 +27,8 @@ from hyperframe.frame import (
     SettingsFrame,
 )
 
-from staticsrv import h2conn, h2guard
+from staticsrv.http import h2guard
+from staticsrv.net import h2conn
 from tests.conftest import Running, ServeFactory
 from tests.h2client import h2_context
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv import certs
+from staticsrv.pki import certs
 from tests.conftest import ServeFactory
 from tests.e2e.test_browser_cors import CHROMIUM
 from tests.e2e.test_browser_https import spki_sha256

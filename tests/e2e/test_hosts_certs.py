@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import staticsrv
-from staticsrv import certs
+from staticsrv.pki import certs
 from tests.client import Conn
 from tests.e2e.test_cli import run_fail
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.live.document import LIVE_PAGE_MAX
-from staticsrv.live.inject import SCRIPT_TAG, inject
+from staticsrv.site.document import LIVE_PAGE_MAX
+from staticsrv.site.inject import SCRIPT_TAG, inject
 from tests.client import Conn, build, get
 from tests.conftest import Running, ServeFactory
 

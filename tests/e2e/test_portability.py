@@ -22,7 +22,7 @@ import pytest
 
 from staticsrv import app, cli, workers
 from staticsrv.config import Timeouts
-from staticsrv.transport import Features
+from staticsrv.net.transport import Features
 from tests.client import Conn, get
 from tests.conftest import ServeFactory
 from tests.e2e.load.netutil import TCP_ESTABLISHED, poll_until, server_sockets

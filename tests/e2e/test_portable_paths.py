@@ -12,7 +12,7 @@ import hashlib
 
 import pytest
 
-from staticsrv.transport import Features
+from staticsrv.net.transport import Features
 from tests.client import Conn, build, get
 from tests.conftest import ServeFactory
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from staticsrv.config import Timeouts
-from staticsrv.proxy.mapping import parse_proxy
+from staticsrv.http.proxymap import parse_proxy
 from tests.backend import JSON_1K, Backend, backend, release
 from tests.client import Conn, get
 from tests.conftest import Running, ServeFactory

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from staticsrv.proxy.mapping import parse_proxy
+from staticsrv.http.proxymap import parse_proxy
 from tests.conftest import ServeFactory
 from tests.e2e.test_proxy_frameworks import starlette_origin
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from staticsrv.proxy.mapping import parse_proxy
+from staticsrv.http.proxymap import parse_proxy
 from tests.client import Conn, get
 from tests.conftest import ServeFactory
 

@@ -17,7 +17,7 @@ import pytest
 from h2.errors import ErrorCodes
 
 from staticsrv.config import Timeouts
-from staticsrv.proxy.mapping import parse_proxy
+from staticsrv.http.proxymap import parse_proxy
 from tests.backend import Backend, backend, release
 from tests.conftest import Running, ServeFactory
 from tests.e2e.load.netutil import poll_until

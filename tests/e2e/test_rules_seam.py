@@ -8,7 +8,7 @@ a different path: the whole tree, the memo (a repeated request), a 304, a
 
 from __future__ import annotations
 
-from staticsrv.handler import AddFields
+from staticsrv.site.handler import AddFields
 from tests.client import Conn, Received
 from tests.conftest import ServeFactory
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.transport import Features
+from staticsrv.net.transport import Features
 from tests.client import Conn, build, connect, get, raw
 from tests.conftest import Running, ServeFactory
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import staticsrv
 from staticsrv.config import Config, Timeouts
-from staticsrv.http11 import Request
-from staticsrv.responses import Response, StreamBody
+from staticsrv.http.http11 import Request
+from staticsrv.http.responses import Response, StreamBody
 from tests.client import Conn
 from tests.conftest import ServeFactory
 

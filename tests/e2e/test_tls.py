@@ -24,10 +24,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 import staticsrv
-from staticsrv import certs
 from staticsrv.config import Timeouts
-from staticsrv.http11 import Request
-from staticsrv.responses import Response, StreamBody
+from staticsrv.http.http11 import Request
+from staticsrv.http.responses import Response, StreamBody
+from staticsrv.pki import certs
 from tests.client import Addr, Conn, build, get, raw
 from tests.conftest import ServeFactory
 

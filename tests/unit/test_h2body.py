@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, cast
 
 import pytest
 
-from staticsrv.exchange import Body, BodyError
-from staticsrv.h2body import StreamSide
-from staticsrv.http11 import Request
+from staticsrv.http.http11 import Request
+from staticsrv.net.exchange import Body, BodyError
+from staticsrv.net.h2body import StreamSide
 
 if TYPE_CHECKING:
-    from staticsrv.h2conn import Session, Stream
+    from staticsrv.net.h2conn import Session, Stream
 
 
 class Acks:

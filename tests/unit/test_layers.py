@@ -2,7 +2,7 @@
 
 The import contracts in ``pyproject.toml`` (run by ``make lint``) keep the
 layers in order; they cannot see *when* an import runs.  This test does:
-outside its own package, ``staticsrv.live`` and ``staticsrv.proxy`` are
+outside its own package, ``staticsrv.live`` and ``staticsrv.net.proxy`` are
 imported only inside a function or under ``TYPE_CHECKING``, so a server
 started without ``--live`` or ``--proxy`` never loads them (nor watchfiles).
 """
@@ -17,7 +17,7 @@ import pytest
 import staticsrv
 
 PACKAGE = Path(staticsrv.__file__).parent
-LAZY = ("staticsrv.live", "staticsrv.proxy")
+LAZY = ("staticsrv.live", "staticsrv.net.proxy")
 
 
 def _imports_at_module_level(tree: ast.Module) -> list[tuple[int, str]]:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.conditional import make_etag
-from staticsrv.reader import content_etag
+from staticsrv.http.conditional import make_etag
+from staticsrv.site.reader import content_etag
 from tests.client import Closed, Conn, fetch
 from tests.e2e.load.conftest import RunServer
 

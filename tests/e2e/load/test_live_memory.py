@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.live.inject import SCRIPT_TAG
+from staticsrv.site.inject import SCRIPT_TAG
 from tests.e2e.load.conftest import RunServer
 from tests.e2e.load.procserver import ServerProc
 
