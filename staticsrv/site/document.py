@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from staticsrv.config import Config
 from staticsrv.http.conditional import make_etag
 from staticsrv.site.cache import Bounded
-from staticsrv.site.reader import FileChanged, FileKey, gzip_body, open_regular
+from staticsrv.site.reader import FileChanged, FileKey, content_etag, gzip_body, open_regular
 from staticsrv.site.scan import find_point, spliced
 
 # Pages above this are streamed from disk with the script spliced in: one
@@ -112,9 +112,11 @@ class Documents:
         config: Config,
         read: Callable[[FileKey], Awaitable[bytes]],
         inject: Callable[[bytes], bytes],
+        read_racy: Callable[[FileKey], Awaitable[bytes]] | None = None,
     ) -> None:
         self.config = config
         self._read = read
+        self._read_racy = read_racy if read_racy is not None else read
         self.inject = inject
         # path -> the injected version last served there.  Weighed as twice
         # its bytes: room for the gzip added later.
@@ -126,17 +128,33 @@ class Documents:
         # Versions being read or scanned now: later requests wait for the same one.
         self._pending: dict[FileKey, asyncio.Future[Any]] = {}
 
-    async def get(self, key: FileKey) -> Injected | Spliced:
-        """The page version with the script: whole bytes, or where to splice the tag."""
+    async def get(self, key: FileKey, *, racy: bool = False) -> Injected | Spliced:
+        """The page version with the script: whole bytes, or where to splice the tag.
+
+        A racy version (written within the file system's timestamp
+        granularity, see :data:`~staticsrv.site.reader.RACY_NS`) may share
+        its key with the next save: it is made afresh for every request,
+        never kept, and a page in memory is tagged by its bytes.
+        """
+        if racy and key.size > LIVE_PAGE_MAX:
+            return await self._splice(key, keep=False)
         if key.size > LIVE_PAGE_MAX:
             point = self._points.get(key.path)
             if point is not None and point.key == key:
                 return point
             return await self._once(key, self._splice)
-        return await self.whole(key)
+        return await self.whole(key, racy=racy)
 
-    async def whole(self, key: FileKey) -> Injected:
+    async def whole(self, key: FileKey, *, racy: bool = False) -> Injected:
         """The page version with the script, in memory whatever its size."""
+        if racy:
+            raw = await (
+                self._read_racy(key)
+                if key.size <= self.config.cache_file_max
+                else asyncio.to_thread(_read_whole, key)
+            )
+            data = self.inject(raw)
+            return Injected(key, data, content_etag(data))
         doc = self._docs.get(key.path)
         if doc is not None and doc.key == key:
             return doc
@@ -156,9 +174,11 @@ class Documents:
         if not fut.cancelled():
             fut.exception()  # retrieved: every waiter may have gone
 
-    async def _splice(self, key: FileKey) -> Spliced:
+    async def _splice(self, key: FileKey, *, keep: bool = True) -> Spliced:
         at, tag = await asyncio.to_thread(_scan, key)
-        point = self._points[key.path] = Spliced(key, at, tag, live_etag(key))
+        point = Spliced(key, at, tag, live_etag(key))
+        if keep:
+            self._points[key.path] = point
         return point
 
     async def _load(self, key: FileKey) -> Injected:

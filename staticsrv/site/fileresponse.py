@@ -24,6 +24,7 @@ ETag and length (:meth:`Files._respond_injected`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -99,7 +100,9 @@ class Files:
         if inject is not None:
             from staticsrv.site.document import Documents
 
-            self.docs = Documents(config, self.read, inject)
+            self.docs = Documents(
+                config, self.read, inject, functools.partial(self.read, racy=True)
+            )
         # path -> the meta of the version last seen there; reused while a
         # fresh stat matches its key (see FileKey.matches).
         self._metas: Bounded[str, FileMeta] = Bounded(8192)
@@ -216,7 +219,7 @@ class Files:
         """
         from staticsrv.site.document import Injected
 
-        doc = await docs.get(meta.key)
+        doc = await docs.get(meta.key, racy=meta.racy)
         encoded: list[Variant] = []
         # Above the cap: identity only (gzip would mean compressing the page
         # on every request), sent from disk; see Files._planned.
@@ -368,7 +371,7 @@ class Files:
             return None
         if self.docs is not None and meta.content_type.startswith("text/html"):
             # Live reload: the page with the script, gzipped after injection.
-            doc = await self.docs.whole(meta.key)
+            doc = await self.docs.whole(meta.key, racy=meta.racy)
             varies = self.config.compress and len(doc.data) >= GZIP_MIN
             if varies and self._gzip_wanted(req, len(doc.data)):
                 body = await doc.gzipped()

@@ -203,3 +203,34 @@ async def test_a_listing_shows_an_entrys_new_size_at_once(
     second = await handler.handle(request("/sub/", headers={"If-None-Match": etag}))
     assert second.status == 200
     assert second.field("ETag") != etag
+
+
+def live_config(root: Path) -> Config:
+    return Config(root=os.path.realpath(root), live=True)
+
+
+@pytest.mark.real_clock
+async def test_under_live_a_same_second_same_size_page_rewrite_gets_the_new_page(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The injected page (live reload) is never kept for a racy version either."""
+    from staticsrv.live.events import Hub
+
+    path = root / "p.html"
+    path.write_bytes(b"<p>one</p>\n")
+    tick = os.stat(path).st_mtime_ns // 10**9 * 10**9
+    monkeypatch.setattr(os, "stat", coarse(os.stat, tick))
+    monkeypatch.setattr(os, "fstat", coarse(os.fstat, tick))
+    now = [tick + 500_000_000]
+    handler = Handler(live_config(root), clock=lambda: now[0], endpoints=Hub())
+    ends: list[Callable[[], None]] = []
+    handler.passes.next_pass = ends.append
+    try:
+        first = await handler.handle(request("/p.html"))
+        assert isinstance(first.body, bytes) and b"<p>one</p>" in first.body
+        rewrite_in_place(path, b"<p>TWO</p>\n")
+        second = await handler.handle(request("/p.html"))
+        assert isinstance(second.body, bytes) and b"<p>TWO</p>" in second.body
+        assert second.field("ETag") != first.field("ETag")
+    finally:
+        handler.close()
