@@ -15,6 +15,7 @@ import sys
 
 import click
 
+from staticsrv.clihabits import port_hint, spa_names_a_folder, spa_value, usage_line
 from staticsrv.clihelp import GroupedCommand
 from staticsrv.config import DEFAULTS, LOOPS, from_options
 from staticsrv.version import __version__
@@ -320,14 +321,14 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
     if root_arg is not None and root_opt is not None and root_arg != root_opt:
         _fail("give the root either as ROOT or as --root, not both")
     root = root_opt if root_opt is not None else root_arg if root_arg is not None else "."
-    options["spa"] = _spa_value(options["spa"])
-    if root_arg is None and root_opt is None and _spa_names_a_folder(options["spa"]):
+    options["spa"] = spa_value(options["spa"])
+    if root_arg is None and root_opt is None and spa_names_a_folder(options["spa"]):
         # "serve -s dist": the habit of naming the app's folder after the flag.
         root, options["spa"] = str(options["spa"]), "index.html"
     try:
         config = from_options(root, **options)
     except ValueError as exc:
-        _fail(str(exc) + _port_hint(root_arg, str(exc)))
+        _fail(str(exc) + port_hint(root_arg, str(exc)))
         return
     from staticsrv.app import run, tls_setup
 
@@ -346,51 +347,6 @@ def command(root_arg: str | None, root_opt: str | None, **options: object) -> No
     sys.exit(run(config, config.root, tls=tls))
 
 
-_ON = ("1", "true", "yes", "on")
-_OFF = ("", "0", "false", "no", "off")
-
-
-def _spa_value(value: object) -> object:
-    """STATICSRV_SPA=1 means on with index.html, as STATICSRV_CORS=1 means on."""
-    ctx = click.get_current_context()
-    if ctx.get_parameter_source("spa") is not click.core.ParameterSource.ENVIRONMENT:
-        return value
-    text = str(value).strip().lower()
-    return "index.html" if text in _ON else None if text in _OFF else value
-
-
-def _spa_names_a_folder(value: object) -> bool:
-    """``--spa dist`` with no ROOT: a folder here and no such file in the current one."""
-    return isinstance(value, str) and os.path.isdir(value) and not os.path.isfile(value)
-
-
-def _port_hint(root_arg: str | None, error: str) -> str:
-    """``python -m http.server 8000`` (or ``serve -l 3000``): a missing ROOT that is a number."""
-    if root_arg is None or not (root_arg.isascii() and root_arg.isdecimal()):
-        return ""
-    if error != f"root {root_arg!r} does not exist":
-        return ""
-    return f"; to serve on port {root_arg}: staticsrv --port {root_arg}"
-
-
-# Options of python -m http.server and http-server, and what staticsrv calls them.
-_HABITS = {
-    "-d": "the folder to serve is ROOT or --root",
-    "--directory": "the folder to serve is ROOT or --root",
-    "-b": "the address to bind is --host",
-    "--bind": "the address to bind is --host",
-    "-a": "the address to bind is --host",
-}
-
-
-def _usage_line(exc: click.ClickException) -> str:
-    """click's message on one line, naming our spelling of a habitual option."""
-    line = " ".join(exc.format_message().split())
-    if isinstance(exc, click.NoSuchOption) and exc.option_name in _HABITS:
-        line = f"{line.removesuffix('.')} ({_HABITS[exc.option_name]})"
-    return line
-
-
 def _print_ca(ctx: click.Context) -> None:
     from staticsrv.pki.certs import ensure_ca
 
@@ -405,29 +361,13 @@ def _print_ca(ctx: click.Context) -> None:
 
 def _settings() -> tuple[dict[str, object], str | None]:
     """The settings file's values as click defaults (below the command line and STATICSRV_*)."""
-    from staticsrv.settings import find
+    from staticsrv.settings import command_defaults
 
-    known: dict[str, str] = {}
-    multiple: set[str] = set()
-    for param in command.params:
-        if isinstance(param, click.Option) and param.expose_value and param.name:
-            for opt in param.opts:
-                if opt.startswith("--") and opt not in ("--help", "--version"):
-                    known[opt[2:]] = param.name
-            if param.multiple:
-                multiple.add(param.name)
     try:
-        found = find(os.getcwd(), known)
+        return command_defaults(command, os.getcwd())
     except ValueError as exc:
         _fail(str(exc))
         return {}, None
-    if found is None:
-        return {}, None
-    values = found.values
-    for name in multiple & set(values):
-        if isinstance(values[name], str):
-            values[name] = [values[name]]  # watch = "docs": one path, not its letters
-    return values, found.shown
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -443,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
             obj=shown,
         )
     except click.ClickException as exc:
-        _fail(_usage_line(exc))
+        _fail(usage_line(exc))
     except click.exceptions.Abort:
         sys.exit(1)
     except KeyboardInterrupt:

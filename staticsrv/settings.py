@@ -15,6 +15,8 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import click
+
 OWN_FILE = "staticsrv.toml"
 PYPROJECT = "pyproject.toml"
 
@@ -68,3 +70,27 @@ def _read(path: str, shown: str) -> str:
             return f.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{shown}: cannot read it ({exc})") from None
+
+
+def command_defaults(command: click.Command, cwd: str) -> tuple[dict[str, object], str | None]:
+    """The settings file's values under ``command``'s parameter names, and the file's name.
+
+    ValueError (one line naming the file) for an unknown key or a bad file.
+    """
+    known: dict[str, str] = {}
+    multiple: set[str] = set()
+    for param in command.params:
+        if isinstance(param, click.Option) and param.expose_value and param.name:
+            for opt in param.opts:
+                if opt.startswith("--") and opt not in ("--help", "--version"):
+                    known[opt[2:]] = param.name
+            if param.multiple:
+                multiple.add(param.name)
+    found = find(cwd, known)
+    if found is None:
+        return {}, None
+    values = found.values
+    for name in multiple & set(values):
+        if isinstance(values[name], str):
+            values[name] = [values[name]]  # watch = "docs": one path, not its letters
+    return values, found.shown

@@ -34,7 +34,7 @@ from staticsrv.config import Config
 from staticsrv.http.conditional import make_etag
 from staticsrv.http.http11 import Request
 from staticsrv.http.httpdate import format_http_date
-from staticsrv.http.negotiate import choose_encoding, is_compressible
+from staticsrv.http.negotiate import is_compressible
 from staticsrv.http.ranges import (
     content_range,
     multipart_layout,
@@ -44,6 +44,7 @@ from staticsrv.http.ranges import (
 from staticsrv.http.responses import FileBody, Response, StreamBody
 from staticsrv.site import reader as _reader
 from staticsrv.site.cache import Bounded
+from staticsrv.site.errorpages import GZIP_MIN, ErrorPages
 from staticsrv.site.fileplan import Plan, Variant, plan_file
 from staticsrv.site.mime import guess_type
 from staticsrv.site.reader import FileChanged, FileKey, GzipStream, Reader, gzip_body, open_regular
@@ -52,7 +53,6 @@ from staticsrv.site.resolver import File, Resolver
 if TYPE_CHECKING:
     from staticsrv.site.document import Documents, Injected, Spliced
 
-GZIP_MIN = 1024  # below this gzip saves too little to be worth a Vary'd variant
 MAX_GZIP_STREAMS = 32  # large files compressed at once (under 0.5 MiB each, 16 MiB in all)
 # Precompressed sidecars, in the server's order of preference (RFC 9110 §8.4.1).
 SIDECARS: tuple[tuple[str, str], ...] = (("br", ".br"), ("zstd", ".zst"), ("gzip", ".gz"))
@@ -75,7 +75,7 @@ class FileMeta:
     body: bytes | None = None  # a racy version's bytes, as read for its ETag
 
 
-class Files:
+class Files(ErrorPages):
     """File answers for one server; holds the per-version metadata.
 
     ``inject`` (live reload only) rewrites HTML bodies; without it the
@@ -355,74 +355,3 @@ class Files:
         self.streams += 1
         resp.body = StreamBody(GzipStream(fd, meta.key, self._stream_closed), finite=True)
         return resp
-
-    async def page(self, req: Request, f: File, status: int) -> tuple[Response, bool] | None:
-        """The site's own error page ``f`` with ``status``, or None if it is large.
-
-        Returns the answer and whether it depends on the Accept-Encoding value.
-
-        No validators or ranges apply to an error body: it stands for the
-        missing resource, not for the page's file.  It is gzipped like any
-        other text answer (once per version, through the reader's cache).
-        """
-        meta = self.meta(f)
-        size = meta.key.size
-        if size > self.config.cache_file_max:
-            return None
-        if self.docs is not None and meta.content_type.startswith("text/html"):
-            # Live reload: the page with the script, gzipped after injection.
-            doc = await self.docs.whole(meta.key, racy=meta.racy)
-            varies = self.config.compress and len(doc.data) >= GZIP_MIN
-            if varies and self._gzip_wanted(req, len(doc.data)):
-                body = await doc.gzipped()
-                return self._generated(req, status, meta.content_type, body, gzipped=True), True
-            return self._generated(req, status, meta.content_type, doc.data, vary=varies), varies
-        varies = self.config.compress and meta.compressible and size >= GZIP_MIN
-        if varies and self._gzip_wanted(req, size):
-            body = await self.reader.gzipped(meta.key, racy=meta.racy)
-            return self._generated(req, status, meta.content_type, body, gzipped=True), True
-        body = await self.read(meta.key, racy=meta.racy)
-        return self._generated(req, status, meta.content_type, body, vary=varies), varies
-
-    def _gzip_wanted(self, req: Request, size: int) -> bool:
-        return (
-            self.config.compress
-            and size >= GZIP_MIN
-            and choose_encoding(req.headers.get("accept-encoding"), ("gzip",)) == "gzip"
-        )
-
-    def text_page(self, req: Request, status: int, body: bytes) -> tuple[Response, bool]:
-        """A generated HTML page (the built-in 404) as an answer, gzipped when accepted.
-
-        Returns the answer and whether it depends on the Accept-Encoding value.
-        """
-        ctype = "text/html; charset=utf-8"
-        if self.inject is not None:
-            body = self.inject(body)  # live reload: before any gzip
-        varies = self.config.compress and len(body) >= GZIP_MIN
-        if self._gzip_wanted(req, len(body)):
-            # A few KiB at most: compressing it inline costs microseconds.
-            return self._generated(req, status, ctype, gzip_body(body), gzipped=True), True
-        return self._generated(req, status, ctype, body, vary=varies), varies
-
-    def _generated(
-        self,
-        req: Request,
-        status: int,
-        ctype: str,
-        body: bytes,
-        *,
-        gzipped: bool = False,
-        vary: bool = False,
-    ) -> Response:
-        fields = [
-            ("Content-Type", ctype),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", self.config.generated_cache_control),
-        ]
-        if gzipped:
-            fields.append(("Content-Encoding", "gzip"))
-        if gzipped or vary:
-            # RFC 9110 §12.5.5: the answer varies with Accept-Encoding.
-            fields.append(("Vary", "Accept-Encoding"))
-        return Response(status, tuple(fields), b"" if req.method == "HEAD" else body)

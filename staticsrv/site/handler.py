@@ -45,12 +45,11 @@ from staticsrv.site.extension import Endpoints, Upstream
 from staticsrv.site.fileresponse import Files
 from staticsrv.site.listing import Listings
 from staticsrv.site.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey, Passes
-from staticsrv.site.netlify import REDIRECT_STATUSES
-from staticsrv.site.netlify import Redirect as RedirectRule
 from staticsrv.site.notfound import NotFoundPages
 from staticsrv.site.proxying import ProxyRouting
 from staticsrv.site.reader import Clock, FileChanged, Reader
 from staticsrv.site.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
+from staticsrv.site.ruleanswer import RuleAnswers
 from staticsrv.site.rules import AddFields, Rule
 from staticsrv.site.siterules import (
     RULE_FILES,
@@ -77,7 +76,7 @@ def _bytes(body: object) -> bytes:
     return body if isinstance(body, bytes) else b""
 
 
-class Handler(ProxyRouting):
+class Handler(ProxyRouting, RuleAnswers):
     def __init__(
         self,
         config: Config,
@@ -303,37 +302,6 @@ class Handler(ProxyRouting):
                 return _vary_accept(resp), None
         resp, _facts = await self._not_found(req, target, ())  # rests on Accept: not memoised
         return _vary_accept(resp), None
-
-    async def _rule(
-        self, req: Request, target: Target, rule: RedirectRule, captures: dict[str, str]
-    ) -> tuple[Response, Memo | None]:
-        """The answer a ``_redirects`` rule gives; never memoised."""
-        location = rule.target(captures, target.query)
-        if location is None:
-            # The expansion would lead to another host: refuse, as if no page.
-            log.warning("_redirects line %d: refused a target off the site", rule.line)
-            return self._error(req, 404), None
-        if rule.status == 200 and rule.external:
-            return await self._rule_proxied(req, rule.line, location), None
-        if rule.status in REDIRECT_STATUSES:
-            if not rule.external:
-                location = self._base_url + location[1:]
-            return self._redirect(req, rule.status, location), None
-        # 200 (a rewrite) or 404 (a custom not-found page): a file of this site.
-        dest = self._target(location.partition("?")[0])
-        if not isinstance(dest, Target):
-            return await self._not_found(req, None, ())
-        if rule.status == 200:
-            found = await self._resolved(req, dest)
-            return (found[0], None) if found is not None else await self._not_found(req, dest, ())
-        if dest.relpath in RULE_FILES:
-            return self._error(req, 404), None
-        page = self.resolver.regular_file(self.resolver.full_path(dest.relpath))
-        if isinstance(page, File):
-            page_answer = await self.files.page(req, page, 404)
-            if page_answer is not None:
-                return page_answer[0], None
-        return self._error(req, 404), None
 
     async def _resolved(
         self, req: Request, target: Target, *, files_only: bool = False
