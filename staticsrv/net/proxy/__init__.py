@@ -2,7 +2,7 @@
 
 Imported only when a proxy is configured or a ``_redirects`` rule proxies:
 a server without either never loads these modules.  The pure parts
-(:mod:`.mapping`, :mod:`.rewrite`, :mod:`.head`) have unit tests of their
+(:mod:`staticsrv.http.proxymap`, :mod:`.rewrite`, :mod:`.head`) have unit tests of their
 own; :mod:`.client` (upstream connections) and :mod:`.forward` (one
 exchange) are the I/O edge.
 """
