@@ -178,14 +178,11 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             writer.add(None, 0, _CONTINUE, b"")
         if req.chunked and side is None:
             conn.phase = Phase.RECEIVING  # a stalled body gets the 408 a stalled head gets
-            state = await _read_chunked(conn, buf, writer, limits, loop.time() + t.head)
+            too_large = await _drop_chunked(conn, shared, buf, writer, req)
             conn.phase = Phase.BUSY
-            if state is None:
+            if too_large is None:
                 return
-            if state is State.ERROR:
-                await _refuse(conn, shared, writer, req, _BAD_CHUNKS)
-                return
-            unread = state is State.TOO_LARGE
+            unread = too_large
 
         consumed = False  # the handler read the body to its end
         resp = await shared.respond(req, conn.peer, loop.time())
@@ -198,13 +195,10 @@ async def _serve(conn: Connection, shared: Shared) -> None:
                 # client may never send it, so the connection closes.
                 unread = side.has_body
             elif side.state is Body.UNREAD and req.chunked:
-                state = await _read_chunked(conn, buf, writer, limits, loop.time() + t.head)
-                if state is None:
+                too_large = await _drop_chunked(conn, shared, buf, writer, req)
+                if too_large is None:
                     return
-                if state is State.ERROR:
-                    await _refuse(conn, shared, writer, req, _BAD_CHUNKS)
-                    return
-                unread = state is State.TOO_LARGE
+                unread = too_large
             elif side.state is Body.READ:
                 unread, consumed = False, True
             elif side.state is Body.BROKEN:
@@ -277,6 +271,23 @@ async def _tunnel(
     conn.phase = Phase.STREAMING  # no deadline: the two ends decide; shutdown closes it
     conn.deadline = math.inf
     await side.tunnel(side)
+
+
+async def _drop_chunked(
+    conn: Connection, shared: Shared, buf: ReceiveBuffer, writer: Writer, req: Request
+) -> bool | None:
+    """Read and drop a chunked body: whether it was too large to read whole (then
+    the connection closes after the answer), or None once the connection is done
+    (the client left, or the framing was refused with a 400)."""
+    limits = shared.limits
+    deadline = conn.loop.time() + shared.timeouts.head
+    state = await _read_chunked(conn, buf, writer, limits, deadline)
+    if state is None:
+        return None
+    if state is State.ERROR:
+        await _refuse(conn, shared, writer, req, _BAD_CHUNKS)
+        return None
+    return state is State.TOO_LARGE
 
 
 async def _refuse(

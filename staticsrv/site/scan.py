@@ -167,7 +167,8 @@ class Scanner:
                         state, i = _In.DONE, n  # the rest is a comment
                     break
                 state, i = _In.TEXT, end + 3
-            elif state is _In.BOGUS:
+            elif state in (_In.BOGUS, _In.END_REST):
+                # The rest of a bogus comment or of an end tag: up to ">".
                 end = buf.find(b">", i)
                 if end < 0:
                     i = n
@@ -195,14 +196,6 @@ class Scanner:
                     state = _In.END_REST
                 else:
                     state = _In.ATTRS
-            elif state is _In.END_REST:
-                end = buf.find(b">", i)
-                if end < 0:
-                    i = n
-                    if final:
-                        state = _In.DONE
-                    break
-                state, i = _In.TEXT, end + 1
             elif state is _In.ATTRS:
                 m = _ATTR_STOP.search(buf, i)
                 j = m.start() if m else n
