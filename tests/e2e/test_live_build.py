@@ -22,6 +22,7 @@ import pytest
 from tests.client import get
 from tests.conftest import ServeFactory
 from tests.sse import EventStream
+from tests.waiting import poll_until
 
 pytest.importorskip("watchfiles")
 
@@ -170,10 +171,12 @@ def test_ctrl_c_during_a_long_build_ends_it_and_the_server(project: Path) -> Non
         assert proc.stdout is not None
         port = int(re.findall(r":(\d+)/", proc.stdout.readline())[0])
         assert get(("127.0.0.1", port), "/").status == 503  # building
-        deadline = time.monotonic() + 30
-        while not pidfile.exists() or len(pidfile.read_text().split()) < 2:
-            assert time.monotonic() < deadline, "the build never started"
-            time.sleep(0.05)  # allowed: a bounded poll for the build's own file
+        poll_until(
+            "the build started",
+            lambda: pidfile.exists() and len(pidfile.read_text().split()) >= 2,
+            30,
+            0.05,
+        )
         pids = [int(p) for p in pidfile.read_text().split()]
         start = time.monotonic()
         proc.send_signal(signal.SIGINT)

@@ -25,7 +25,8 @@ from staticsrv.config import Timeouts
 from staticsrv.net.transport import Features
 from tests.client import Conn, get
 from tests.conftest import ServeFactory
-from tests.e2e.load.netutil import TCP_ESTABLISHED, poll_until, server_sockets
+from tests.e2e.load.netutil import TCP_ESTABLISHED, server_sockets
+from tests.waiting import poll_until
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/net/tcp")
 

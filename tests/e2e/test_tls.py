@@ -16,7 +16,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,22 +27,13 @@ from staticsrv.config import Timeouts
 from staticsrv.http.http11 import Request
 from staticsrv.http.responses import Response, StreamBody
 from staticsrv.pki import certs
-from tests.client import Addr, Conn, build, get, raw
+from tests.client import Addr, Conn, build, client_hello, get, raw
 from tests.conftest import ServeFactory
+from tests.waiting import poll_until
 
 pytestmark = pytest.mark.one_scheme
 
 HELLO = b"hello world\n"
-
-
-def client_hello() -> bytes:
-    """The bytes of a real TLS ClientHello, as a browser's first flight."""
-    ctx = ssl.create_default_context()
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
-    with pytest.raises(ssl.SSLWantReadError):
-        obj.do_handshake()
-    return outgoing.read()
 
 
 def plain(addr: tuple[str, int]) -> Addr:
@@ -64,9 +54,7 @@ def tls_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def wait_for_log(caplog: pytest.LogCaptureFixture, count: int) -> list[str]:
     """The server logs from its own thread after it saw the client go: poll
     the captured records, bounded, since no event marks that moment."""
-    deadline = time.monotonic() + 5
-    while len(tls_warnings(caplog)) < count and time.monotonic() < deadline:
-        time.sleep(0.02)  # allowed: polls an outcome (a log record), never readiness
+    poll_until(f"{count} TLS log lines", lambda: len(tls_warnings(caplog)) >= count, 5)
     return tls_warnings(caplog)
 
 
