@@ -15,7 +15,7 @@ import pytest
 from staticsrv import cli
 from staticsrv.pki import certs
 from tests.client import Conn, get
-from tests.e2e.test_cli import run_fail, start, stop
+from tests.process import first_line, run_fail, start, staticsrv, stop
 
 HTTPS_DOC = Path(__file__).resolve().parents[2] / "docs" / "https.md"
 
@@ -30,29 +30,8 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start_in(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[str], int, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env=env,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-    if not match:
-        proc.kill()
-        _, err = proc.communicate(timeout=15)
-        raise AssertionError(f"unexpected start-up line: {line!r} {err}")
-    return proc, int(match.group(1)), line
-
-
 def test_spa_followed_by_a_folder_serves_that_folder_as_an_spa(project: Path) -> None:
-    proc, port, line = start_in(project, "--spa", "dist", "--port", "0", "-q")
+    proc, port, line = start("--spa", "dist", "--port", "0", "-q", cwd=project)
     try:
         assert line.startswith(f"Serving {(project / 'dist').resolve()} at ")
         addr = ("127.0.0.1", port)
@@ -73,7 +52,7 @@ def test_spa_naming_a_folder_with_a_root_given_is_still_one_line(project: Path) 
 @pytest.mark.parametrize("value", ["1", "true", "yes", "on"])
 def test_staticsrv_spa_1_means_on_with_index_html(project: Path, value: str) -> None:
     env = {**os.environ, "STATICSRV_SPA": value}
-    proc, port, _ = start_in(project, "dist", "--port", "0", "-q", env=env)
+    proc, port, _ = start("dist", "--port", "0", "-q", cwd=project, env=env)
     try:
         route = get(("127.0.0.1", port), "/deep/route", headers={"Accept": "text/html"})
         assert (route.status, route.body) == (200, b"<p>app</p>")
@@ -84,7 +63,7 @@ def test_staticsrv_spa_1_means_on_with_index_html(project: Path, value: str) -> 
 @pytest.mark.parametrize("value", ["0", "false", "off"])
 def test_staticsrv_spa_0_means_off(project: Path, value: str) -> None:
     env = {**os.environ, "STATICSRV_SPA": value}
-    proc, port, _ = start_in(project, "dist", "--port", "0", "-q", env=env)
+    proc, port, _ = start("dist", "--port", "0", "-q", cwd=project, env=env)
     try:
         assert (
             get(("127.0.0.1", port), "/deep/route", headers={"Accept": "text/html"}).status == 404
@@ -136,16 +115,11 @@ def test_the_readme_https_banner_is_what_the_server_prints(tmp_path: Path) -> No
     assert shown is not None
     site = tmp_path / "site"
     site.mkdir()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", "./site", "--https", "--host", "0.0.0.0", "-q"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "STATICSRV_PORT": "0"},
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
+    proc = staticsrv(
+        "./site", "--https", "--host", "0.0.0.0", "-q",
+        cwd=tmp_path, env={**os.environ, "STATICSRV_PORT": "0"},
+    )  # fmt: skip
+    first = first_line(proc)
     proc.kill()
     proc.communicate(timeout=15)
     printed = re.match(
@@ -222,7 +196,7 @@ def test_http_server_habits_get_the_right_spelling_in_one_line(
 def test_a_folder_named_like_a_port_is_served(tmp_path: Path) -> None:
     (tmp_path / "8000").mkdir()
     (tmp_path / "8000" / "a.txt").write_text("a")
-    proc, port, _ = start_in(tmp_path, "8000", "--port", "0", "-q")
+    proc, port, _ = start("8000", "--port", "0", "-q", cwd=tmp_path)
     try:
         assert get(("127.0.0.1", port), "/a.txt").body == b"a"
     finally:

@@ -16,7 +16,7 @@ import pytest
 from staticsrv import config
 from staticsrv.pki.lan import lan_addresses
 from tests.client import Conn, get
-from tests.e2e.test_cli import run_fail, start, stop
+from tests.process import run_fail, start, stop
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from tests.client import build, connect, get
 from tests.conftest import ServeFactory
-from tests.e2e.test_cli import start, stop
+from tests.process import start, stop
 from tests.waiting import poll_until
 
 BIG = 64 * 1024 * 1024  # far more than loopback socket buffers hold

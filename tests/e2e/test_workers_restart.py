@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.client import get
-from tests.e2e.test_cli import start, stop
 from tests.e2e.test_lifecycle import children_of, gone
+from tests.process import start, stop
 from tests.waiting import poll_until
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="needs SO_REUSEPORT")
