@@ -23,7 +23,7 @@ from staticsrv.net.transport import Features, Transport
 from staticsrv.site.handler import Handler
 from staticsrv.site.reader import RACY_NS
 from staticsrv.site.resolver import File
-from tests.unit.site.test_handler import request
+from tests.unit.heads import request
 
 V1 = b"version one\n"
 V2 = b"version TWO\n"  # the same size: only the stat (or the content) tells them apart

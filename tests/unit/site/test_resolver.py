@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.http.target import Target, decode_target
 from staticsrv.site.reader import FileKey
 from staticsrv.site.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
-
-
-def target(raw: str) -> Target:
-    decoded = decode_target(raw)
-    assert isinstance(decoded, Target), decoded
-    return decoded
+from tests.unit.heads import target
 
 
 @pytest.fixture
