@@ -16,6 +16,7 @@ import pytest
 from staticsrv import config
 from staticsrv.pki.lan import lan_addresses
 from tests.client import Conn, get
+from tests.patching import replace
 from tests.process import run_fail, start, stop
 
 
@@ -72,9 +73,10 @@ def test_qr_code_of_the_first_lan_url(root: Path) -> None:
 
 
 def test_qr_without_segno_names_the_extra(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
-    monkeypatch.setattr(config, "has_module", lambda name: name != "segno")
+    asked = replace(monkeypatch, config, "has_module", lambda name: name != "segno")
     with pytest.raises(ValueError, match=re.escape("pip install 'staticsrv[qr]'")):
         config.from_options(root, qr=True)
+    assert ("segno",) in asked
 
 
 def test_open_starts_the_browser_on_the_url(root: Path, tmp_path: Path) -> None:
