@@ -44,11 +44,12 @@ def staticsrv(
     )
 
 
-def first_line(proc: subprocess.Popen[Any], timeout: float = STARTUP_TIMEOUT) -> str:
-    """The process's first line on stdout, read within ``timeout`` seconds.
+def next_line(proc: subprocess.Popen[Any], timeout: float = STARTUP_TIMEOUT) -> str:
+    """The process's next line on stdout ("" at its end), read within ``timeout`` seconds.
 
-    Read a byte at a time from the descriptor, so nothing after the line is
-    taken from the pipe: later reads of ``proc.stdout`` see the rest.
+    Read a byte at a time from the descriptor, past ``proc.stdout``'s own
+    buffer, so nothing after the line is taken from the pipe.  A test reads
+    every line of a process this way (a ``readline()`` could wait forever).
     """
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
@@ -82,7 +83,7 @@ def start(
 ) -> tuple[subprocess.Popen[str], int, str]:
     """Start the server and read the bound port from its first line (no sleeps)."""
     proc = staticsrv(*args, cwd=cwd, env=env)
-    line = first_line(proc)
+    line = next_line(proc)
     return proc, port_of(proc, line), line
 
 
@@ -93,9 +94,13 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, s
     return proc.returncode, err
 
 
-def run_fail(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run to completion (a bad argument, --help, --version), bounded."""
-    return subprocess.run(command(*args), capture_output=True, text=True, timeout=30, check=False)
+def run_fail(
+    *args: str, cwd: str | Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run to completion (a bad argument, --help, --print-ca), bounded."""
+    return subprocess.run(
+        command(*args), capture_output=True, text=True, timeout=30, check=False, cwd=cwd, env=env
+    )
 
 
 def start_quiet(
@@ -119,7 +124,7 @@ def start_quiet(
         preexec_fn=preexec_fn,
     )
     try:
-        line = first_line(proc)
+        line = next_line(proc)
         return proc, port_of(proc, line), line
     except BaseException:
         proc.kill()

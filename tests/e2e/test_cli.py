@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.client import get
-from tests.process import run_fail, start, stop
+from tests.process import next_line, run_fail, start, stop
 
 URL_HTTP = re.compile(r"http://127\.0\.0\.1:(\d+)/")
 
@@ -47,7 +47,7 @@ def test_live_says_what_it_watches_and_stops_at_once_with_a_stream_open(
     proc, port, _ = start(str(root), "--port", "0", "--live")
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == f"Live reload on: watching {root.resolve()}"
+        assert next_line(proc).strip() == f"Live reload on: watching {root.resolve()}"
         with EventStream(("127.0.0.1", port)) as stream:
             stream.hello()
             assert b"/__staticsrv__/live.js" in get(("127.0.0.1", port), "/").body

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -15,7 +14,7 @@ import pytest
 from staticsrv import cli
 from staticsrv.pki import certs
 from tests.client import Conn, get
-from tests.process import first_line, run_fail, start, staticsrv, stop
+from tests.process import next_line, run_fail, start, staticsrv, stop
 
 HTTPS_DOC = Path(__file__).resolve().parents[2] / "docs" / "https.md"
 
@@ -91,14 +90,7 @@ def test_every_option_reads_its_environment_variable() -> None:
 def test_staticsrv_print_ca_1_prints_the_ca_and_exits(tmp_path: Path) -> None:
     pytest.importorskip("cryptography")
     env = {**os.environ, "STATICSRV_PRINT_CA": "1", certs.ENV_DATA_DIR: str(tmp_path / "ca")}
-    done = subprocess.run(
-        [sys.executable, "-m", "staticsrv", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-        check=False,
-    )
+    done = run_fail(str(tmp_path), env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout == (tmp_path / "ca" / certs.CA_CERT).read_text()
 
@@ -119,7 +111,7 @@ def test_the_readme_https_banner_is_what_the_server_prints(tmp_path: Path) -> No
         "./site", "--https", "--host", "0.0.0.0", "-q",
         cwd=tmp_path, env={**os.environ, "STATICSRV_PORT": "0"},
     )  # fmt: skip
-    first = first_line(proc)
+    first = next_line(proc)
     proc.kill()
     proc.communicate(timeout=15)
     printed = re.match(
@@ -158,10 +150,7 @@ def test_a_refused_request_line_is_logged_escaped(
 
 
 def run_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "staticsrv", *args],
-        capture_output=True, text=True, timeout=30, check=False, cwd=cwd,
-    )  # fmt: skip
+    return run_fail(*args, cwd=cwd)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import pytest
 
 from tests.client import build, connect, get
 from tests.conftest import ServeFactory
-from tests.process import start, stop
+from tests.process import next_line, start, stop
 from tests.waiting import poll_until
 
 BIG = 64 * 1024 * 1024  # far more than loopback socket buffers hold
@@ -180,7 +180,7 @@ def test_a_server_watching_its_parents_pipe_stops_when_the_parent_is_killed(root
     assert parent.stdout is not None
     child = port = 0
     while not (child and port):
-        line = parent.stdout.readline()
+        line = next_line(parent)
         assert line, "the parent ended before its child served"
         if line.startswith("child "):
             child = int(line.split()[1])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import pytest
 
 from tests.client import get
 from tests.conftest import ServeFactory
+from tests.process import next_line, staticsrv
 from tests.sse import EventStream
 from tests.waiting import poll_until
 
@@ -160,16 +160,11 @@ def test_ctrl_c_during_a_long_build_ends_it_and_the_server(project: Path) -> Non
         f"pathlib.Path({str(pidfile)!r}).write_text(f'{{os.getpid()}} {{child.pid}}')\n"
         "child.wait()\n",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", str(project / "site"), "--port", "0", "--build",
-         command, "--watch", str(project / "src")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    proc = staticsrv(
+        str(project / "site"), "--port", "0", "--build", command, "--watch", str(project / "src")
+    )
     try:
-        assert proc.stdout is not None
-        port = int(re.findall(r":(\d+)/", proc.stdout.readline())[0])
+        port = int(re.findall(r":(\d+)/", next_line(proc))[0])
         assert get(("127.0.0.1", port), "/").status == 503  # building
         poll_until(
             "the build started",

@@ -15,7 +15,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,6 +28,9 @@ from staticsrv.http.responses import Response, StreamBody
 from staticsrv.pki import certs
 from tests.client import Addr, Conn, build, client_hello, get, raw
 from tests.conftest import ServeFactory
+from tests.process import next_line
+from tests.process import run_fail as cli
+from tests.process import staticsrv as spawn
 from tests.waiting import poll_until
 
 pytestmark = pytest.mark.one_scheme
@@ -339,13 +341,6 @@ def test_a_ca_folder_the_server_would_serve_is_refused(
 # ---------------------------------------------------------------- the command line
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "staticsrv", *args],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-
-
 def test_print_ca_prints_the_ca_certificate(ca_data_dir: Path) -> None:
     done = cli("--print-ca")
     assert done.returncode == 0, done.stderr
@@ -372,13 +367,9 @@ def test_cli_certificate_errors_are_one_line_and_exit_2(
 
 @pytest.mark.skipif(os.name != "posix", reason="--workers needs SO_REUSEPORT")
 def test_https_with_workers_and_the_banner(site: Path, client_tls: ssl.SSLContext) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", str(site), "--port", "0", "--https", "-w", "2", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = spawn(str(site), "--port", "0", "--https", "-w", "2", "-q")
     try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(5)]
+        lines = [next_line(proc) for _ in range(5)]
         match = re.search(r"with 2 workers at https://127\.0\.0\.1:(\d+)/ ", lines[0])
         assert match, lines
         assert "local CA" in lines[1] and str(certs.data_dir() / certs.CA_CERT) in lines[1]
