@@ -58,7 +58,7 @@ def next_line(proc: subprocess.Popen[Any], timeout: float = STARTUP_TIMEOUT) -> 
     while not seen.endswith(b"\n"):
         left = deadline - time.monotonic()
         if left <= 0:
-            raise AssertionError(f"no start-up line within {timeout} s: {seen!r}")
+            raise AssertionError(f"no line within {timeout} s: {seen!r}")
         ready, _, _ = select.select([fd], [], [], left)
         if ready:
             byte = os.read(fd, 1)
