@@ -10,14 +10,18 @@ import pytest
 from tests import browser as chromium
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is started, its
+# event loop counts as the thread's running loop, and the asyncio tests
+# that follow in the same session could not run theirs.  Every browser test
+# file holds sync tests only, and stops Playwright when it ends.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
-    """Playwright for the session, started by the first browser test."""
+    """Playwright, started by a file's first browser test."""
     with chromium.sync_api().sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def shared_browser(playwright: Any) -> Iterator[Any]:
     browser = chromium.launch(playwright)
     try:
@@ -28,7 +32,7 @@ def shared_browser(playwright: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def browser(shared_browser: Any) -> Iterator[Any]:
-    """One Chromium for the session; each test's pages and contexts closed after it.
+    """One Chromium per test file; each test's pages and contexts closed after it.
 
     Closing them stops a page left open (a live-reload stream retrying) from
     talking to the next test's server.
