@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 PORT ?= 8080
 
-.PHONY: run test unit lint typecheck test-pythons docs bench bench-idle bench-live bench-tls bench-h2 clean
+.PHONY: run test unit coverage lint typecheck test-pythons docs bench bench-idle bench-live bench-tls bench-h2 clean
 
 # `make run` installs what serving needs and no more (the server and the
 # optional faster loop); `make test` adds the development tools on top.
@@ -32,8 +32,15 @@ lint: $(STAMP)  ## ruff, and the import contracts that keep the layers in order 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict
 
+# Branch coverage of staticsrv over the whole suite: CI (which sets CI)
+# reports it on every run; `make coverage` shows it anywhere.
+COVERAGE := --cov=staticsrv --cov-branch --cov-report=term:skip-covered
+
 unit: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(if $(CI),$(COVERAGE))
+
+coverage: $(STAMP)  ## the whole suite with its branch coverage of staticsrv
+	$(PY) -m pytest -q $(COVERAGE)
 
 test: lint typecheck unit  ## everything CI runs
 
@@ -56,7 +63,7 @@ bench-h2: $(STAMP)  ## HTTP/2 beside nginx and caddy (h2load, nginx, caddy, Chro
 	$(PY) benchmarks/h2.py
 
 clean:
-	rm -rf $(VENV) .venv-3.* .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info .docs-site
+	rm -rf $(VENV) .venv-3.* .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info .docs-site
 
 # The unit tests on every other CPython this machine has (pyenv's 3.12 and
 # 3.13 here); each gets its own venv.  Pythons that are not installed are

@@ -319,3 +319,14 @@ def raw(addr: tuple[str, int], data: bytes) -> tuple[Received | None, bool]:
         except ConnectionError:
             return None, True
         return resp, conn.closed_by_server()
+
+
+def client_hello() -> bytes:
+    """The bytes of a real TLS ClientHello, as a browser's first flight."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:  # waits for the server's answer: the hello is out
+        return outgoing.read()
+    raise AssertionError("a TLS handshake completed without a server")

@@ -11,7 +11,7 @@ from staticsrv.http.proxymap import parse_proxy
 from tests.backend import backend
 from tests.client import Conn, get
 from tests.conftest import ServeFactory
-from tests.e2e.test_cli import run_fail, start, stop
+from tests.process import run_fail, start, stop
 
 RIGHT = "Basic " + base64.b64encode(b"ada:s3cret").decode()
 WRONG = "Basic " + base64.b64encode(b"ada:guess").decode()

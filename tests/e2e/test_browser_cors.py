@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,9 +11,6 @@ from tests.conftest import ServeFactory
 
 # Chromium over TLS is test_browser_https's (the CA pinned on its command line).
 pytestmark = [pytest.mark.browser, pytest.mark.one_scheme]
-
-# $STATICSRV_TEST_CHROMIUM, else the system's chromium (no browser download).
-CHROMIUM = os.environ.get("STATICSRV_TEST_CHROMIUM") or shutil.which("chromium") or ""
 
 PAGE = """<!DOCTYPE html><meta charset="utf-8"><title>reader</title>
 <script>
@@ -38,10 +34,9 @@ async function blocked(url) {
 """
 
 
-def test_cross_origin_range_read_in_chromium(serve: ServeFactory, tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM:
-        pytest.skip("no chromium on this machine")
+def test_cross_origin_range_read_in_chromium(
+    serve: ServeFactory, tmp_path: Path, browser: Any
+) -> None:
     page_root = tmp_path / "page"
     page_root.mkdir()
     (page_root / "index.html").write_text(PAGE)
@@ -51,17 +46,10 @@ def test_cross_origin_range_read_in_chromium(serve: ServeFactory, tmp_path: Path
     pages = serve(page_root)
     data = serve(data_root, cors=True)  # another port: another origin
     closed = serve(data_root)  # the same files without --cors
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            tab = browser.new_page()
-            tab.goto(f"http://127.0.0.1:{pages.port}/")
-            got = tab.evaluate("url => readRange(url)", f"http://127.0.0.1:{data.port}/blob.bin")
-            refused = tab.evaluate(
-                "url => blocked(url)", f"http://127.0.0.1:{closed.port}/blob.bin"
-            )
-        finally:
-            browser.close()
+    tab = browser.new_page()
+    tab.goto(f"http://127.0.0.1:{pages.port}/")
+    got = tab.evaluate("url => readRange(url)", f"http://127.0.0.1:{data.port}/blob.bin")
+    refused = tab.evaluate("url => blocked(url)", f"http://127.0.0.1:{closed.port}/blob.bin")
     assert got["status"] == 206
     assert got["range"] == "bytes 2-5/16"
     assert got["accept"] == "bytes"

@@ -13,14 +13,15 @@ import base64
 import hashlib
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from staticsrv.pki import certs
+from tests.browser import launch
 from tests.conftest import ServeFactory
-from tests.e2e.test_browser_cors import CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_scheme]
 
@@ -46,33 +47,31 @@ def page_root(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.skipif(not CHROMIUM, reason="no chromium on this machine")
 def test_chromium_loads_a_page_over_https_as_a_secure_context(
-    serve: ServeFactory, page_root: Path, caplog: pytest.LogCaptureFixture
+    serve: ServeFactory,
+    page_root: Path,
+    caplog: pytest.LogCaptureFixture,
+    playwright: Any,
 ) -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
     caplog.set_level(logging.WARNING, logger="staticsrv")
     srv = serve(page_root, https=True)
     ca_pin = spki_sha256((certs.data_dir() / certs.CA_CERT).read_bytes())
     failed: list[str] = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=[f"--ignore-certificate-errors-spki-list={ca_pin}"]
-        )
-        try:
-            page = browser.new_page()
-            page.on("requestfailed", lambda req: failed.append(req.url))
-            resp = page.goto(f"https://localhost:{srv.port}/")
-            assert resp is not None and resp.status == 200
-            assert page.title() == "loaded https:"
-            color = page.eval_on_selector("h1", "e => getComputedStyle(e).color")
-            assert color == "rgb(1, 2, 3)"
-            # What HTTPS is for on a phone: a secure context and its APIs.
-            assert page.evaluate("window.isSecureContext") is True
-            assert page.evaluate("typeof crypto.subtle.digest") == "function"
-            assert page.evaluate("'serviceWorker' in navigator") is True
-        finally:
-            browser.close()
+    browser = launch(playwright, f"--ignore-certificate-errors-spki-list={ca_pin}")
+    try:
+        page = browser.new_page()
+        page.on("requestfailed", lambda req: failed.append(req.url))
+        resp = page.goto(f"https://localhost:{srv.port}/")
+        assert resp is not None and resp.status == 200
+        assert page.title() == "loaded https:"
+        color = page.eval_on_selector("h1", "e => getComputedStyle(e).color")
+        assert color == "rgb(1, 2, 3)"
+        # What HTTPS is for on a phone: a secure context and its APIs.
+        assert page.evaluate("window.isSecureContext") is True
+        assert page.evaluate("typeof crypto.subtle.digest") == "function"
+        assert page.evaluate("'serviceWorker' in navigator") is True
+    finally:
+        browser.close()
     assert failed == []
     # Not one connection refused the certificate along the way.
     assert [r.getMessage() for r in caplog.records if "TLS" in r.getMessage()] == []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import struct
 import wave
 from pathlib import Path
@@ -20,16 +19,12 @@ import pytest
 
 from tests.conftest import ServeFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.one_scheme]
-
-CHROMIUM = os.environ.get("STATICSRV_TEST_CHROMIUM") or shutil.which("chromium") or ""
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.one_scheme,
+    pytest.mark.skipif(os.name == "nt", reason="these names are not valid on Windows"),
 ]
+
 
 # Each file holds its own name, so a link that leads elsewhere is caught.
 NAMES = [
@@ -40,23 +35,8 @@ NAMES = [
 FOLDER = "dir #?% <b>"
 
 
-@pytest.fixture
-def chromium() -> Any:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM:
-        pytest.skip("no chromium on this machine")
-    if os.name == "nt":
-        pytest.skip("these names are not valid on Windows")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 def test_every_listing_link_leads_to_its_file_and_no_name_runs(
-    serve: ServeFactory, tmp_path: Path, chromium: Any
+    serve: ServeFactory, tmp_path: Path, browser: Any
 ) -> None:
     root = tmp_path / "odd"
     (root / FOLDER).mkdir(parents=True)
@@ -64,7 +44,7 @@ def test_every_listing_link_leads_to_its_file_and_no_name_runs(
         (root / name).write_text(name)
         (root / FOLDER / name).write_text(name)
     srv = serve(root)
-    page = chromium.new_page()
+    page = browser.new_page()
     dialogs: list[str] = []
 
     def on_dialog(dialog: Any) -> None:
@@ -100,7 +80,7 @@ def test_every_listing_link_leads_to_its_file_and_no_name_runs(
     assert page.evaluate("window.pwned") is None
 
 
-def test_audio_seeks_with_byte_ranges(serve: ServeFactory, tmp_path: Path, chromium: Any) -> None:
+def test_audio_seeks_with_byte_ranges(serve: ServeFactory, tmp_path: Path, browser: Any) -> None:
     root = tmp_path / "media"
     root.mkdir()
     rate, seconds = 8000, 120  # ~1.9 MB: a seek far ahead needs a range, not the whole file
@@ -116,7 +96,7 @@ def test_audio_seeks_with_byte_ranges(serve: ServeFactory, tmp_path: Path, chrom
         )
     (root / "index.html").write_text('<audio id=a src="tone.wav" preload="metadata"></audio>')
     srv = serve(root)
-    page = chromium.new_page()
+    page = browser.new_page()
     ranges: list[str] = []
     page.on("request", lambda r: ranges.append(r.headers.get("range") or ""))
     page.goto(f"http://127.0.0.1:{srv.port}/")
@@ -139,7 +119,7 @@ def test_audio_seeks_with_byte_ranges(serve: ServeFactory, tmp_path: Path, chrom
 
 
 def test_spa_under_base_reloads_a_deep_route_with_a_dot(
-    serve: ServeFactory, tmp_path: Path, chromium: Any
+    serve: ServeFactory, tmp_path: Path, browser: Any
 ) -> None:
     root = tmp_path / "app"
     (root / "assets").mkdir(parents=True)
@@ -151,7 +131,7 @@ def test_spa_under_base_reloads_a_deep_route_with_a_dot(
         " document.getElementById('out').textContent = 'route ' + location.pathname; });"
     )
     srv = serve(root, spa="index.html", base=("app",))
-    page = chromium.new_page()
+    page = browser.new_page()
     url = f"http://127.0.0.1:{srv.port}/app/users/john.doe"
     for load in (lambda: page.goto(url), page.reload):
         resp = load()

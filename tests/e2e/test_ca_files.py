@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from staticsrv.pki import certs
 from tests.client import get
+from tests.process import next_line, run_fail, staticsrv
 
 pytest.importorskip("cryptography")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes and links")
@@ -27,15 +27,8 @@ def mode(path: Path) -> int:
 def start_https(root: Path, data: Path) -> tuple[int, str, str]:
     """Start ``staticsrv --https``, stop it once it listens; (status, first line, stderr)."""
     env = {**os.environ, certs.ENV_DATA_DIR: str(data)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", str(root), "--https", "--port", "0", "-q"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
+    proc = staticsrv(str(root), "--https", "--port", "0", "-q", env=env)
+    first = next_line(proc)
     match = URL.search(first)
     if match:
         # Plain HTTP on the HTTPS port is answered (400): the loop runs and
@@ -118,14 +111,7 @@ def test_print_ca_tightens_the_folder_too(tmp_path: Path) -> None:
     data.mkdir(mode=0o755)
     data.chmod(0o755)
     env = {**os.environ, certs.ENV_DATA_DIR: str(data)}
-    done = subprocess.run(
-        [sys.executable, "-m", "staticsrv", "--print-ca"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-        check=False,
-    )
+    done = run_fail("--print-ca", env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("-----BEGIN CERTIFICATE-----")
     assert "tightened to 0700" in done.stderr

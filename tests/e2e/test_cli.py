@@ -6,55 +6,15 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.client import get
+from tests.process import next_line, run_fail, start, stop
 
-URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)/")
-
-
-def staticsrv(
-    *args: str, cwd: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env=env,
-    )
-
-
-def run_fail(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "staticsrv", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-
-
-def start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int, str]:
-    """Start the server and read the bound port from its first line (no sleeps)."""
-    proc = staticsrv(*args, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = URL_RE.search(line)
-    assert match, f"unexpected start-up line: {line!r}"
-    return proc, int(match.group(1)), line
-
-
-def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, str]:
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=15)
-    return proc.returncode, err
+URL_HTTP = re.compile(r"http://127\.0\.0\.1:(\d+)/")
 
 
 @pytest.fixture
@@ -87,7 +47,7 @@ def test_live_says_what_it_watches_and_stops_at_once_with_a_stream_open(
     proc, port, _ = start(str(root), "--port", "0", "--live")
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == f"Live reload on: watching {root.resolve()}"
+        assert next_line(proc).strip() == f"Live reload on: watching {root.resolve()}"
         with EventStream(("127.0.0.1", port)) as stream:
             stream.hello()
             assert b"/__staticsrv__/live.js" in get(("127.0.0.1", port), "/").body
@@ -111,11 +71,9 @@ def test_root_as_positional_argument_and_quiet(root: Path) -> None:
 
 
 def test_default_root_is_the_current_folder(root: Path) -> None:
-    proc = staticsrv("--port", "0", "-q", cwd=str(root))
-    assert proc.stdout is not None
-    match = URL_RE.search(proc.stdout.readline())
-    assert match
-    assert get(("127.0.0.1", int(match.group(1))), "/").body == b"<p>cli</p>\n"
+    proc, port, line = start("--port", "0", "-q", cwd=root)
+    assert URL_HTTP.search(line), line
+    assert get(("127.0.0.1", port), "/").body == b"<p>cli</p>\n"
     assert stop(proc)[0] == 0
 
 

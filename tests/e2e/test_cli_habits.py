@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -15,7 +14,7 @@ import pytest
 from staticsrv import cli
 from staticsrv.pki import certs
 from tests.client import Conn, get
-from tests.e2e.test_cli import run_fail, start, stop
+from tests.process import next_line, run_fail, start, staticsrv, stop
 
 HTTPS_DOC = Path(__file__).resolve().parents[2] / "docs" / "https.md"
 
@@ -30,29 +29,8 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start_in(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[str], int, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env=env,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-    if not match:
-        proc.kill()
-        _, err = proc.communicate(timeout=15)
-        raise AssertionError(f"unexpected start-up line: {line!r} {err}")
-    return proc, int(match.group(1)), line
-
-
 def test_spa_followed_by_a_folder_serves_that_folder_as_an_spa(project: Path) -> None:
-    proc, port, line = start_in(project, "--spa", "dist", "--port", "0", "-q")
+    proc, port, line = start("--spa", "dist", "--port", "0", "-q", cwd=project)
     try:
         assert line.startswith(f"Serving {(project / 'dist').resolve()} at ")
         addr = ("127.0.0.1", port)
@@ -73,7 +51,7 @@ def test_spa_naming_a_folder_with_a_root_given_is_still_one_line(project: Path) 
 @pytest.mark.parametrize("value", ["1", "true", "yes", "on"])
 def test_staticsrv_spa_1_means_on_with_index_html(project: Path, value: str) -> None:
     env = {**os.environ, "STATICSRV_SPA": value}
-    proc, port, _ = start_in(project, "dist", "--port", "0", "-q", env=env)
+    proc, port, _ = start("dist", "--port", "0", "-q", cwd=project, env=env)
     try:
         route = get(("127.0.0.1", port), "/deep/route", headers={"Accept": "text/html"})
         assert (route.status, route.body) == (200, b"<p>app</p>")
@@ -84,7 +62,7 @@ def test_staticsrv_spa_1_means_on_with_index_html(project: Path, value: str) -> 
 @pytest.mark.parametrize("value", ["0", "false", "off"])
 def test_staticsrv_spa_0_means_off(project: Path, value: str) -> None:
     env = {**os.environ, "STATICSRV_SPA": value}
-    proc, port, _ = start_in(project, "dist", "--port", "0", "-q", env=env)
+    proc, port, _ = start("dist", "--port", "0", "-q", cwd=project, env=env)
     try:
         assert (
             get(("127.0.0.1", port), "/deep/route", headers={"Accept": "text/html"}).status == 404
@@ -112,14 +90,7 @@ def test_every_option_reads_its_environment_variable() -> None:
 def test_staticsrv_print_ca_1_prints_the_ca_and_exits(tmp_path: Path) -> None:
     pytest.importorskip("cryptography")
     env = {**os.environ, "STATICSRV_PRINT_CA": "1", certs.ENV_DATA_DIR: str(tmp_path / "ca")}
-    done = subprocess.run(
-        [sys.executable, "-m", "staticsrv", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-        check=False,
-    )
+    done = run_fail(str(tmp_path), env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout == (tmp_path / "ca" / certs.CA_CERT).read_text()
 
@@ -136,16 +107,11 @@ def test_the_readme_https_banner_is_what_the_server_prints(tmp_path: Path) -> No
     assert shown is not None
     site = tmp_path / "site"
     site.mkdir()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", "./site", "--https", "--host", "0.0.0.0", "-q"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "STATICSRV_PORT": "0"},
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
+    proc = staticsrv(
+        "./site", "--https", "--host", "0.0.0.0", "-q",
+        cwd=tmp_path, env={**os.environ, "STATICSRV_PORT": "0"},
+    )  # fmt: skip
+    first = next_line(proc)
     proc.kill()
     proc.communicate(timeout=15)
     printed = re.match(
@@ -184,10 +150,7 @@ def test_a_refused_request_line_is_logged_escaped(
 
 
 def run_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "staticsrv", *args],
-        capture_output=True, text=True, timeout=30, check=False, cwd=cwd,
-    )  # fmt: skip
+    return run_fail(*args, cwd=cwd)
 
 
 @pytest.mark.parametrize(
@@ -222,7 +185,7 @@ def test_http_server_habits_get_the_right_spelling_in_one_line(
 def test_a_folder_named_like_a_port_is_served(tmp_path: Path) -> None:
     (tmp_path / "8000").mkdir()
     (tmp_path / "8000" / "a.txt").write_text("a")
-    proc, port, _ = start_in(tmp_path, "8000", "--port", "0", "-q")
+    proc, port, _ = start("8000", "--port", "0", "-q", cwd=tmp_path)
     try:
         assert get(("127.0.0.1", port), "/a.txt").body == b"a"
     finally:

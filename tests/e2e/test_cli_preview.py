@@ -16,7 +16,8 @@ import pytest
 from staticsrv import config
 from staticsrv.pki.lan import lan_addresses
 from tests.client import Conn, get
-from tests.e2e.test_cli import run_fail, start, stop
+from tests.patching import replace
+from tests.process import next_line, run_fail, start, stop
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def test_lan_urls_are_listed_for_all_interfaces(root: Path) -> None:
     try:
         assert proc.stdout is not None
         expected = [f"  On your network: http://{a}:{port}/" for a in lan_addresses("0.0.0.0")]
-        got = [proc.stdout.readline().rstrip("\n") for _ in expected]
+        got = [next_line(proc).rstrip("\n") for _ in expected]
         assert got == expected
         assert get(("127.0.0.1", port), "/").status == 200
     finally:
@@ -63,8 +64,8 @@ def test_qr_code_of_the_first_lan_url(root: Path) -> None:
         assert proc.stdout is not None
         if lan:
             for _ in lan:
-                proc.stdout.readline()
-            assert "█" in proc.stdout.readline()  # block characters of the code
+                next_line(proc)
+            assert "█" in next_line(proc)  # block characters of the code
     finally:
         _code, err = stop(proc)
     if not lan:
@@ -72,9 +73,10 @@ def test_qr_code_of_the_first_lan_url(root: Path) -> None:
 
 
 def test_qr_without_segno_names_the_extra(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
-    monkeypatch.setattr(config, "has_module", lambda name: name != "segno")
+    asked = replace(monkeypatch, config, "has_module", lambda name: name != "segno")
     with pytest.raises(ValueError, match=re.escape("pip install 'staticsrv[qr]'")):
         config.from_options(root, qr=True)
+    assert ("segno",) in asked
 
 
 def test_open_starts_the_browser_on_the_url(root: Path, tmp_path: Path) -> None:
@@ -86,7 +88,7 @@ def test_open_starts_the_browser_on_the_url(root: Path, tmp_path: Path) -> None:
     proc, port, _line = start(str(root), "-q", "--port", "0", "--open", env=env)
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == f"OPENED http://127.0.0.1:{port}/"
+        assert next_line(proc).strip() == f"OPENED http://127.0.0.1:{port}/"
     finally:
         stop(proc)
 

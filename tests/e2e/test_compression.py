@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import struct
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from staticsrv.site import fileresponse
 from tests.client import Conn, build, connect, get
 from tests.conftest import Running, ServeFactory
+from tests.waiting import poll_until
 
 AE = {"Accept-Encoding": "gzip"}
 JUST_OVER = 256 * 1024 + 1  # one byte more than the body cache takes
@@ -143,9 +143,12 @@ def test_concurrent_gzip_streams_are_capped_and_freed_when_clients_leave(
         lines = "\n".join(srv.log).splitlines()  # the sink gets batches of lines
         return [line for line in lines if line.endswith("(cut short)")]
 
-    deadline = time.monotonic() + 10
-    while (files.streams or len(cut()) < 2) and time.monotonic() < deadline:
-        time.sleep(0.02)  # allowed: a bounded poll of an outcome, not a readiness wait
+    poll_until(
+        "both downloads cut short and their files closed",
+        lambda: not files.streams and len(cut()) >= 2,
+        10,
+        detail=lambda: (files.streams, srv.log),
+    )
     assert files.streams == 0
     again = get(srv.addr, "/noise.txt", method="HEAD", headers=AE)
     assert again.header("content-encoding") == "gzip"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import URL_RE, staticsrv, stop
+from tests.process import URL_RE, next_line, staticsrv, stop
 
 
 def test_the_banner_names_a_relative_root_as_an_absolute_path(tmp_path: Path) -> None:
@@ -16,8 +16,7 @@ def test_the_banner_names_a_relative_root_as_an_absolute_path(tmp_path: Path) ->
     (site / "index.html").write_text("<p>hi</p>\n")
     proc = staticsrv("site", "--port", "0", "-q", cwd=str(tmp_path))
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
+        line = next_line(proc)
         assert URL_RE.search(line), line
     finally:
         stop(proc, signal.SIGTERM)
@@ -31,8 +30,7 @@ def test_a_stop_signal_right_after_the_url_is_printed_stops_cleanly(
     """A script that reads the URL and stops the server at once gets exit status 0."""
     (tmp_path / "index.html").write_text("<p>hi</p>\n")
     proc = staticsrv(str(tmp_path), "--port", "0", "-q")
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
+    line = next_line(proc)
     assert URL_RE.search(line), line
     code, err = stop(proc, signal.SIGTERM)
     assert code == 0, err

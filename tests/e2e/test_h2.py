@@ -24,6 +24,7 @@ from staticsrv.config import Timeouts
 from tests.client import connect, get
 from tests.conftest import Running, ServeFactory
 from tests.h2client import H2Conn
+from tests.waiting import poll_until
 
 pytestmark = pytest.mark.one_scheme
 
@@ -87,9 +88,9 @@ def test_many_streams_on_one_connection_each_get_their_own_bytes(
             assert resp.body == want[path], path
             assert resp.status == (404 if path == "/missing" else 200)
     # The access log is flushed once per loop turn: poll the outcome, bounded.
-    deadline = time.monotonic() + 10
-    while "\n".join(running.log).count("HTTP/2.0") < len(ids) and time.monotonic() < deadline:
-        time.sleep(0.02)  # allowed: a bounded poll of an outcome, not a readiness wait
+    poll_until(
+        "every stream logged", lambda: "\n".join(running.log).count("HTTP/2.0") >= len(ids), 10
+    )
     assert "\n".join(running.log).count("HTTP/2.0") == len(ids)
 
 

@@ -13,12 +13,13 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from staticsrv.pki import certs
+from tests.browser import launch
 from tests.conftest import ServeFactory
-from tests.e2e.test_browser_cors import CHROMIUM
 from tests.e2e.test_browser_https import spki_sha256
 
 pytestmark = pytest.mark.one_scheme
@@ -145,30 +146,26 @@ def module_page(root: Path, count: int = MODULES) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM, reason="no chromium on this machine")
-def test_chromium_loads_300_modules_over_h2(serve: ServeFactory, tmp_path: Path) -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
+def test_chromium_loads_300_modules_over_h2(
+    serve: ServeFactory, tmp_path: Path, playwright: Any
+) -> None:
     root = tmp_path / "mods-site"
     root.mkdir()
     module_page(root)
     srv = serve(root, https=True)
     pin = spki_sha256((certs.data_dir() / certs.CA_CERT).read_bytes())
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=[f"--ignore-certificate-errors-spki-list={pin}"]
+    browser = launch(playwright, f"--ignore-certificate-errors-spki-list={pin}")
+    try:
+        page = browser.new_page()
+        resp = page.goto(f"https://localhost:{srv.port}/")
+        assert resp is not None and resp.status == 200
+        page.wait_for_function(f"document.title === '{sum(range(MODULES))}'")
+        navigation = page.evaluate("performance.getEntries()[0].nextHopProtocol")
+        protocols = page.evaluate(
+            "performance.getEntries().filter(e => e.nextHopProtocol).map(e => e.nextHopProtocol)"
         )
-        try:
-            page = browser.new_page()
-            resp = page.goto(f"https://localhost:{srv.port}/")
-            assert resp is not None and resp.status == 200
-            page.wait_for_function(f"document.title === '{sum(range(MODULES))}'")
-            navigation = page.evaluate("performance.getEntries()[0].nextHopProtocol")
-            protocols = page.evaluate(
-                "performance.getEntries().filter(e => e.nextHopProtocol)"
-                ".map(e => e.nextHopProtocol)"
-            )
-        finally:
-            browser.close()
+    finally:
+        browser.close()
     assert navigation == "h2"
     assert len(protocols) >= MODULES + 2
     assert set(protocols) == {"h2"}

@@ -11,7 +11,7 @@ import pytest
 import staticsrv
 from staticsrv.pki import certs
 from tests.client import Conn
-from tests.e2e.test_cli import run_fail
+from tests.process import run_fail
 
 
 def status_for(port: int, host: str) -> int:

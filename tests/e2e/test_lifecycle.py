@@ -9,14 +9,14 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.client import build, connect, get
 from tests.conftest import ServeFactory
-from tests.e2e.test_cli import start, stop
+from tests.process import next_line, start, stop
+from tests.waiting import poll_until
 
 BIG = 64 * 1024 * 1024  # far more than loopback socket buffers hold
 needs_reuseport = pytest.mark.skipif(
@@ -54,13 +54,12 @@ def wait_until_refused(port: int) -> None:
     The listener closing is the one outside sign that the graceful stop has
     begun; there is no event to wait on from another process.
     """
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def refused() -> bool:
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return
-        time.sleep(0.02)  # allowed: a bounded poll of an outcome, not a readiness wait
-    raise AssertionError("the server kept accepting after the stop signal")
+            return probe.connect_ex(("127.0.0.1", port)) != 0
+
+    poll_until("the server stopped accepting after the stop signal", refused, 10)
 
 
 def gone(pid: int) -> bool:
@@ -74,12 +73,11 @@ def gone(pid: int) -> bool:
 
 def wait_gone(pids: list[int]) -> bool:
     # Another process's exit cannot be awaited from here: poll, bounded.
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if all(gone(pid) for pid in pids):
-            return True
-        time.sleep(0.05)  # allowed: a bounded poll of another process's exit
-    return False
+    try:
+        poll_until("the processes are gone", lambda: all(gone(pid) for pid in pids), 15, 0.05)
+    except AssertionError:
+        return False
+    return True
 
 
 def children_of(pid: int) -> list[int]:
@@ -182,7 +180,7 @@ def test_a_server_watching_its_parents_pipe_stops_when_the_parent_is_killed(root
     assert parent.stdout is not None
     child = port = 0
     while not (child and port):
-        line = parent.stdout.readline()
+        line = next_line(parent)
         assert line, "the parent ended before its child served"
         if line.startswith("child "):
             child = int(line.split()[1])
@@ -207,9 +205,7 @@ def test_a_download_cut_short_is_logged_with_the_bytes_sent_and_a_mark(
     reset(client)
     # The server learns of the reset when its next send fails, on its own
     # schedule: poll the in-memory log, bounded.
-    deadline = time.monotonic() + 10
-    while not any("/big.bin" in line for line in running.log) and time.monotonic() < deadline:
-        time.sleep(0.02)  # allowed: a bounded poll of an outcome, not a readiness wait
+    poll_until("the download is logged", lambda: any("/big.bin" in x for x in running.log), 10)
     line = next(line for line in running.log if "/big.bin" in line)
     assert line.endswith(" (cut short)"), line
     sent = int(line.split('" 200 ')[1].split()[0])
@@ -221,9 +217,8 @@ def test_a_whole_download_is_logged_with_its_size_and_no_mark(
 ) -> None:
     running = serve(root)
     assert len(get(running.addr, "/big.bin").body) == BIG
-    deadline = time.monotonic() + 10  # the log is flushed once per loop turn: poll, bounded
-    while not running.log and time.monotonic() < deadline:
-        time.sleep(0.02)  # allowed: a bounded poll of an outcome, not a readiness wait
+    # The log is flushed once per loop turn: poll, bounded.
+    poll_until("the download is logged", lambda: running.log, 10)
     assert running.log[0].endswith(f'"GET /big.bin {running.version}" 200 {BIG}')
 
 

@@ -21,6 +21,7 @@ from staticsrv.config import Config, Timeouts
 from tests.client import get
 from tests.conftest import Running, ServeFactory
 from tests.sse import EventStream
+from tests.waiting import poll_until
 
 pytest.importorskip("watchfiles")
 
@@ -188,15 +189,6 @@ def test_streams_beyond_the_cap_get_503(live: Running) -> None:
     assert get(live.addr, "/").status == 200
 
 
-def wait_for(condition: object, what: str, seconds: float = 10.0) -> None:
-    # Bounded polling: the server drops the connection on its own schedule
-    # (its sweeper), and nothing observable from here signals the moment.
-    deadline = time.monotonic() + seconds
-    while not callable(condition) or not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)  # allowed: a bounded poll (see above)
-
-
 def test_a_client_that_stops_reading_is_dropped(serve: ServeFactory) -> None:
     running = serve(
         live=True, live_delay=DELAY, timeouts=Timeouts(head=5.0, keepalive=5.0, send=0.5)
@@ -213,8 +205,9 @@ def test_a_client_that_stops_reading_is_dropped(serve: ServeFactory) -> None:
         big = {"paths": ["/" + "x" * 200_000]}
         for _ in range(30):
             task.get_loop().call_soon_threadsafe(hub.publish, "reload", big)
-        wait_for(lambda: hub.streams == 0, "the stalled stream was not dropped")
-        wait_for(lambda: running.core.connections == 0, "its connection was not closed")
+        # The server drops it on its own schedule (its sweeper): poll, bounded.
+        poll_until("the stalled stream is dropped", lambda: hub.streams == 0, 10, 0.05)
+        poll_until("its connection is closed", lambda: running.core.connections == 0, 10, 0.05)
     assert get(running.addr, "/").status == 200
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +20,9 @@ import pytest
 
 from tests.client import get
 from tests.conftest import ServeFactory
+from tests.process import next_line, staticsrv
 from tests.sse import EventStream
+from tests.waiting import poll_until
 
 pytest.importorskip("watchfiles")
 
@@ -159,21 +160,18 @@ def test_ctrl_c_during_a_long_build_ends_it_and_the_server(project: Path) -> Non
         f"pathlib.Path({str(pidfile)!r}).write_text(f'{{os.getpid()}} {{child.pid}}')\n"
         "child.wait()\n",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", str(project / "site"), "--port", "0", "--build",
-         command, "--watch", str(project / "src")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    proc = staticsrv(
+        str(project / "site"), "--port", "0", "--build", command, "--watch", str(project / "src")
+    )
     try:
-        assert proc.stdout is not None
-        port = int(re.findall(r":(\d+)/", proc.stdout.readline())[0])
+        port = int(re.findall(r":(\d+)/", next_line(proc))[0])
         assert get(("127.0.0.1", port), "/").status == 503  # building
-        deadline = time.monotonic() + 30
-        while not pidfile.exists() or len(pidfile.read_text().split()) < 2:
-            assert time.monotonic() < deadline, "the build never started"
-            time.sleep(0.05)  # allowed: a bounded poll for the build's own file
+        poll_until(
+            "the build started",
+            lambda: pidfile.exists() and len(pidfile.read_text().split()) >= 2,
+            30,
+            0.05,
+        )
         pids = [int(p) for p in pidfile.read_text().split()]
         start = time.monotonic()
         proc.send_signal(signal.SIGINT)

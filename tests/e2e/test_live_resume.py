@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Running, ServeFactory
-from tests.e2e.load.netutil import poll_until
 from tests.sse import EventStream
+from tests.waiting import poll_until
 
 pytest.importorskip("watchfiles")
 

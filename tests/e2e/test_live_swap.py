@@ -11,15 +11,13 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
 
 from tests.conftest import Running, ServeFactory
-from tests.e2e.test_live_browser import CHROMIUM, WAIT_MS
+from tests.e2e.test_live_browser import WAIT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_scheme]
 
@@ -52,18 +50,8 @@ def png(width: int, height: int) -> bytes:
     )
 
 
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def open_page(chromium: Any, running: Running, path: str = "/") -> Any:
-    page = chromium.new_page()
+def open_page(browser: Any, running: Running, path: str = "/") -> Any:
+    page = browser.new_page()
     page.set_default_timeout(WAIT_MS)
     page.goto(f"http://127.0.0.1:{running.port}{path}")
     page.wait_for_function("window.__staticsrvLive && window.__staticsrvLive.run !== null")
@@ -72,14 +60,14 @@ def open_page(chromium: Any, running: Running, path: str = "/") -> Any:
 
 
 def test_an_edited_image_is_swapped_in_place_without_a_reload(
-    chromium: Any, serve: ServeFactory, site: Path
+    browser: Any, serve: ServeFactory, site: Path
 ) -> None:
     (site / "index.html").write_text(IMAGE_PAGE)
     (site / "style.css").write_text(STYLE)
     for name in ("pic.png", "other.png", "bg.png"):
         (site / name).write_bytes(png(3, 3))
     running = serve(live=True, live_delay=0.05)
-    page = open_page(chromium, running)
+    page = open_page(browser, running)
     page.wait_for_function("document.getElementById('plain').complete")
     assert page.evaluate("document.getElementById('plain').naturalWidth") == 3
 
@@ -109,14 +97,14 @@ def test_an_edited_image_is_swapped_in_place_without_a_reload(
 
 
 def test_a_failed_build_shows_an_overlay_until_a_good_build_reloads(
-    chromium: Any, serve: ServeFactory, site: Path
+    browser: Any, serve: ServeFactory, site: Path
 ) -> None:
     (site / "index.html").write_text('<!doctype html><h1 id="title">site</h1>')
     running = serve(live=True, live_delay=0.05)
     hub = running.core.hub
     task = running.server._task
     assert hub is not None and task is not None
-    page = open_page(chromium, running)
+    page = open_page(browser, running)
     assert page.locator("#__staticsrv_overlay").count() == 0
 
     output = "\n".join(f"step {i}" for i in range(300)) + "\nerror: <b>bad</b> & worse"
@@ -135,7 +123,7 @@ def test_a_failed_build_shows_an_overlay_until_a_good_build_reloads(
     assert page.evaluate("window.marker") == 42  # shown without a reload
 
     # A page loaded while the failure stands shows it too.
-    later = open_page(chromium, running)
+    later = open_page(browser, running)
     later.locator("#__staticsrv_overlay").wait_for(state="visible")
     assert "error: <b>bad</b> & worse" in later.locator("#__staticsrv_overlay").inner_text()
     # Its close button hides it.

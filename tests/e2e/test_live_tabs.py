@@ -9,33 +9,21 @@ Waits are Playwright's bounded waits for a condition in a page.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
 
 import staticsrv
 from staticsrv.config import Config
 from staticsrv.live.events import Hub
 from tests.conftest import Running, ServeFactory
-from tests.e2e.test_live_browser import CHROMIUM, PAGE, WAIT_MS
+from tests.e2e.test_live_browser import PAGE, WAIT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_scheme]
 
 NO_WORKER = "delete window.SharedWorker;"  # what a browser without SharedWorker has
 LOAD_MS = 2_000  # the issue's bound for each tab's load
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def hub_of(running: Running) -> Hub:
@@ -60,12 +48,12 @@ def listening(page: Any) -> None:
     ids=["12-tabs-shared-worker", "12-tabs-leader-election", "6-tabs"],
 )
 def test_every_tab_loads_and_reloads_once_over_at_most_two_streams(
-    chromium: Any, serve: ServeFactory, site: Path, tabs: int, init: str
+    browser: Any, serve: ServeFactory, site: Path, tabs: int, init: str
 ) -> None:
     (site / "index.html").write_text(PAGE.format(title="old"))
     running = serve(live=True, live_delay=0.05)
     hub = hub_of(running)
-    context = chromium.new_context()
+    context = browser.new_context()
     if init:
         context.add_init_script(init)
     url = f"http://127.0.0.1:{running.port}/"
@@ -103,11 +91,11 @@ def test_every_tab_loads_and_reloads_once_over_at_most_two_streams(
 
 
 def test_a_closing_leader_hands_over_without_a_missed_event(
-    chromium: Any, serve: ServeFactory, site: Path
+    browser: Any, serve: ServeFactory, site: Path
 ) -> None:
     (site / "index.html").write_text(PAGE.format(title="old"))
     running = serve(live=True, live_delay=0.05)
-    context = chromium.new_context()
+    context = browser.new_context()
     context.add_init_script(NO_WORKER)
     url = f"http://127.0.0.1:{running.port}/"
     pages = [context.new_page() for _ in range(3)]
@@ -139,12 +127,12 @@ SCROLL_PAGE = """<!doctype html>
 
 @pytest.mark.parametrize("restoration", ["auto", "manual"])
 def test_a_live_reload_keeps_the_scroll_position_and_a_new_visit_starts_at_the_top(
-    chromium: Any, serve: ServeFactory, site: Path, restoration: str
+    browser: Any, serve: ServeFactory, site: Path, restoration: str
 ) -> None:
     (site / "manual.js").write_text(f'history.scrollRestoration = "{restoration}";\n')
     (site / "index.html").write_text(SCROLL_PAGE.format(title="old"))
     running = serve(live=True, live_delay=0.05)
-    page = chromium.new_page()
+    page = browser.new_page()
     page.set_default_timeout(WAIT_MS)
     url = f"http://127.0.0.1:{running.port}/"
     page.goto(url)
@@ -171,7 +159,7 @@ def test_a_live_reload_keeps_the_scroll_position_and_a_new_visit_starts_at_the_t
 
 
 def test_a_page_with_five_frames_reloads_over_one_stream(
-    chromium: Any, serve: ServeFactory, site: Path
+    browser: Any, serve: ServeFactory, site: Path
 ) -> None:
     frames = "".join(f'<iframe src="/frame.html?{i}"></iframe>' for i in range(5))
     (site / "index.html").write_text(
@@ -180,7 +168,7 @@ def test_a_page_with_five_frames_reloads_over_one_stream(
     (site / "frame.html").write_text('<!doctype html><p id="text">old</p>')
     running = serve(live=True, live_delay=0.05)
     hub = hub_of(running)
-    page = chromium.new_page()
+    page = browser.new_page()
     page.set_default_timeout(WAIT_MS)
     page.goto(f"http://127.0.0.1:{running.port}/", timeout=LOAD_MS)
     listening(page)
@@ -205,10 +193,10 @@ NO_LOCKS = NO_WORKER + "Object.defineProperty(navigator, 'locks', {value: undefi
 @pytest.mark.parametrize(
     "init", ["", NO_WORKER, NO_LOCKS], ids=["shared-worker", "leader-election", "own-stream"]
 )
-def test_after_a_restart_every_tab_reloads_once(chromium: Any, site: Path, init: str) -> None:
+def test_after_a_restart_every_tab_reloads_once(browser: Any, site: Path, init: str) -> None:
     (site / "index.html").write_text(PAGE.format(title="old"))
     config = Config(root=str(site.resolve()), port=0, live=True, live_delay=0.05)
-    context = chromium.new_context()
+    context = browser.new_context()
     if init:
         context.add_init_script(init)
     with staticsrv.serve(config=config) as first:
@@ -242,12 +230,12 @@ def test_after_a_restart_every_tab_reloads_once(chromium: Any, site: Path, init:
 
 
 def test_a_page_whose_policy_forbids_workers_still_reloads(
-    chromium: Any, serve: ServeFactory, site: Path
+    browser: Any, serve: ServeFactory, site: Path
 ) -> None:
     (site / "index.html").write_text(PAGE.format(title="old"))
     policy = "worker-src 'none'"
     running = serve(live=True, live_delay=0.05, headers=(("Content-Security-Policy", policy),))
-    page = chromium.new_page()
+    page = browser.new_page()
     page.set_default_timeout(WAIT_MS)
     page.goto(f"http://127.0.0.1:{running.port}/")
     listening(page)

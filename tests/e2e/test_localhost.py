@@ -13,7 +13,7 @@ import pytest
 
 import staticsrv
 from tests.client import get
-from tests.e2e.test_cli import start, stop
+from tests.process import start, stop
 
 
 def has_ipv6_loopback() -> bool:

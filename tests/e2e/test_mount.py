@@ -10,7 +10,7 @@ import pytest
 from staticsrv.config import from_options
 from tests.client import get
 from tests.conftest import Running, ServeFactory
-from tests.e2e.test_cli import run_fail
+from tests.process import run_fail
 
 
 @pytest.fixture

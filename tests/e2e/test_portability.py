@@ -25,7 +25,9 @@ from staticsrv.config import Timeouts
 from staticsrv.net.transport import Features
 from tests.client import Conn, get
 from tests.conftest import ServeFactory
-from tests.e2e.load.netutil import TCP_ESTABLISHED, poll_until, server_sockets
+from tests.e2e.load.netutil import TCP_ESTABLISHED, server_sockets
+from tests.patching import replace
+from tests.waiting import poll_until
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/net/tcp")
 
@@ -97,9 +99,10 @@ def test_a_second_signal_forces_exit_130(loop_handlers: bool) -> None:
 def test_workers_without_so_reuseport_are_refused_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(workers, "reuse_port_supported", lambda: False)
+    asked = replace(monkeypatch, workers, "reuse_port_supported", lambda: False)
     with pytest.raises(SystemExit) as exited:
         cli.main([str(tmp_path), "--port", "0", "--workers", "2"])
+    assert asked, "the CLI did not ask workers.reuse_port_supported"
     assert exited.value.code != 0
     captured = capsys.readouterr()
     assert captured.err == "staticsrv: error: --workers needs SO_REUSEPORT (Linux, BSD, macOS)\n"

@@ -6,7 +6,7 @@ import os
 import socket
 
 from tests.client import get
-from tests.e2e.test_cli import start, stop
+from tests.process import start, stop
 
 
 def _closed_port() -> int:

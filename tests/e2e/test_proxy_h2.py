@@ -20,8 +20,8 @@ from staticsrv.config import Timeouts
 from staticsrv.http.proxymap import parse_proxy
 from tests.backend import Backend, backend, release
 from tests.conftest import Running, ServeFactory
-from tests.e2e.load.netutil import poll_until
 from tests.h2client import H2Conn, h2_context
+from tests.waiting import poll_until
 
 pytestmark = pytest.mark.one_scheme
 MB = 1024 * 1024

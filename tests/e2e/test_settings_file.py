@@ -6,31 +6,23 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.client import get
+from tests.process import next_line, run_fail, staticsrv
 
 
 def launch(
     cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[str], int, list[str]]:
     """Start the CLI in ``cwd``; read its banner up to the URL line."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-    )
-    assert proc.stdout is not None
-    lines = [proc.stdout.readline()]
+    proc = staticsrv(*args, cwd=cwd, env={**os.environ, **(env or {})})
+    lines = [next_line(proc)]
     while not (match := re.search(r"http://127\.0\.0\.1:(\d+)/", lines[-1])):
         assert lines[-1], f"no URL line: {lines}"
-        lines.append(proc.stdout.readline())
+        lines.append(next_line(proc))
     return proc, int(match.group(1)), lines
 
 
@@ -102,14 +94,7 @@ def test_a_bad_settings_file_is_one_line_naming_it(
     tmp_path: Path, name: str, text: str, says: str
 ) -> None:
     (tmp_path / name).write_text(text)
-    done = subprocess.run(
-        [sys.executable, "-m", "staticsrv"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = run_fail(cwd=tmp_path)
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert line.startswith(f"staticsrv: error: {name}") and says in line

@@ -15,8 +15,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,22 +26,16 @@ from staticsrv.config import Timeouts
 from staticsrv.http.http11 import Request
 from staticsrv.http.responses import Response, StreamBody
 from staticsrv.pki import certs
-from tests.client import Addr, Conn, build, get, raw
+from tests.client import Addr, Conn, build, client_hello, get, raw
 from tests.conftest import ServeFactory
+from tests.process import next_line
+from tests.process import run_fail as cli
+from tests.process import staticsrv as spawn
+from tests.waiting import poll_until
 
 pytestmark = pytest.mark.one_scheme
 
 HELLO = b"hello world\n"
-
-
-def client_hello() -> bytes:
-    """The bytes of a real TLS ClientHello, as a browser's first flight."""
-    ctx = ssl.create_default_context()
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
-    with pytest.raises(ssl.SSLWantReadError):
-        obj.do_handshake()
-    return outgoing.read()
 
 
 def plain(addr: tuple[str, int]) -> Addr:
@@ -64,9 +56,7 @@ def tls_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def wait_for_log(caplog: pytest.LogCaptureFixture, count: int) -> list[str]:
     """The server logs from its own thread after it saw the client go: poll
     the captured records, bounded, since no event marks that moment."""
-    deadline = time.monotonic() + 5
-    while len(tls_warnings(caplog)) < count and time.monotonic() < deadline:
-        time.sleep(0.02)  # allowed: polls an outcome (a log record), never readiness
+    poll_until(f"{count} TLS log lines", lambda: len(tls_warnings(caplog)) >= count, 5)
     return tls_warnings(caplog)
 
 
@@ -351,13 +341,6 @@ def test_a_ca_folder_the_server_would_serve_is_refused(
 # ---------------------------------------------------------------- the command line
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "staticsrv", *args],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-
-
 def test_print_ca_prints_the_ca_certificate(ca_data_dir: Path) -> None:
     done = cli("--print-ca")
     assert done.returncode == 0, done.stderr
@@ -384,13 +367,9 @@ def test_cli_certificate_errors_are_one_line_and_exit_2(
 
 @pytest.mark.skipif(os.name != "posix", reason="--workers needs SO_REUSEPORT")
 def test_https_with_workers_and_the_banner(site: Path, client_tls: ssl.SSLContext) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "staticsrv", str(site), "--port", "0", "--https", "-w", "2", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = spawn(str(site), "--port", "0", "--https", "-w", "2", "-q")
     try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(5)]
+        lines = [next_line(proc) for _ in range(5)]
         match = re.search(r"with 2 workers at https://127\.0\.0\.1:(\d+)/ ", lines[0])
         assert match, lines
         assert "local CA" in lines[1] and str(certs.data_dir() / certs.CA_CERT) in lines[1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import run_fail
+from tests.process import run_fail
 
 pytest.importorskip("cryptography")
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.client import get
-from tests.e2e.test_cli import start, stop
 from tests.e2e.test_lifecycle import children_of, gone
+from tests.process import start, stop
+from tests.waiting import poll_until
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="needs SO_REUSEPORT")
 
@@ -23,13 +24,14 @@ def live_children(pid: int) -> list[int]:
 
 def wait_for_new_worker(pid: int, old: set[int], count: int) -> list[int]:
     # Another process's fork cannot be awaited from here: poll, bounded.
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        now = live_children(pid)
-        if len(now) == count and set(now) - old:
-            return now
-        time.sleep(0.02)  # allowed: a bounded poll of another process's state
-    raise AssertionError(f"no worker replaced the killed one: {children_of(pid)}")
+    now: list[int] = []
+
+    def replaced() -> bool:
+        now[:] = live_children(pid)
+        return len(now) == count and bool(set(now) - old)
+
+    poll_until("a worker replaced the killed one", replaced, 15, detail=lambda: children_of(pid))
+    return now
 
 
 def test_a_worker_killed_with_sigkill_is_restarted_and_the_port_keeps_serving(

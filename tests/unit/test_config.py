@@ -14,6 +14,7 @@ import pytest
 
 from staticsrv import cli, config
 from staticsrv.config import DEFAULTS, MAX_AGE_LIMIT, Config, Timeouts, from_options
+from tests.patching import replace
 
 
 def test_defaults_give_the_default_config(tmp_path: Path) -> None:
@@ -155,9 +156,10 @@ def test_limits_are_inclusive(tmp_path: Path) -> None:
 
 
 def test_uvloop_asked_but_not_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(config, "has_uvloop", lambda: False)
+    asked = replace(monkeypatch, config, "has_uvloop", lambda: False)
     with pytest.raises(ValueError) as info:
         from_options(tmp_path, loop="uvloop")
+    assert asked, "from_options did not ask config.has_uvloop"
     assert str(info.value) == "--loop uvloop needs uvloop: pip install 'staticsrv[fast]'"
     assert from_options(tmp_path, loop="auto").loop == "auto"  # auto falls back quietly
 

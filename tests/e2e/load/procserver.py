@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-STARTUP_TIMEOUT = 20.0
+from tests.process import start_quiet
+
 STOP_TIMEOUT = 20.0
-_URL = re.compile(rb"Serving .* at https?://127\.0\.0\.1:(\d+)/ \(Ctrl\+C to stop\)")
+_URL = re.compile(r"Serving .* at https?://127\.0\.0\.1:(\d+)/ \(Ctrl\+C to stop\)")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
-_REPO = Path(__file__).resolve().parents[3]
 
 
 @dataclass
@@ -84,26 +81,6 @@ class ServerProc:
         return status, self.stderr_text()
 
 
-def _read_port(proc: subprocess.Popen[bytes]) -> int:
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    seen = b""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while b"\n" not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no startup line within {STARTUP_TIMEOUT} s: {seen!r}")
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                raise AssertionError(f"server exited before announcing its port: {seen!r}")
-            seen += chunk
-    match = _URL.search(seen)
-    assert match is not None, f"unexpected startup line: {seen!r}"
-    return int(match.group(1))
-
-
 def start_server(
     root: Path,
     *args: str,
@@ -114,23 +91,12 @@ def start_server(
     # A file, not a pipe: a chatty server can never block on a full pipe.  It
     # stays open for the server's lifetime and is closed by ServerProc.stop.
     stderr = open(stderr_path, "wb")  # noqa: SIM115
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO), env.get("PYTHONPATH")]))
-    cmd = [sys.executable, "-m", "staticsrv", "--root", str(root), "--port", "0", "-q", *args]
-    proc = subprocess.Popen(
-        cmd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        cwd=str(_REPO),
-        env=env,
-        preexec_fn=preexec_fn,
-    )
     try:
-        port = _read_port(proc)
+        proc, port, line = start_quiet(
+            "--root", str(root), "--port", "0", "-q", *args, stderr=stderr, preexec_fn=preexec_fn
+        )
     except BaseException:
-        proc.kill()
-        proc.wait(5)
         stderr.close()
         raise
+    assert _URL.search(line), f"unexpected startup line: {line!r}"
     return ServerProc(proc, port, root, stderr_path, stderr)

@@ -18,8 +18,8 @@ import pytest
 
 from tests.client import Closed, Conn, fetch
 from tests.e2e.load.conftest import RunServer
-from tests.e2e.load.netutil import poll_until
 from tests.e2e.load.procserver import ServerProc
+from tests.waiting import poll_until
 
 pytestmark = pytest.mark.load
 

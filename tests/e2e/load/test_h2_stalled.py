@@ -18,8 +18,9 @@ import h2.settings
 import pytest
 
 from tests.e2e.load.conftest import RunServer
-from tests.e2e.load.netutil import TCP_ESTABLISHED, poll_until, server_sockets
+from tests.e2e.load.netutil import TCP_ESTABLISHED, server_sockets
 from tests.h2client import H2Conn
+from tests.waiting import poll_until
 
 pytestmark = pytest.mark.load
 

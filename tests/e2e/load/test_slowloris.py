@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.client import Addr, Conn, build, connect, fetch
+from tests.client import Addr, Conn, build, client_hello, connect, fetch
 from tests.e2e.load.conftest import RunServer
-from tests.e2e.load.netutil import client_hello
 
 pytestmark = pytest.mark.load
 

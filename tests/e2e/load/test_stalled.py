@@ -20,7 +20,8 @@ import pytest
 
 from tests.client import Addr, Conn, fetch
 from tests.e2e.load.conftest import RunServer
-from tests.e2e.load.netutil import TCP_ESTABLISHED, poll_until, server_sockets
+from tests.e2e.load.netutil import TCP_ESTABLISHED, server_sockets
+from tests.waiting import poll_until
 
 pytestmark = pytest.mark.load
 

@@ -14,13 +14,8 @@ from staticsrv.http.routing import (
     parse_base,
     strip_base,
 )
-from staticsrv.http.target import Target, decode_target
-
-
-def target(raw: str) -> Target:
-    decoded = decode_target(raw)
-    assert isinstance(decoded, Target)
-    return decoded
+from staticsrv.http.target import Target
+from tests.unit.heads import target
 
 
 @pytest.mark.parametrize(

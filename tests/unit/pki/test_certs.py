@@ -19,6 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from staticsrv import banner
 from staticsrv.pki import certs, lan
+from tests.patching import replace
 
 NAMES = ["localhost", "127.0.0.1", "::1"]
 
@@ -160,8 +161,9 @@ def test_leaf_is_reissued_when_the_names_change_and_the_ca_is_kept(folder: Path)
 def test_leaf_is_reissued_before_it_expires(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     certs.ensure(NAMES)
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=certs.LEAF_DAYS - 10)
-    monkeypatch.setattr(certs, "_now", lambda: later)
+    asked = replace(monkeypatch, certs, "_now", lambda: later)
     assert certs.ensure(NAMES).new_leaf
+    assert asked, "ensure did not read the time through certs._now"
 
 
 def test_leaf_of_a_replaced_ca_is_reissued(folder: Path) -> None:
@@ -232,15 +234,16 @@ def test_a_specific_address_or_name_is_added() -> None:
 
 
 def test_wildcard_binds_add_every_lan_address(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lan, "lan_addresses", lambda host: ["192.168.1.20", "10.0.0.5"])
+    asked = replace(monkeypatch, lan, "lan_addresses", lambda host: ["192.168.1.20", "10.0.0.5"])
     assert lan.leaf_names("0.0.0.0") == [*NAMES, "192.168.1.20", "10.0.0.5"]
+    assert asked == [("0.0.0.0",)]
 
 
 def test_the_banner_and_the_certificate_name_the_same_lan_addresses(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """One source (lan.lan_addresses): every LAN URL the banner prints is in the leaf."""
-    monkeypatch.setattr(lan, "lan_addresses", lambda host: ["192.168.1.20", "10.0.0.5"])
+    asked = replace(monkeypatch, lan, "lan_addresses", lambda host: ["192.168.1.20", "10.0.0.5"])
     with socket.socket() as sock:
         sock.bind(("0.0.0.0", 0))
         port = sock.getsockname()[1]
@@ -249,6 +252,7 @@ def test_the_banner_and_the_certificate_name_the_same_lan_addresses(
     assert urls == [f"https://192.168.1.20:{port}/", f"https://10.0.0.5:{port}/"]
     names = lan.leaf_names("0.0.0.0")
     assert all(url.split("//")[1].rsplit(":", 1)[0] in names for url in urls)
+    assert len(asked) == 2  # the banner and the certificate both asked the one source
 
 
 def test_lan_addresses_leave_out_loopback_and_link_local() -> None:
@@ -266,9 +270,10 @@ def test_https_without_cryptography_names_the_extra(
 ) -> None:
     from staticsrv.config import from_options
 
-    monkeypatch.setattr(certs, "has_cryptography", lambda: False)
+    asked = replace(monkeypatch, certs, "has_cryptography", lambda: False)
     with pytest.raises(ValueError, match=r"--https needs .*pip install 'staticsrv\[tls\]'"):
         from_options(tmp_path, https=True)
+    assert asked, "from_options did not ask certs.has_cryptography"
     with pytest.raises(ValueError, match=r"--print-ca needs .*staticsrv\[tls\]"):
         certs.ensure_ca()
 
@@ -277,11 +282,12 @@ def test_a_reusable_leaf_needs_no_cryptography(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     certs.ensure(NAMES)
-    monkeypatch.setattr(certs, "has_cryptography", lambda: False)
+    asked = replace(monkeypatch, certs, "has_cryptography", lambda: False)
     assert not certs.ensure(NAMES).new_leaf
     assert certs.ensure_ca() == folder / "ca.pem"
     with pytest.raises(ValueError, match="needs the cryptography package"):
         certs.ensure([*NAMES, "10.1.2.3"])  # a new name needs a new leaf
+    assert asked, "ensure did not ask certs.has_cryptography"
 
 
 def test_allowed_hosts_are_named_after_the_bound_ones() -> None:

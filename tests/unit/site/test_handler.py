@@ -19,25 +19,14 @@ from pathlib import Path
 import pytest
 
 from staticsrv.config import Config
-from staticsrv.http.http11 import Request, parse_head
-from staticsrv.http.limits import Limits
+from staticsrv.http.http11 import Request
 from staticsrv.http.responses import FileBody, Response
 from staticsrv.site.handler import LOOKUPS, AddFields, Handler, Rule
 from staticsrv.site.reader import FileChanged
+from tests.unit.heads import request
 
 HELLO = b"hello world\n"
 CSS = b"body { color: red; }\n" * 100  # compressible and above the gzip minimum
-
-
-def request(
-    target: str = "/", method: str = "GET", headers: dict[str, str] | None = None
-) -> Request:
-    """A Request as the connection would hand it over: parsed from a real head."""
-    lines = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-    head = f"{method} {target} HTTP/1.1\r\nHost: localhost\r\n{lines}".encode("latin-1")
-    req = parse_head(head, Limits())
-    assert isinstance(req, Request), req
-    return req
 
 
 def same(a: Response, b: Response) -> bool:

@@ -9,18 +9,9 @@ from pathlib import Path
 import pytest
 
 from staticsrv.config import Config
-from staticsrv.http.http11 import Request, parse_head
-from staticsrv.http.limits import Limits
 from staticsrv.site.handler import Handler
 from staticsrv.site.siterules import SiteFiles
-
-
-def request(target: str, host: str = "localhost", **fields: str) -> Request:
-    lines = [f"GET {target} HTTP/1.1", f"Host: {host}"]
-    lines += [f"{name.replace('_', '-')}: {value}" for name, value in fields.items()]
-    parsed = parse_head(("\r\n".join(lines) + "\r\n").encode("latin-1"), Limits())
-    assert isinstance(parsed, Request)
-    return parsed
+from tests.unit.heads import request
 
 
 @pytest.fixture

@@ -15,22 +15,13 @@ from pathlib import Path
 import pytest
 
 from staticsrv.config import Config
-from staticsrv.http.http11 import Request, parse_head
-from staticsrv.http.limits import Limits
 from staticsrv.http.responses import Response
 from staticsrv.live.events import Hub
 from staticsrv.site.handler import Handler
 from staticsrv.site.inject import SCRIPT_TAG
+from tests.unit.heads import request
 
 PAGE = b"<!doctype html><html><head><title>t</title></head><body>" + b"x" * 2000 + b"</body></html>"
-
-
-def request(target: str, method: str = "GET", **fields: str) -> Request:
-    lines = [f"{method} {target} HTTP/1.1", "Host: localhost"]
-    lines += [f"{name.replace('_', '-')}: {value}" for name, value in fields.items()]
-    req = parse_head(("\r\n".join(lines) + "\r\n").encode("latin-1"), Limits())
-    assert isinstance(req, Request)
-    return req
 
 
 @pytest.fixture
@@ -151,12 +142,12 @@ async def test_a_precompressed_sidecar_is_not_used_for_html(live: Handler, root:
 async def test_non_html_answers_are_byte_for_byte_unchanged(live: Handler, plain: Handler) -> None:
     for target, fields in [
         ("/style.css", {}),
-        ("/style.css", {"accept_encoding": "gzip"}),
-        ("/data.bin", {"range": "bytes=10-20"}),
+        ("/style.css", {"Accept-Encoding": "gzip"}),
+        ("/data.bin", {"Range": "bytes=10-20"}),
         ("/data.bin", {}),
     ]:
-        on = await live.handle(request(target, **fields))
-        off = await plain.handle(request(target, **fields))
+        on = await live.handle(request(target, headers=fields))
+        off = await plain.handle(request(target, headers=fields))
         assert (on.status, on.fields, on.body) == (off.status, off.fields, off.body), target
 
 

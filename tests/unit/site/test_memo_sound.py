@@ -23,7 +23,8 @@ from staticsrv.net.transport import Features, Transport
 from staticsrv.site.handler import Handler
 from staticsrv.site.reader import RACY_NS
 from staticsrv.site.resolver import File
-from tests.unit.site.test_handler import request
+from tests.patching import replace
+from tests.unit.heads import request
 
 V1 = b"version one\n"
 V2 = b"version TWO\n"  # the same size: only the stat (or the content) tells them apart
@@ -159,13 +160,14 @@ async def test_a_same_second_same_size_rewrite_gets_new_bytes_and_a_new_etag(
 ) -> None:
     path = root / "a.txt"
     tick = os.stat(path).st_mtime_ns // 10**9 * 10**9  # the second the file was written in
-    monkeypatch.setattr(os, "stat", coarse(os.stat, tick))
-    monkeypatch.setattr(os, "fstat", coarse(os.fstat, tick))
+    stats = replace(monkeypatch, os, "stat", coarse(os.stat, tick))
+    fstats = replace(monkeypatch, os, "fstat", coarse(os.fstat, tick))
     now = [tick + 500_000_000]  # a coarse clock: still within that second
     handler, _ends = make(root, clock=lambda: now[0])
     try:
         first = await handler.handle(request("/a.txt"))
         assert first.body == V1
+        assert stats and fstats, "the handler did not look through os.stat and os.fstat"
         assert first.field("Last-Modified") is None  # a date cannot tell these apart
         before = os.stat(path)
         rewrite_in_place(path, V2)
@@ -219,8 +221,8 @@ async def test_under_live_a_same_second_same_size_page_rewrite_gets_the_new_page
     path = root / "p.html"
     path.write_bytes(b"<p>one</p>\n")
     tick = os.stat(path).st_mtime_ns // 10**9 * 10**9
-    monkeypatch.setattr(os, "stat", coarse(os.stat, tick))
-    monkeypatch.setattr(os, "fstat", coarse(os.fstat, tick))
+    stats = replace(monkeypatch, os, "stat", coarse(os.stat, tick))
+    fstats = replace(monkeypatch, os, "fstat", coarse(os.fstat, tick))
     now = [tick + 500_000_000]
     handler = Handler(live_config(root), clock=lambda: now[0], endpoints=Hub())
     ends: list[Callable[[], None]] = []
@@ -228,6 +230,7 @@ async def test_under_live_a_same_second_same_size_page_rewrite_gets_the_new_page
     try:
         first = await handler.handle(request("/p.html"))
         assert isinstance(first.body, bytes) and b"<p>one</p>" in first.body
+        assert stats and fstats, "the handler did not look through os.stat and os.fstat"
         rewrite_in_place(path, b"<p>TWO</p>\n")
         second = await handler.handle(request("/p.html"))
         assert isinstance(second.body, bytes) and b"<p>TWO</p>" in second.body

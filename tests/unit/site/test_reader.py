@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from staticsrv.site.reader import FileChanged, FileKey, Reader, _Aiofile, gzip_body, open_regular
+from tests.patching import replace
 
 DATA = b"0123456789" * 300
 
@@ -147,10 +148,11 @@ async def test_a_file_written_while_it_is_read_raises_file_changed(
         os.utime(path, ns=(key.mtime_ns, key.mtime_ns))  # even the same mtime
         return real_pread(fd, n, offset)
 
-    monkeypatch.setattr(os, "pread", pread_during_a_save)
+    torn = replace(monkeypatch, os, "pread", pread_during_a_save)
     with pytest.raises(FileChanged):
         await reader.read(key)
     monkeypatch.setattr(os, "pread", real_pread)
+    assert torn, "the read did not go through os.pread"
     assert reader._read.cache_info().currsize == 0  # nothing torn was kept
 
 

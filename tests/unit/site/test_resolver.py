@@ -8,15 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from staticsrv.http.target import Target, decode_target
 from staticsrv.site.reader import FileKey
 from staticsrv.site.resolver import File, Forbidden, Listing, NotFound, Redirect, Resolver
-
-
-def target(raw: str) -> Target:
-    decoded = decode_target(raw)
-    assert isinstance(decoded, Target), decoded
-    return decoded
+from tests.patching import replace
+from tests.unit.heads import target
 
 
 @pytest.fixture
@@ -144,8 +139,9 @@ def test_permission_error_is_forbidden(root: Path, monkeypatch: pytest.MonkeyPat
         raise PermissionError(13, "Permission denied", path)
 
     resolver = Resolver(str(root), listing=True, dotfiles=False)
-    monkeypatch.setattr(os, "stat", deny)
+    denied = replace(monkeypatch, os, "stat", deny)
     assert isinstance(resolver.resolve(target("/a.txt")), Forbidden)
+    assert denied, "the resolver did not stat through os.stat"
 
 
 def test_not_found_page_prefers_not_found_html_then_404_html(root: Path) -> None:
