@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from staticsrv.http.http11 import Request
 from staticsrv.http.responses import Response, StreamBody
 from tests.client import Conn
 from tests.conftest import ServeFactory
+from tests.waiting import poll_until
 
 EVENTS = [b"data: one\n\n", b"", b"data: two\n\n", b"x" * 100_000]
 
@@ -63,10 +63,9 @@ def test_a_stream_is_chunked_for_http11_and_the_connection_stays(serve: ServeFac
         after = conn.request("/hello.txt")  # framing intact: the next answer follows
         assert (after.status, after.body) == (200, b"hello world\n")
     # The access log is flushed once per loop turn: poll the outcome, bounded.
-    deadline = time.monotonic() + 10
-    while not any('"GET /events HTTP/1.1" 200' in x for x in srv.log):
-        assert time.monotonic() < deadline, srv.log
-        time.sleep(0.02)  # allowed: a bounded poll of an outcome, not a readiness wait
+    poll_until(
+        "the stream logged", lambda: any('"GET /events HTTP/1.1" 200' in x for x in srv.log), 10
+    )
 
 
 def test_a_stream_to_http10_ends_with_the_close(serve: ServeFactory) -> None:
