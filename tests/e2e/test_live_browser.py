@@ -57,7 +57,7 @@ def test_editing_the_html_shows_the_new_content_without_a_manual_reload(
     page = open_live_page(browser, f"http://127.0.0.1:{running.port}/")
     assert page.inner_text("#title") == "old"
     (page_site / "index.html").write_text(PAGE.format(title="new"))
-    page.wait_for_function("document.getElementById('title').textContent === 'new'")
+    page.wait_for_function("document.getElementById('title')?.textContent === 'new'")
 
 
 def test_editing_a_stylesheet_restyles_the_page_without_reloading_it(
@@ -87,7 +87,7 @@ def test_the_page_recovers_after_the_server_restarts(browser: Any, page_site: Pa
     log: list[str] = []
     second_config = dataclasses.replace(config, port=port)
     with staticsrv.serve(config=second_config, access_log=log.append):
-        page.wait_for_function("document.getElementById('title').textContent === 'after restart'")
+        page.wait_for_function("document.getElementById('title')?.textContent === 'after restart'")
         page.wait_for_function(
             "window.__staticsrvLive && window.__staticsrvLive.run !== null"
             f" && window.__staticsrvLive.run !== {first_run!r}"

@@ -75,7 +75,7 @@ def test_every_tab_loads_and_reloads_once_over_at_most_two_streams(
 
     (site / "index.html").write_text(PAGE.format(title="new"))
     for page in pages:
-        page.wait_for_function("document.getElementById('title').textContent === 'new'")
+        page.wait_for_function("document.getElementById('title')?.textContent === 'new'")
         assert page.evaluate("window.marker") is None  # reloaded
         listening(page)
     # A round trip through every tab's stream (a css swap, no reload)
@@ -110,7 +110,7 @@ def test_a_closing_leader_hands_over_without_a_missed_event(
     # while nobody holds a stream, and the next leader asks for it.
     (site / "index.html").write_text(PAGE.format(title="new"))
     for page in rest:
-        page.wait_for_function("document.getElementById('title').textContent === 'new'")
+        page.wait_for_function("document.getElementById('title')?.textContent === 'new'")
     context.close()
 
 
@@ -142,7 +142,7 @@ def test_a_live_reload_keeps_the_scroll_position_and_a_new_visit_starts_at_the_t
         " window.marker = 1"
     )
     (site / "index.html").write_text(SCROLL_PAGE.format(title="new"))
-    page.wait_for_function("document.getElementById('title').textContent === 'new'")
+    page.wait_for_function("document.getElementById('title')?.textContent === 'new'")
     assert page.evaluate("window.marker") is None  # a reload, not an edit in place
     page.wait_for_function(
         "window.scrollY === 2000 && document.querySelector('.pane').scrollTop === 700"
@@ -174,14 +174,14 @@ def test_a_page_with_five_frames_reloads_over_one_stream(
     listening(page)
     assert len(page.frames) == 6
     for frame in page.frames[1:]:
-        frame.wait_for_function("document.getElementById('text').textContent === 'old'")
+        frame.wait_for_function("document.getElementById('text')?.textContent === 'old'")
     page.evaluate("window.marker = 1")
     assert hub.peak == 1
     (site / "frame.html").write_text('<!doctype html><p id="text">new</p>')
     page.wait_for_function("window.marker === undefined")
     listening(page)
     for frame in page.frames[1:]:
-        frame.wait_for_function("document.getElementById('text').textContent === 'new'")
+        frame.wait_for_function("document.getElementById('text')?.textContent === 'new'")
     assert gets(running, "/") == 2  # the top page reloaded once, the frames with it
     assert hub.streams == 1
     page.close()
@@ -216,7 +216,7 @@ def test_after_a_restart_every_tab_reloads_once(browser: Any, site: Path, init: 
     with staticsrv.serve(config=dataclasses.replace(config, port=port), access_log=log.append):
         for page in pages:
             page.wait_for_function(
-                "document.getElementById('title').textContent === 'after restart'"
+                "document.getElementById('title')?.textContent === 'after restart'"
             )
             listening(page)
         # A round trip (a css swap, no reload) before counting.
@@ -241,5 +241,5 @@ def test_a_page_whose_policy_forbids_workers_still_reloads(
     listening(page)
     assert page.evaluate("window.__staticsrvLive.via") == "leader"  # the worker was refused
     (site / "index.html").write_text(PAGE.format(title="new"))
-    page.wait_for_function("document.getElementById('title').textContent === 'new'")
+    page.wait_for_function("document.getElementById('title')?.textContent === 'new'")
     page.close()

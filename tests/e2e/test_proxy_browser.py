@@ -32,7 +32,7 @@ def test_proxied_page_websocket_and_live_css(
     page.wait_for_function("window.__staticsrvLive && window.__staticsrvLive.run !== null")
     # The page's WebSocket went through the proxy to the backend and back.
     page.wait_for_function(
-        "document.getElementById('echo').textContent === 'echo: from the browser'"
+        "document.getElementById('echo')?.textContent === 'echo: from the browser'"
     )
     color = "getComputedStyle(document.getElementById('title')).color"
     assert page.evaluate(color) == RED
