@@ -120,7 +120,7 @@ import pathlib, sys, time
 here = pathlib.Path(sys.argv[0]).parent
 with open(here / "builds.log", "a") as log:
     log.write("build\\n")
-time.sleep(0.8)
+time.sleep(0.8)  # allowed: the build itself takes this long (a slow generator)
 out = here / "site"
 out.mkdir(exist_ok=True)
 (out / "index.html").write_text((here / "src" / "page.txt").read_text())
@@ -233,7 +233,7 @@ out.mkdir(exist_ok=True)
 stamp = (here / "src" / "page.txt").read_text()
 for i in range(300):
     (out / f"page{i:03}.html").write_text(f"<p>{stamp} {i}</p>")
-    time.sleep(2 / 300)
+    time.sleep(2 / 300)  # allowed: the generator writes 300 files over 2 s
 """
 
 
