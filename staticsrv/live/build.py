@@ -107,19 +107,17 @@ class Builder:
 
     async def _one(self) -> bool:
         self.builds += 1
-        state: dict[str, object] = {"state": "running", "command": self.command, "status": None}
-        self.hub.build(state)
+        self.hub.build_state("running", self.command)
         start = time.monotonic()
         status, tail = await run_command(self.command)
         took = time.monotonic() - start
         if status == 0:
             log.warning("staticsrv: build ok in %.2f s", took)
-            self.hub.build({**state, "state": "ok", "status": 0})
+            self.hub.build_state("ok", self.command, 0)
             return True
         why = f"exit {status}" if status is not None else "could not start"
         log.warning("staticsrv: build failed (%s) in %.2f s", why, took)
-        output = "\n".join(tail)
-        self.hub.build({**state, "state": "failed", "status": status, "output": output})
+        self.hub.build_state("failed", self.command, status, "\n".join(tail))
         return False
 
 

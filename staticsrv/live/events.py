@@ -171,13 +171,6 @@ class Hub:
         """
         self.publish("build", build_event(state, command, status, output))
 
-    def build(self, state: dict[str, object]) -> None:
-        """``--build``: publish the build's state (kept, and sent after hello to later streams)."""
-        output = state.get("output")
-        if isinstance(output, str):
-            state = {**state, "output": "\n".join(output.splitlines()[-BUILD_LINES:])}
-        self.publish("build", state)
-
     def respond(self, req: Request, target: Target) -> Response | None:
         """The answer under ``/__staticsrv__/``; None: nothing there (404)."""
         name = target.segments[1:]

@@ -154,8 +154,8 @@ async def test_a_new_stream_hears_the_build_state_once_right_after_hello() -> No
     chunks = hub.stream()
     first = asyncio.ensure_future(chunks.__anext__())
     await asyncio.sleep(0)  # the stream waits for the watcher: a build starts meanwhile
-    hub.build({"state": "running", "command": "make", "status": None})
-    hub.build({"state": "failed", "command": "make", "status": 2, "output": "boom"})
+    hub.build_state("running", "make")
+    hub.build_state("failed", "make", 2, "boom")
     hub.announce(["/a.html"])
     hub.ready.set()
     got = [await first, await chunks.__anext__(), await chunks.__anext__()]
