@@ -118,13 +118,12 @@ class Files(ErrorPages):
         compressible = is_compressible(content_type)
         etag = make_etag(st.st_ino, st.st_size, st.st_mtime_ns)
         last_modified = int(st.st_mtime)
-        # RFC 9110 §8.8.2.2: a modification date in the current second is
-        # weak, as the file may change again within it under the same date;
-        # an If-Modified-Since client (curl -z, wget -N) would then keep the
-        # first version.  Such a file is sent the second before (and no
-        # date after the Date, §8.8.2.1: a skewed clock, an archive's future
-        # timestamps).  Preconditions keep comparing the real mtime, so
-        # that date never earns a 304: a 200, and the ETag a 304.
+        # RFC 9110 §8.8.2.1: no date after the Date (a skewed clock, an
+        # archive's future timestamps), and none in the current second
+        # (§8.8.2.2, a weak date).  A version that recent is racy anyway and
+        # goes out without Last-Modified (below); the clamp is for the
+        # future.  Preconditions keep comparing the real mtime, so a clamped
+        # date never earns a 304: a 200, and the ETag a 304.
         settled = int(time.time()) - 1
         common: list[tuple[str, str]] = [
             ("ETag", etag),

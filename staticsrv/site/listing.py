@@ -37,11 +37,10 @@ from staticsrv.http.negotiate import choose_encoding
 from staticsrv.http.responses import Response
 from staticsrv.http.target import Target, is_servable_name
 from staticsrv.site.cache import Bounded
+from staticsrv.site.errorpages import GZIP_MIN
 from staticsrv.site.reader import gzip_body
 from staticsrv.site.resolver import Listing, Resolver
 from staticsrv.site.siterules import RULE_FILES
-
-GZIP_MIN = 1024
 
 
 @dataclass(slots=True)
