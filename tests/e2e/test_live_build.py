@@ -155,7 +155,7 @@ def test_ctrl_c_during_a_long_build_ends_it_and_the_server(project: Path) -> Non
         project,
         "build.py",
         "import os, pathlib, subprocess, sys\n"
-        # A grandchild too: the whole group must go.
+        # A grandchild too (a 30 s build step, what Ctrl+C must end): the whole group goes.
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
         f"pathlib.Path({str(pidfile)!r}).write_text(f'{{os.getpid()}} {{child.pid}}')\n"
         "child.wait()\n",
