@@ -111,6 +111,8 @@ async def _serve(conn: Connection, shared: Shared) -> None:
     offered = False  # a ClientSide was set for the previous request
     body_deadline = 0.0
     while True:
+        if conn.owed is not None and not await _send_owed(conn, shared):
+            return
         if discard:
             discard -= len(buf.extract(discard))
             if discard:
@@ -127,13 +129,24 @@ async def _serve(conn: Connection, shared: Shared) -> None:
             await writer.flush()
             if shared.stopping:
                 return
+            raw = conn.raw
             if not buf:
                 conn.phase = Phase.IDLE
                 conn.deadline = loop.time() + t.keepalive
+                if raw is not None:
+                    raw.quick = conn.hook  # idle: the quick path may answer (net.quick)
             elif conn.phase != Phase.RECEIVING:
                 conn.phase = Phase.RECEIVING  # a pipelined head arrived in part
                 conn.deadline = loop.time() + t.head
             data = await transport.recv()
+            if raw is not None:
+                raw.quick = None
+            if conn.owed is not None:
+                # The quick path answered and the kernel did not take it all:
+                # the rest goes first (the loop's top), then what came since.
+                if data:
+                    buf.feed(data)
+                continue
             if not data:
                 return
             if conn.phase == Phase.IDLE:
@@ -242,6 +255,25 @@ async def _serve(conn: Connection, shared: Shared) -> None:
                 # closing with it unread would reset the answer away.
                 await _linger(conn)
             return
+
+
+async def _send_owed(conn: Connection, shared: Shared) -> bool:
+    """Send the rest of an answer the quick path began; False if the connection ends."""
+    owed = conn.owed
+    assert owed is not None
+    conn.owed = None
+    conn.phase = Phase.BUSY
+    conn.deadline = conn.loop.time() + shared.timeouts.send
+    transport = conn.transport
+    start = transport.sent
+    try:
+        await transport.send(owed.data)
+    finally:
+        if shared.log is not None:
+            went = owed.went + transport.sent - start
+            body = min(max(went - owed.head, 0), owed.body)
+            shared.log.record(conn.peer, owed.req, owed.status, body, body == owed.body)
+    return not owed.close
 
 
 def _awaits_continue(req: Request, buffered: int) -> bool:

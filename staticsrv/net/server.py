@@ -25,6 +25,7 @@ from staticsrv.net import connection
 from staticsrv.net.accesslog import AccessLog
 from staticsrv.net.binding import BindError, bind, bind_also, bind_any, bound_url
 from staticsrv.net.connection import Connection, Phase
+from staticsrv.net.quick import Quick
 from staticsrv.net.shared import Shared
 from staticsrv.net.transport import Features, Transport
 from staticsrv.site.handler import Handler, Rule
@@ -57,6 +58,7 @@ class ServerCore:
 
     _loop: asyncio.AbstractEventLoop  # the loop serve() runs on
     _tls_transport: type[TLSTransport]  # set when a TLS context is given
+    _quick: Quick | None = None  # set by serve(): None where every request takes the coroutine
 
     def __init__(
         self,
@@ -119,6 +121,9 @@ class ServerCore:
         self.handler.passes.next_pass = self._loop.call_soon
         accepts = [self.background(self._accept_loop(s)) for s in (lsock, *also)]
         self.background(self._sweep())
+        self._quick = Quick(self.shared, self._loop, self._launch, self._close)
+        if not Quick.possible(self.shared):
+            self._quick = None
         if self.hub is not None:
             from staticsrv.live.watch import watch
 
@@ -149,6 +154,8 @@ class ServerCore:
         # Idle keep-alive connections and event streams are closed at once;
         # requests in flight get a grace period to finish (RFC 9112 §9.6).
         for conn in list(self._conns):
+            if conn.task is None:
+                self._close(conn)  # idle: the quick path had it
             if conn.phase in (Phase.IDLE, Phase.STREAMING) and conn.task is not None:
                 conn.task.cancel()
         tasks = [c.task for c in self._conns if c.task is not None]
@@ -285,16 +292,53 @@ class ServerCore:
             conn = Connection(self._tls_transport(raw, self.tls, peer, progress), peer, loop)
         conn.deadline = loop.time() + self.config.timeouts.head
         self._conns.add(conn)
-        conn.task = loop.create_task(self._run(conn))
+        quick = self._quick
+        if quick is None or self.tls is not None:
+            self._launch(conn)
+            return
+        # Plain HTTP: no coroutine until one is needed.  The request has
+        # usually arrived with the connection: one direct read, else the
+        # standing reader (staticsrv.net.quick).
+        conn.raw = raw
+        conn.hook = hook = quick.arm(conn)
+        try:
+            data = raw.read_now()
+        except OSError:
+            self._close(conn)
+            return
+        if data is None:
+            if raw.start_reading():
+                # Idle until its first byte, as the coroutine would count it.
+                conn.deadline = loop.time() + self.config.timeouts.keepalive
+                raw.quick = hook
+            else:
+                self._launch(conn)  # no readiness callbacks: the portable reads
+        elif data:
+            raw.start_reading()
+            hook(data)
+        else:
+            self._close(conn)
+
+    def _launch(self, conn: Connection) -> None:
+        """Start ``conn``'s coroutine (at accept, or when the quick path hands it over)."""
+        conn.task = self._loop.create_task(self._run(conn))
+
+    def _close(self, conn: Connection) -> None:
+        """Close a connection that never needed its coroutine."""
+        conn.transport.close()
+        self._ended(conn)
+
+    def _ended(self, conn: Connection) -> None:
+        self._conns.discard(conn)
+        self._slot_free.set()
+        for resume in list(self._resume_accept.values()):
+            resume()
 
     async def _run(self, conn: Connection) -> None:
         try:
             await connection.run(conn, self.shared)
         finally:
-            self._conns.discard(conn)
-            self._slot_free.set()
-            for resume in list(self._resume_accept.values()):
-                resume()
+            self._ended(conn)
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
@@ -312,8 +356,14 @@ class ServerCore:
                         if queued > 0 and conn.queued >= 0:
                             conn.deadline = max(conn.deadline, now + send_timeout)
                         conn.queued = queued
-                if conn.deadline < now and not conn.timed_out and conn.task is not None:
+                if conn.deadline < now and not conn.timed_out:
                     conn.timed_out = True
-                    conn.task.cancel()
+                    if conn.task is not None:
+                        conn.task.cancel()
+                    else:
+                        # Idle with no coroutine (a partial head always has
+                        # one): closed in silence, as the coroutine closes an
+                        # idle connection.
+                        self._close(conn)
             if self.access_log is not None:
                 self.access_log.flush()

@@ -120,6 +120,7 @@ class Transport:
         "_progress",
         "_reading",
         "_waiter",
+        "quick",
         "sent",
         "sock",
     )
@@ -144,6 +145,11 @@ class Transport:
         self._error: OSError | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._reading = False  # the reader is registered with the loop
+        # Armed while the connection is idle (no request in hand, nothing
+        # buffered, nothing owed): the next bytes read, or the end of the
+        # stream (b""), go to this callback instead of the inbox, once
+        # (staticsrv.net.quick; it re-arms after answering).
+        self.quick: Callable[[bytes], None] | None = None
 
     async def open(self) -> Opened:
         """Nothing to negotiate on plain TCP."""
@@ -185,6 +191,43 @@ class Transport:
             self._start_reading()  # was paused by READ_AHEAD
         return data
 
+    def take_back(self, data: bytes) -> None:
+        """Put ``data`` (read by the quick path, not answered) ahead of the inbox."""
+        if data:
+            self._inbox.insert(0, data)
+        elif self._error is None:
+            self._inbox.append(b"")  # the end of the stream, after what came before
+
+    def wake(self) -> None:
+        """Wake a coroutine waiting in :meth:`recv` (it gets the inbox, or b"" if empty)."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def read_now(self) -> bytes | None:
+        """One direct read (a new connection's request has usually arrived); None if
+        nothing waits.  Raises OSError if the connection is broken."""
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return None
+        if data:
+            self._arrived()
+        return data
+
+    def start_reading(self) -> bool:
+        """Register the reader (False where the loop has none: reads go through recv)."""
+        return self._reading or (self._features.add_reader and self._start_reading())
+
+    @property
+    def pending(self) -> bool:
+        """Bytes (or the end of the stream) were read and not yet taken by :meth:`recv`."""
+        return bool(self._inbox)
+
+    @property
+    def closed(self) -> bool:
+        return self.sock.fileno() < 0
+
     def _start_reading(self) -> bool:
         try:
             self._loop.add_reader(self.sock.fileno(), self._readable)
@@ -210,6 +253,15 @@ class Transport:
             self._error = exc
             data = b""
         inbox = self._inbox
+        quick = self.quick
+        if quick is not None and not inbox:
+            self.quick = None
+            if data:
+                self._arrived()
+            else:
+                self._stop_reading()
+            quick(data)
+            return
         if data:
             self._arrived()
             inbox.append(data)

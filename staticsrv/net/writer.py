@@ -17,13 +17,13 @@ import enum
 import logging
 import math
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from staticsrv.http.http11 import Request
 from staticsrv.http.responses import FileBody, Response, StreamBody, chunk
 from staticsrv.net.shared import Shared
-from staticsrv.net.transport import Pipe
+from staticsrv.net.transport import Pipe, Transport
 
 log = logging.getLogger("staticsrv")
 
@@ -38,7 +38,19 @@ class Phase(enum.IntEnum):
 
 
 class Connection:
-    __slots__ = ("deadline", "loop", "peer", "phase", "queued", "task", "timed_out", "transport")
+    __slots__ = (
+        "deadline",
+        "hook",
+        "loop",
+        "owed",
+        "peer",
+        "phase",
+        "queued",
+        "raw",
+        "task",
+        "timed_out",
+        "transport",
+    )
 
     def __init__(self, transport: Pipe, peer: str, loop: asyncio.AbstractEventLoop) -> None:
         self.transport = transport
@@ -52,7 +64,30 @@ class Connection:
         # Unacknowledged bytes at the sweeper's last look (Transport.unacked);
         # -1 when not known.
         self.queued = -1
+        # None until the connection needs its coroutine: a plain connection
+        # whose requests the quick path answers (staticsrv.net.quick) never
+        # gets one.
         self.task: asyncio.Task[None] | None = None
+        # The quick path: the plain transport it reads and writes (None: TLS,
+        # or no quick path), the callback its transport calls with what
+        # arrives while the connection is idle, and the rest of an answer
+        # the kernel did not take at once (the coroutine sends it, first).
+        self.raw: Transport | None = None
+        self.hook: Callable[[bytes], None] | None = None
+        self.owed: Owed | None = None
+
+
+@dataclass(slots=True)
+class Owed:
+    """The unsent rest of an answer the quick path began, and what to log for it."""
+
+    data: memoryview
+    req: Request
+    status: int
+    head: int  # bytes of the head in the whole answer
+    body: int  # bytes of the body in the whole answer
+    went: int  # bytes of the whole answer sent before
+    close: bool  # the connection ends after it
 
 
 @dataclass(slots=True)

@@ -181,6 +181,27 @@ class Handler(ProxyRouting, RuleAnswers):
             status, reason=reason, cache_control=self._cc, head=req.method == "HEAD", extra=extra
         )
 
+    def memo_hit(self, req: Request) -> Memo | None:
+        """The memoised answer :meth:`handle` would give ``req`` now, or None.
+
+        The same door as :meth:`handle` up to its memo (the Host check, the
+        pass, the rules' version), without the tree: the connection's quick
+        path (:mod:`staticsrv.net.quick`) serves a hit without a coroutine,
+        and takes everything else to :meth:`handle`.
+        """
+        headers = req.headers
+        if self._host_ok is not None and not self._host_ok(headers.get("host")):
+            return None  # the 403 is the tree's
+        if not self._skip.isdisjoint(headers):
+            return None
+        now, rules = self.passes.begin(), self._rules()
+        memo = self._memo.get(
+            (req.method, req.target, headers.get("if-none-match"), "accept-encoding" in headers)
+        )
+        if memo is not None and memo.fresh(now, rules, self.resolver):
+            return memo
+        return None
+
     async def handle(self, req: Request) -> Response:
         """The final answer to ``req``; never raises for a request or a file."""
         headers = req.headers

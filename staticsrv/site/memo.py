@@ -21,7 +21,11 @@ that save.  How:
   fallback).  So every request handled in a pass was read before the pass
   began, hence before its checks: the choice for a new connection's first
   ``recv`` is that it ends the pass in progress, and its request starts a
-  pass of its own (or shares the one the next request starts).
+  pass of its own (or shares the one the next request starts).  The
+  connection's quick path (``staticsrv.net.quick``) keeps this: it only
+  collects what the readiness callbacks read, and answers a batch in a
+  callback of the loop's next turn, where ``begin`` runs after every read
+  of the batch.
 - *Facts are dated when gathered.*  An entry records the pass that was
   current *before* the tree began deciding (``seen``), not the one in which
   the decision finished: a decision that outlives its pass is stored as
@@ -83,6 +87,11 @@ class Memo:
     absent: tuple[str, ...] = ()
     seen: int = -1  # the handler's pass in which these facts were last found to hold
     rules: int = -1  # the version of the rule files it was decided under (SiteFiles.generation)
+    # The edge's rendering of ``response`` for a keep-alive HTTP/1.1 client:
+    # (Date line, head + body, head), so a hit renders nothing.  Stale once
+    # the Date line moves on (the edge compares it); the answer itself is
+    # the same value, so this holds no fact of its own.
+    wire: tuple[bytes, bytes, bytes] | None = None
 
     def fresh(self, now: int, rules: int, resolver: Resolver) -> bool:
         """True if this answer may be served in pass ``now`` under rule files ``rules``."""
