@@ -105,6 +105,11 @@ class Quick:
             except OSError:
                 self._end(conn)  # the send failed: the client is gone
                 continue
+            except Exception:
+                # A fault of ours: this connection ends, the batch goes on.
+                log.exception("unexpected error in the quick path")
+                self._end(conn)
+                continue
             if not done:
                 self._hand_over(conn, data)
 

@@ -329,6 +329,7 @@ class ServerCore:
         self._ended(conn)
 
     def _ended(self, conn: Connection) -> None:
+        conn.hook = None  # it refers to the connection: no cycle left behind
         self._conns.discard(conn)
         self._slot_free.set()
         for resume in list(self._resume_accept.values()):

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from staticsrv.config import Timeouts
+from staticsrv.http.http11 import Request
 from staticsrv.net.writer import Connection
+from staticsrv.site.memo import Memo
 from tests.client import Conn, get
 from tests.conftest import Running, ServeFactory
 from tests.waiting import poll_until
@@ -240,3 +242,27 @@ def test_stopping_closes_idle_quick_connections(serve: ServeFactory) -> None:
         asyncio.run_coroutine_threadsafe(srv.server.stop(), loop).result(10.0)
         assert conn.closed_by_server()
     assert not _conns(srv)
+
+
+def test_a_fault_in_the_quick_path_ends_that_connection_and_no_other(
+    srv: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    get(srv.addr, "/hello.txt")
+    get(srv.addr, "/sub/a.txt")
+    handler = srv.core.handler
+    real = handler.memo_hit
+    calls: list[str] = []
+
+    def faulty(req: Request) -> Memo | None:
+        calls.append(req.target)
+        if req.target == "/hello.txt":
+            raise RuntimeError("a bug")
+        return real(req)
+
+    monkeypatch.setattr(handler, "memo_hit", faulty)
+    with Conn(srv.addr, timeout=5.0) as bad, Conn(srv.addr) as good:
+        bad.send(GET % b"/hello.txt")
+        assert bad.closed_by_server()
+        assert good.request("/sub/a.txt").body == b"a\n"
+    assert calls == ["/hello.txt", "/sub/a.txt"]
+    assert get(srv.addr, "/sub/a.txt").status == 200
