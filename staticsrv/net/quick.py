@@ -37,6 +37,7 @@ from staticsrv.http.http11 import Request, parse_head
 from staticsrv.http.responses import render_head
 from staticsrv.net.shared import Shared
 from staticsrv.net.writer import Connection, Owed, Phase
+from staticsrv.site.memo import WIRE_MAX
 
 log = logging.getLogger("staticsrv")
 
@@ -136,38 +137,45 @@ class Quick:
         if memo is None:
             return False
         resp = memo.response
-        body = resp.body
-        assert isinstance(body, bytes)  # the memo keeps only bodies in memory
+        full = resp.body
+        assert isinstance(full, bytes)  # the memo keeps only bodies in memory
         close = resp.close or not req.keep_alive
+        body = b"" if req.method == "HEAD" else full
         if close:
             # Rendered each time: a new connection per request pays far more than this.
             head = render_head(resp, date, False, False)
-            payload = head if req.method == "HEAD" else head + body
+            joined = head + body if len(body) <= WIRE_MAX else b""
         else:
             wire = memo.wire
             if wire is None or wire[0] is not date:
                 head = render_head(resp, date, True, False)
-                wire = memo.wire = (date, head + body, head)
-            payload = wire[2] if req.method == "HEAD" else wire[1]
+                whole = head + full if len(full) <= WIRE_MAX else b""
+                wire = memo.wire = (date, whole, head)
+            head = wire[2]
+            joined = wire[1] if body else head
+        sock = raw.sock
         try:
-            sent = raw.sock.send(payload)
+            # A large body goes with its head in one sendmsg, with no copy.
+            sent = sock.send(joined) if joined else sock.sendmsg((head, body))
         except (BlockingIOError, InterruptedError):
             sent = 0
         raw.sent += sent
-        body_len = 0 if req.method == "HEAD" else len(body)
-        if sent < len(payload):
+        total = len(head) + len(body)
+        if sent < total:
             # The kernel's buffer is full: the coroutine sends the rest,
             # first, under the send deadline, and logs the answer then.
-            view = memoryview(payload)[sent:]
-            head_len = len(payload) - body_len
-            conn.owed = Owed(view, req, resp.status, head_len, body_len, sent, close)
+            if sent < len(head):
+                rest = memoryview(joined or head + body)[sent:]  # rare: a copy is fine
+            else:
+                rest = memoryview(body)[sent - len(head) :]
+            conn.owed = Owed(rest, req, resp.status, len(head), len(body), sent, close)
             conn.phase = Phase.BUSY
             conn.deadline = self.loop.time() + self.shared.timeouts.send
             self._wake(conn)
             return True
         access = self.shared.log
         if access is not None:
-            access.record(conn.peer, req, resp.status, body_len, True)
+            access.record(conn.peer, req, resp.status, len(body), True)
         if close:
             self._end(conn)
             return True

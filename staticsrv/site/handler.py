@@ -130,7 +130,7 @@ class Handler(ProxyRouting, RuleAnswers):
         )
         self._skip = SHAPE_FIELDS.union(*(rule.reads for rule in self.rules))
         self._memo: Bounded[MemoKey, Memo] = Bounded(
-            MEMO_ENTRIES, budget=config.body_budget, weigh=lambda m: m.response.length
+            MEMO_ENTRIES, budget=config.body_budget, weigh=lambda m: m.weight
         )
         self._target = functools.lru_cache(maxsize=4096)(
             functools.partial(decode_target, dotfiles=config.dotfiles)

@@ -53,6 +53,11 @@ from staticsrv.site.reader import FileKey
 from staticsrv.site.resolver import Resolver
 
 MEMO_ENTRIES = 4096
+# Bodies up to this size are kept a second time by the edge, joined to their
+# rendered head (Memo.wire), so a hit is one send of one buffer; the memo's
+# byte budget counts that copy (Memo.weight).  Larger ones go out as head
+# and body in one sendmsg, with no copy.
+WIRE_MAX = 16 * 1024
 # Request fields that change what a file answer is beyond its version and
 # the target: preconditions other than If-None-Match (which is part of the
 # memo key) and Range.  A request carrying one takes the whole tree.
@@ -88,10 +93,17 @@ class Memo:
     seen: int = -1  # the handler's pass in which these facts were last found to hold
     rules: int = -1  # the version of the rule files it was decided under (SiteFiles.generation)
     # The edge's rendering of ``response`` for a keep-alive HTTP/1.1 client:
-    # (Date line, head + body, head), so a hit renders nothing.  Stale once
-    # the Date line moves on (the edge compares it); the answer itself is
-    # the same value, so this holds no fact of its own.
+    # (Date line, head + body, head), so a hit renders nothing; the joined
+    # copy only for a body up to WIRE_MAX (else b"").  Stale once the Date
+    # line moves on (the edge compares it); the answer itself is the same
+    # value, so this holds no fact of its own.
     wire: tuple[bytes, bytes, bytes] | None = None
+
+    @property
+    def weight(self) -> int:
+        """Bytes this entry holds against the memo's budget (its body, and the wire copy)."""
+        length = self.response.length
+        return 2 * length if length <= WIRE_MAX else length
 
     def fresh(self, now: int, rules: int, resolver: Resolver) -> bool:
         """True if this answer may be served in pass ``now`` under rule files ``rules``."""

@@ -147,10 +147,17 @@ def test_a_head_in_two_pieces_is_joined_by_the_coroutine(srv: Running) -> None:
         assert conn.read_response().body == b"hello world\n"
 
 
+@pytest.mark.parametrize(
+    "size",
+    [
+        12 * 1024,  # joined to its head in the memo's rendering (memo.WIRE_MAX)
+        249_856,  # sent as head and body in one sendmsg; still in memory (cache_file_max)
+    ],
+)
 def test_an_answer_the_kernel_cannot_take_at_once_goes_whole_and_first(
-    serve: ServeFactory, site: Path
+    serve: ServeFactory, site: Path, size: int
 ) -> None:
-    body = bytes(range(256)) * 976  # 249,856 bytes: kept in memory (cache_file_max)
+    body = (bytes(range(256)) * (size // 256 + 1))[:size]
     (site / "mid.bin").write_bytes(body)
     srv = serve()
     assert get(srv.addr, "/mid.bin").body == body  # memoised from here
