@@ -65,10 +65,15 @@ DEFAULT_JSON = REPO / "benchmarks" / "out" / "results.json"
 CONFIGS = tuple(common.CONFIGS[name] for name in (SUBJECT, UVLOOP, TWO_WORKERS))
 
 BEFORE, BEFORE_UVLOOP = "staticsrv-before", "staticsrv-before-uvloop"
+# --variants: the same server with --live, and on a copy of the site with
+# _redirects and _headers (benchmarks/rules_site.py).
+LIVE, RULES = "staticsrv-live", "staticsrv-rules"
 CEILINGS = ("zero-ready", "zero-recv", "zero-ready-uvloop", "zero-recv-uvloop")
 # Rows of the "CPU per request" table, in this order, when they ran.
 REFERENCE_ROWS = (
     (SUBJECT, "new code, asyncio"),
+    (LIVE, "new code, asyncio, --live"),
+    (RULES, "new code, asyncio, a site with _redirects and _headers"),
     (BEFORE, "code before, asyncio"),
     ("zero-ready", "zero work, readiness shape, asyncio"),
     ("zero-recv", "zero work, sock_recv shape, asyncio"),
@@ -122,6 +127,11 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         "--ceilings",
         action="store_true",
         help="add the zero-work servers (benchmarks/zero_work.py, both shapes, both loops)",
+    )
+    p.add_argument(
+        "--variants",
+        action="store_true",
+        help=f"add {LIVE} (--live) and {RULES} (a copy of the site with _redirects and _headers)",
     )
     p.add_argument(
         "--before",
@@ -178,6 +188,11 @@ def reference_servers(args: argparse.Namespace, python: str) -> list[str]:
             cmd = f"{py} {REPO / script} --port {{port}} --shape {shape} --loop {loop}"
             cmd += " --body {root}/small.html"
             out += ["--server", f"{name}={cmd}"]
+    if args.variants:
+        base = f"{py} -m staticsrv --port {{port}} -q --loop asyncio"
+        out += ["--server", f"{LIVE}={base} --root {{root}} --live"]
+        wrap = f"{py} {REPO / 'benchmarks' / 'rules_site.py'} {{root}} {{root}}-rules --"
+        out += ["--server", f"{RULES}={wrap} {base} --root {{root}}-rules"]
     if args.before:
         tree = common.before_tree(args.before)
         log(f"{BEFORE}: staticsrv/ from {os.path.relpath(tree, REPO)}")
@@ -565,7 +580,12 @@ def headline(report: dict[str, Any], scrub: Scrubber, src: dict[str, Any] | None
     L.append("### staticsrv configurations")
     L.append("")
     table = []
-    for cfg in CONFIGS:
+    variants = (
+        common.Config(LIVE, "--loop asyncio --live", "default loop, --live"),
+        common.Config(RULES, "--loop asyncio", "default loop, a site with _redirects and _headers"),
+    )
+    configs = [*CONFIGS, *(v for v in variants if v.name in report.get("servers", {}))]
+    for cfg in configs:
         name = cfg.name
         s = sv(small, name)
         cpu = sv(small, name, "cpu_us_per_req")

@@ -37,7 +37,7 @@ from staticsrv.http.http11 import Request, parse_head
 from staticsrv.http.responses import render_head
 from staticsrv.net.shared import Shared
 from staticsrv.net.writer import Connection, Owed, Phase
-from staticsrv.site.memo import WIRE_MAX
+from staticsrv.site.memo import WIRE_MAX, MemoKey
 
 log = logging.getLogger("staticsrv")
 
@@ -50,7 +50,7 @@ _END = b"\r\n\r\n"
 class Quick:
     """The quick path of one server (see the module)."""
 
-    __slots__ = ("_batch", "_close", "_launch", "_parse", "handler", "loop", "shared")
+    __slots__ = ("_batch", "_close", "_heads", "_launch", "handler", "loop", "shared")
 
     def __init__(
         self,
@@ -65,13 +65,11 @@ class Quick:
         self._launch = launch  # starts a connection's coroutine
         self._close = close  # closes a connection that has none
         self._batch: list[tuple[Connection, bytes]] = []
-        # Keep-alive clients repeat the very same head: one parse per distinct
-        # head (the parser is pure, a Request immutable).  The parser takes
-        # the head without its final empty line, as the receive buffer
-        # hands it over.
-        self._parse = functools.lru_cache(maxsize=512)(
-            lambda data: parse_head(data[:-2], shared.limits)
-        )
+        # Keep-alive clients repeat the very same head: what the quick path
+        # needs of it is worked out once per distinct head (the parser is
+        # pure, a Request immutable, the memo key a function of the request
+        # and the configuration).
+        self._heads = functools.lru_cache(maxsize=512)(self._head)
 
     @staticmethod
     def possible(shared: Shared) -> bool:
@@ -98,9 +96,8 @@ class Quick:
         date = shared.clock.date_line()
         idle = self.loop.time() + shared.timeouts.keepalive
         for conn, data in batch:
-            raw = conn.raw
-            if raw is None or raw.closed:
-                continue  # closed meanwhile (shutdown)
+            if conn.hook is None:
+                continue  # closed meanwhile (shutdown): the server dropped its callback
             try:
                 done = self._answer(conn, data, date, idle)
             except OSError:
@@ -125,15 +122,11 @@ class Quick:
             or self.shared.stopping
         ):
             return False
-        req = self._parse(data)
-        if (
-            not isinstance(req, Request)
-            or req.body_length
-            or req.chunked
-            or (req.keep_alive and req.version != "HTTP/1.1")
-        ):
+        known = self._heads(data)
+        if known is None:
             return False
-        memo = self.handler.memo_hit(req)
+        req, key = known
+        memo = self.handler.memo_hit(key)
         if memo is None:
             return False
         resp = memo.response
@@ -182,6 +175,22 @@ class Quick:
         conn.deadline = idle
         raw.quick = conn.hook
         return True
+
+    def _head(self, data: bytes) -> tuple[Request, MemoKey] | None:
+        """The request in ``data`` (one whole head) and its memo key; None if the
+        quick path cannot answer it whatever the memo holds."""
+        # The parser takes the head without its final empty line, as the
+        # receive buffer hands it over.
+        req = parse_head(data[:-2], self.shared.limits)
+        if (
+            not isinstance(req, Request)
+            or req.body_length
+            or req.chunked
+            or (req.keep_alive and req.version != "HTTP/1.1")  # HTTP/1.0 keep-alive: the coroutine
+        ):
+            return None
+        key = self.handler.memo_key(req)
+        return None if key is None else (req, key)
 
     def _hand_over(self, conn: Connection, data: bytes) -> None:
         """``data`` goes to the coroutine, as if it had read it itself."""

@@ -224,10 +224,6 @@ class Transport:
         """Bytes (or the end of the stream) were read and not yet taken by :meth:`recv`."""
         return bool(self._inbox)
 
-    @property
-    def closed(self) -> bool:
-        return self.sock.fileno() < 0
-
     def _start_reading(self) -> bool:
         try:
             self._loop.add_reader(self.sock.fileno(), self._readable)

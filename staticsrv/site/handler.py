@@ -181,23 +181,31 @@ class Handler(ProxyRouting, RuleAnswers):
             status, reason=reason, cache_control=self._cc, head=req.method == "HEAD", extra=extra
         )
 
-    def memo_hit(self, req: Request) -> Memo | None:
-        """The memoised answer :meth:`handle` would give ``req`` now, or None.
+    def memo_key(self, req: Request) -> MemoKey | None:
+        """The memo key of ``req``, or None if only the tree may answer it.
 
-        The same door as :meth:`handle` up to its memo (the Host check, the
-        pass, the rules' version), without the tree: the connection's quick
-        path (:mod:`staticsrv.net.quick`) serves a hit without a coroutine,
-        and takes everything else to :meth:`handle`.
+        None for a refused Host (the 403 is the tree's) and for a request
+        carrying a field that shapes the answer beyond the key
+        (:data:`~staticsrv.site.memo.SHAPE_FIELDS`, or a field a rule reads).
+        It depends on nothing but the request and the configuration, so the
+        quick path (:mod:`staticsrv.net.quick`) keeps it per distinct head.
         """
         headers = req.headers
         if self._host_ok is not None and not self._host_ok(headers.get("host")):
-            return None  # the 403 is the tree's
+            return None
         if not self._skip.isdisjoint(headers):
             return None
+        return _key(req)
+
+    def memo_hit(self, key: MemoKey) -> Memo | None:
+        """The memoised answer :meth:`handle` would give for ``key`` now, or None.
+
+        The same pass and rules' version as :meth:`handle`, without the
+        tree: the quick path serves a hit with no coroutine, and takes
+        everything else to :meth:`handle`.
+        """
         now, rules = self.passes.begin(), self._rules()
-        memo = self._memo.get(
-            (req.method, req.target, headers.get("if-none-match"), "accept-encoding" in headers)
-        )
+        memo = self._memo.get(key)
         if memo is not None and memo.fresh(now, rules, self.resolver):
             return memo
         return None
@@ -213,12 +221,7 @@ class Handler(ProxyRouting, RuleAnswers):
         now, rules = self.passes.begin(), self._rules()
         key: MemoKey | None = None
         if self._skip.isdisjoint(headers):
-            key = (
-                req.method,
-                req.target,
-                headers.get("if-none-match"),
-                "accept-encoding" in headers,
-            )
+            key = _key(req)
             memo = self._memo.get(key)
             if memo is not None and memo.fresh(now, rules, self.resolver):
                 return memo.response
@@ -383,6 +386,12 @@ class Handler(ProxyRouting, RuleAnswers):
         memo = Memo(missing[0], None, found.page, resp, found.varies, found.hint)
         memo.absent = missing[1:]
         return resp, memo
+
+
+def _key(req: Request) -> MemoKey:
+    """What the memo is keyed on (:class:`~staticsrv.site.memo.Memo`)."""
+    headers = req.headers
+    return (req.method, req.target, headers.get("if-none-match"), "accept-encoding" in headers)
 
 
 def _vary_accept(resp: Response) -> Response:

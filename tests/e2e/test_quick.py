@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from staticsrv.config import Timeouts
-from staticsrv.http.http11 import Request
 from staticsrv.net.writer import Connection
-from staticsrv.site.memo import Memo
+from staticsrv.site.memo import Memo, MemoKey
 from tests.client import Conn, get
 from tests.conftest import Running, ServeFactory
 from tests.waiting import poll_until
@@ -260,11 +259,11 @@ def test_a_fault_in_the_quick_path_ends_that_connection_and_no_other(
     real = handler.memo_hit
     calls: list[str] = []
 
-    def faulty(req: Request) -> Memo | None:
-        calls.append(req.target)
-        if req.target == "/hello.txt":
+    def faulty(key: MemoKey) -> Memo | None:
+        calls.append(key[1])
+        if key[1] == "/hello.txt":
             raise RuntimeError("a bug")
-        return real(req)
+        return real(key)
 
     monkeypatch.setattr(handler, "memo_hit", faulty)
     with Conn(srv.addr, timeout=5.0) as bad, Conn(srv.addr) as good:

@@ -555,3 +555,39 @@ async def test_a_rule_that_raises_gives_a_500_that_closes_not_a_dead_connection(
         assert "a broken rule" in caplog.text
     finally:
         handler.close()
+
+
+# ---------------------------------------------------------------- the quick path's door
+
+
+def test_the_memo_key_is_none_where_only_the_tree_may_answer(root: Path) -> None:
+    handler = make(root, rules=[AddFields((("X-A", "1"),), reads=frozenset({"cookie"}))])
+    assert handler.memo_key(request("/hello.txt")) == ("GET", "/hello.txt", None, False)
+    assert handler.memo_key(request("/hello.txt", if_none_match='"x"', accept_encoding="gzip")) == (
+        "GET",
+        "/hello.txt",
+        '"x"',
+        True,
+    )
+    assert (
+        handler.memo_key(request("/hello.txt", host="evil.example")) is None
+    )  # the 403 is the tree's
+    assert handler.memo_key(request("/hello.txt", range="bytes=0-1")) is None
+    assert handler.memo_key(request("/hello.txt", if_modified_since="x")) is None
+    assert handler.memo_key(request("/hello.txt", cookie="a=1")) is None  # a rule reads it
+
+
+async def test_memo_hit_is_what_handle_stored_until_the_file_changes(
+    handler: Handler, root: Path
+) -> None:
+    req = request("/hello.txt")
+    key = handler.memo_key(req)
+    assert key is not None
+    assert handler.memo_hit(key) is None  # nothing decided yet
+    first = await handler.handle(req)
+    hit = handler.memo_hit(key)
+    assert hit is not None and hit.response is first
+    (root / "hello.txt").write_bytes(b"changed, and longer\n")
+    handler.passes.arrived()  # a later request: a pass of its own
+    assert handler.memo_hit(key) is None
+    assert (await handler.handle(req)).body == b"changed, and longer\n"
