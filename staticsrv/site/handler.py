@@ -195,6 +195,11 @@ class Handler(ProxyRouting, RuleAnswers):
             return None
         if not self._skip.isdisjoint(headers):
             return None
+        if self.config.proxy:
+            # --proxy paths go up and are never memoised: no use asking.
+            path = req.target.partition("?")[0]
+            if any(m.matches(path) for m in self.config.proxy):
+                return None
         return _key(req)
 
     def memo_hit(self, key: MemoKey) -> Memo | None:

@@ -591,3 +591,12 @@ async def test_memo_hit_is_what_handle_stored_until_the_file_changes(
     handler.passes.arrived()  # a later request: a pass of its own
     assert handler.memo_hit(key) is None
     assert (await handler.handle(req)).body == b"changed, and longer\n"
+
+
+def test_a_proxied_path_has_no_memo_key(root: Path) -> None:
+    from staticsrv.http.proxymap import parse_proxy
+
+    handler = make(root, proxy=(parse_proxy("/api=http://127.0.0.1:9"),))
+    assert handler.memo_key(request("/api/users?x=1")) is None
+    assert handler.memo_key(request("/api")) is None
+    assert handler.memo_key(request("/apix")) == ("GET", "/apix", None, False)
