@@ -116,8 +116,10 @@ def open_regular(key: FileKey) -> int:
 # aiofile's AIOFile once its import has finished.  Importing aiofile costs
 # tens of milliseconds (caio probes the kernel with io_setup/io_destroy and
 # reads its version through importlib.metadata), so it is imported in a
-# thread when the first read needs it, never between launch and the first
-# answer; reads until then go through the loop's thread pool.
+# thread, started once the first read is done, never between launch and the
+# first answer: a thread importing holds the GIL most of the time, and the
+# loop would wait for it (up to a switch interval, 5 ms, at every turn)
+# while it answers.  Reads until then go through the loop's thread pool.
 class _Aiofile:
     cls: Any = None  # AIOFile, once imported
     started = False
@@ -159,8 +161,10 @@ async def _read_body(key: FileKey) -> bytes:
         if aio is not None:
             data: bytes = await aio.from_fp(fobj).read_bytes(key.size + 1, 0)
         else:
-            _Aiofile.start_import()
             data = await asyncio.to_thread(os.pread, fobj.fileno(), key.size + 1, 0)
+            # At the loop's next turn, when this task waits again: on a plain
+            # connection, by then its answer has been written.
+            asyncio.get_running_loop().call_soon(_Aiofile.start_import)
         st = os.fstat(fobj.fileno())
     if len(data) != key.size or not key.matches(st):
         # Written to while we read (an in-place save): raised, not returned,
