@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
-import webbrowser
 from collections.abc import Sequence
-
-from staticsrv.pki import lan
 
 
 def url_for(host: str, port: int, path: str, scheme: str = "http") -> str:
@@ -27,6 +23,8 @@ def urls(sock: socket.socket, path: str, scheme: str = "http") -> tuple[str, lis
     """The local URL and the LAN URLs of a listening socket, each ending in ``path``."""
     host, port = sock.getsockname()[:2]
     if host in ("0.0.0.0", "::"):
+        from staticsrv.pki import lan  # the interfaces are only looked up for a LAN bind
+
         local = url_for("127.0.0.1" if host == "0.0.0.0" else "::1", port, path, scheme)
         return local, [url_for(a, port, path, scheme) for a in lan.lan_addresses(host)]
     return url_for(host, port, path, scheme), []
@@ -58,6 +56,9 @@ def open_browser(url: str) -> None:
     stderr, not a silent nothing: the lookup itself is quick and is done
     here, the launch in the thread.
     """
+    import threading
+    import webbrowser  # with shutil, shlex, bz2 and lzma: only for --open
+
     try:
         webbrowser.get()
     except webbrowser.Error:

@@ -11,7 +11,6 @@ values to click as defaults).  May not touch: sockets, the Config itself
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,6 +31,8 @@ def parse(text: str, shown: str, table: tuple[str, ...], known: Mapping[str, str
 
     Raises ValueError with the one line to print, naming the file.
     """
+    import tomllib  # only when there is a file: most starts have none
+
     try:
         data: object = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -56,6 +57,8 @@ def find(folder: str, known: Mapping[str, str]) -> Settings | None:
         return parse(_read(own, OWN_FILE), OWN_FILE, (), known)
     pyproject = os.path.join(folder, PYPROJECT)
     if os.path.isfile(pyproject):
+        import tomllib
+
         text = _read(pyproject, PYPROJECT)
         shown = f"{PYPROJECT} [tool.staticsrv]"
         settings = parse(text, shown, ("tool", "staticsrv"), known)

@@ -19,7 +19,6 @@ which is always a safe outcome.
 
 from __future__ import annotations
 
-import calendar
 import math
 import time
 from typing import Final
@@ -87,7 +86,9 @@ def _clock(s: str) -> tuple[int, int, int] | None:
 
 def _epoch(year: int, month: int, day: int, clock: tuple[int, int, int]) -> int | None:
     # Reject "31 Feb" instead of letting timegm roll it over into March.
-    last = 29 if month == 2 and calendar.isleap(year) else _MONTH_DAYS[month - 1]
+    # Gregorian leap years, as calendar.isleap (not imported for this alone).
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    last = 29 if month == 2 and leap else _MONTH_DAYS[month - 1]
     if day < 1 or day > last:
         return None
     hh, mm, ss = clock

@@ -32,7 +32,6 @@ the server build thousands of parts over the same bytes):
 from __future__ import annotations
 
 import enum
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -219,6 +218,8 @@ def new_boundary() -> str:
     (RFC 2046 §5.1.1 requires that the boundary not occur in the parts);
     hex is a valid token, so it needs no quoting in the Content-Type.
     """
+    import secrets  # with hmac and hashlib: only multipart answers need it
+
     return secrets.token_hex(16)
 
 

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from staticsrv.http import pages
 from staticsrv.http.status import reason as status_reason
 from staticsrv.version import __version__
 
@@ -188,6 +187,8 @@ def chunk(data: bytes) -> bytes:
 
 @lru_cache(maxsize=256)
 def _error_value(status: int, reason: str, cache_control: str) -> tuple[Response, Response]:
+    from staticsrv.http import pages  # with html and datetime: a 200 never needs them
+
     body = pages.error_page(status, reason or status_reason(status))
     fields = (
         ("Content-Type", "text/html; charset=utf-8"),

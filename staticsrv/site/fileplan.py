@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from staticsrv.http.conditional import Precondition, evaluate_preconditions, if_range_allows_range
 from staticsrv.http.negotiate import choose_encoding
-from staticsrv.http.ranges import ByteRange, Unsatisfiable, parse_range
+
+if TYPE_CHECKING:
+    from staticsrv.http.ranges import ByteRange
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,8 @@ def plan_file(
         return Plan(200, variant)
     if not if_range_allows_range(headers.get("if-range"), variant.etag, last_modified):
         return Plan(200, variant)
+    from staticsrv.http.ranges import Unsatisfiable, parse_range  # by the first Range, not at start
+
     ranges = parse_range(range_header, variant.size)
     if ranges is None:
         return Plan(200, variant)

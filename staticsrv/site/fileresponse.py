@@ -35,12 +35,6 @@ from staticsrv.http.conditional import make_etag
 from staticsrv.http.http11 import Request
 from staticsrv.http.httpdate import format_http_date
 from staticsrv.http.negotiate import is_compressible
-from staticsrv.http.ranges import (
-    content_range,
-    multipart_layout,
-    new_boundary,
-    unsatisfied_content_range,
-)
 from staticsrv.http.responses import FileBody, Response, StreamBody
 from staticsrv.site import reader as _reader
 from staticsrv.site.cache import Bounded
@@ -263,6 +257,8 @@ class Files(ErrorPages):
             # RFC 9110 §15.5.17: say how long the representation is.
             # The selected representation's length: the file's or the injected bytes'.
             rep_size = key.size if doc is None else doc.length
+            from staticsrv.http.ranges import unsatisfied_content_range  # not at start
+
             unsatisfied = unsatisfied_content_range(rep_size)
             return Response(416, (("Content-Range", unsatisfied), ("Content-Length", "0")))
 
@@ -294,12 +290,16 @@ class Files(ErrorPages):
 
         parts: list[bytes | tuple[int, int]]
         if plan.status == 206 and len(plan.ranges) == 1:
+            from staticsrv.http.ranges import content_range  # by the first Range, not at start
+
             r = plan.ranges[0]
             length = ("Content-Length", str(r.length))
             fields: Fields = (ctype, length, ("Content-Range", content_range(r, size)), ranges)
             parts = [(r.start, r.length)]
             total = r.length
         elif plan.status == 206:
+            from staticsrv.http.ranges import multipart_layout, new_boundary
+
             layout = multipart_layout(list(plan.ranges), size, meta.content_type, new_boundary())
             fields = (
                 ("Content-Type", layout.content_type),

@@ -21,15 +21,14 @@ again.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from staticsrv.config import Config
-from staticsrv.http import pages
 from staticsrv.http.conditional import Precondition, evaluate_preconditions
 from staticsrv.http.http11 import Request
 from staticsrv.http.httpdate import format_http_date
@@ -41,6 +40,9 @@ from staticsrv.site.errorpages import GZIP_MIN
 from staticsrv.site.reader import gzip_body
 from staticsrv.site.resolver import Listing, Resolver
 from staticsrv.site.siterules import RULE_FILES
+
+if TYPE_CHECKING:
+    from staticsrv.http import pages
 
 
 @dataclass(slots=True)
@@ -59,6 +61,10 @@ def _render(
     inject: Callable[[bytes], bytes] | None = None,
     top: int = 0,
 ) -> _Rendered:
+    import hashlib
+
+    from staticsrv.http import pages  # imported by the first listing, not at start
+
     html = pages.render_listing(segments, entries, top)
     if inject is not None:
         html = inject(html)  # live reload: before the ETag and any gzip
@@ -96,6 +102,8 @@ class Listings:
         return cached
 
     def _entries(self, path: str) -> list[pages.ListingEntry]:
+        from staticsrv.http.pages import ListingEntry
+
         entries: list[pages.ListingEntry] = []
         at_root = path == self.resolver.root
         with os.scandir(path) as it:
@@ -116,7 +124,7 @@ class Listings:
                 # Links that leave the root are not served, so not listed.
                 if entry.is_symlink() and not self.resolver.is_inside(entry.path, st):
                     continue
-                entries.append(pages.ListingEntry(entry.name, is_dir, st.st_size, st.st_mtime))
+                entries.append(ListingEntry(entry.name, is_dir, st.st_size, st.st_mtime))
         return entries
 
     async def respond(self, req: Request, target: Target, found: Listing) -> Response:

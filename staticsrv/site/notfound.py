@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from staticsrv.config import Config
-from staticsrv.http import pages
 from staticsrv.http.http11 import Request
 from staticsrv.http.responses import Response
 from staticsrv.http.routing import base_url
@@ -63,6 +62,8 @@ class NotFoundPages:
         self, req: Request, target: Target | None
     ) -> tuple[Response, bool, tuple[str, str] | None]:
         """The built-in page: the path asked for, a link home, the nearest folder."""
+        from staticsrv.http import pages  # imported by the first 404, not at start
+
         raw = req.target.partition("?")[0].partition("#")[0]
         # Links relative to where the browser stands (the raw path's last
         # "/"), so they also work under a reverse proxy's prefix.

@@ -22,7 +22,6 @@ from staticsrv.http.http11 import Request
 from staticsrv.http.responses import Response
 from staticsrv.http.routing import strip_base
 from staticsrv.http.target import Target, TargetError
-from staticsrv.site.netlify import match_redirect
 from staticsrv.site.siterules import SiteFiles, site_path
 
 if TYPE_CHECKING:
@@ -87,6 +86,8 @@ class ProxyRouting:
         if not isinstance(inside, Target):
             return None
         path = site_path(inside)
+        from staticsrv.site.netlify import match_redirect  # not imported at start (siterules)
+
         for forced in (True, False):
             hit = match_redirect(self.site.redirects, path, forced=forced)
             if hit is not None:

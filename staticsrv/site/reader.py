@@ -20,8 +20,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import errno
-import gzip
-import hashlib
 import os
 import stat
 import threading
@@ -88,6 +86,8 @@ def wall_ns() -> int:
 
 def content_etag(data: bytes) -> str:
     """The strong ETag of a racy version: from its bytes, not its stat (RFC 9110 §8.8.3)."""
+    import hashlib  # only racy versions need it: not imported at start
+
     return f'"{len(data):x}-c{hashlib.blake2b(data, digest_size=12).hexdigest()}"'
 
 
@@ -176,6 +176,8 @@ async def _read_body(key: FileKey) -> bytes:
 def gzip_body(data: bytes) -> bytes:
     # mtime=0 keeps the output byte-identical across runs, so the ETag of the
     # gzip representation stays stable for the same file version.
+    import gzip  # imported by the first compression, not at start
+
     return gzip.compress(data, compresslevel=6, mtime=0)
 
 

@@ -19,13 +19,12 @@ from staticsrv.http.http11 import Request
 from staticsrv.http.responses import Response
 from staticsrv.http.target import Target, TargetError
 from staticsrv.site.memo import Memo
-from staticsrv.site.netlify import REDIRECT_STATUSES
-from staticsrv.site.netlify import Redirect as RedirectRule
 from staticsrv.site.resolver import File, Resolver
 from staticsrv.site.siterules import RULE_FILES
 
 if TYPE_CHECKING:
     from staticsrv.site.fileresponse import Files
+    from staticsrv.site.netlify import Redirect as RedirectRule
 
 log = logging.getLogger("staticsrv")
 
@@ -62,6 +61,9 @@ class RuleAnswers:
         self, req: Request, target: Target, rule: RedirectRule, captures: dict[str, str]
     ) -> tuple[Response, Memo | None]:
         """The answer a ``_redirects`` rule gives; never memoised."""
+        # Imported with the first rule file (siterules), not at start.
+        from staticsrv.site.netlify import REDIRECT_STATUSES
+
         location = rule.target(captures, target.query)
         if location is None:
             # The expansion would lead to another host: refuse, as if no page.

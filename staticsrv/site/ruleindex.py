@@ -22,11 +22,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from staticsrv.site.netlify import Redirect
+if TYPE_CHECKING:
+    # The rules' parser is imported with the first rules file (siterules), not at start.
+    from staticsrv.site.netlify import Redirect
+
+    Match = tuple[Redirect, dict[str, str]]
 
 _PLACEHOLDER_START = re.compile(r"/:[A-Za-z_]")
-Match = tuple[Redirect, dict[str, str]]
 
 
 def rule_key(text: str) -> tuple[str, int, str] | None:

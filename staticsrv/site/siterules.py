@@ -20,15 +20,18 @@ import os
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from staticsrv.http.fields import check_field
 from staticsrv.http.http11 import Request
 from staticsrv.http.responses import Response
 from staticsrv.http.routing import strip_base
 from staticsrv.http.target import Target, decode_target
-from staticsrv.site import netlify
 from staticsrv.site.reader import RACY_NS, Clock, wall_ns
 from staticsrv.site.ruleindex import RuleIndex
+
+if TYPE_CHECKING:
+    from staticsrv.site import netlify
 
 log = logging.getLogger("staticsrv")
 
@@ -183,6 +186,9 @@ class SiteFiles:
             self._texts[index] = text
             changed = True
             name = RULE_FILES[index]
+            # The parser (its patterns, urllib.parse) only once a rules file is there.
+            from staticsrv.site import netlify
+
             if index == 0:
                 self.redirects, problems = netlify.parse_redirects(text)
                 self.index = RuleIndex(self.redirects)
@@ -236,5 +242,7 @@ class SiteHeaders:
         path = self._path(req.target)
         if path is None:
             return resp
+        from staticsrv.site import netlify  # loaded by refresh() with the blocks
+
         fields, removed = netlify.headers_for(blocks, path)
         return replace_fields(resp, fields, removed)
