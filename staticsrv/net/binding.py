@@ -48,7 +48,9 @@ def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True)
     # ::1 half is bind_also's.
     name = "127.0.0.1" if host.lower() == "localhost" else host
     try:
-        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(
+            _literal(name), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
     except socket.gaierror as exc:
         raise BindError(f"cannot resolve host {host!r}: {exc.strerror}") from None
     family, _, _, _, addr = infos[0]
@@ -71,6 +73,22 @@ def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True)
         raise BindError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.setblocking(False)
     return sock
+
+
+def _literal(name: str) -> str | bytes:
+    """An IP address as bytes, any other name as it is.
+
+    getaddrinfo encodes a ``str`` host with the idna codec, whose first use
+    imports it (with stringprep and unicodedata) at every start; an address
+    has nothing for it to do.
+    """
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, name)
+        except (OSError, ValueError):
+            continue
+        return name.encode("ascii")
+    return name
 
 
 def bind_any(
