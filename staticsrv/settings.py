@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import click
 
@@ -20,10 +19,14 @@ OWN_FILE = "staticsrv.toml"
 PYPROJECT = "pyproject.toml"
 
 
-@dataclass(frozen=True, slots=True)
 class Settings:
-    shown: str  # how the banner and errors name it: "pyproject.toml [tool.staticsrv]"
-    values: dict[str, object]  # option names (click's parameter names) -> values
+    """A settings file's values (a plain class: a dataclass costs start-up time)."""
+
+    __slots__ = ("shown", "values")
+
+    def __init__(self, shown: str, values: dict[str, object]) -> None:
+        self.shown = shown  # how the banner and errors name it: "pyproject.toml [tool.staticsrv]"
+        self.values = values  # option names (click's parameter names) -> values
 
 
 def parse(text: str, shown: str, table: tuple[str, ...], known: Mapping[str, str]) -> Settings:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 __all__ = ["choose_encoding", "is_compressible"]
@@ -24,12 +23,17 @@ _OWS: Final = " \t"
 _CACHEABLE_LEN: Final = 256
 
 
-@dataclass(frozen=True, slots=True)
 class _Prefs:
-    """A parsed Accept-Encoding: qvalues in thousandths (0..1000)."""
+    """A parsed Accept-Encoding: qvalues in thousandths (0..1000).
 
-    explicit: Mapping[str, int]  # coding (lower-case, de-aliased) -> q
-    star: int | None  # q of "*", None when absent
+    A plain class, not a dataclass: creating one costs start-up time.
+    """
+
+    __slots__ = ("explicit", "star")
+
+    def __init__(self, explicit: Mapping[str, int], star: int | None) -> None:
+        self.explicit = explicit  # coding (lower-case, de-aliased) -> q
+        self.star = star  # q of "*", None when absent
 
 
 def _qvalue(s: str) -> int:

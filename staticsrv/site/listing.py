@@ -25,7 +25,6 @@ import os
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from staticsrv.config import Config
@@ -45,13 +44,23 @@ if TYPE_CHECKING:
     from staticsrv.http import pages
 
 
-@dataclass(slots=True)
 class _Rendered:
-    facts: tuple[pages.ListingEntry, ...]  # what the page shows, as read
-    html: bytes
-    etag: str
-    last_modified: int  # the newest mtime of the folder and its entries
-    gz: bytes | None = None  # its gzip, once a client asked for it
+    """A rendered listing (a plain class: a dataclass costs start-up time)."""
+
+    __slots__ = ("etag", "facts", "gz", "html", "last_modified")
+
+    def __init__(
+        self,
+        facts: tuple[pages.ListingEntry, ...],  # what the page shows, as read
+        html: bytes,
+        etag: str,
+        last_modified: int,  # the newest mtime of the folder and its entries
+    ) -> None:
+        self.facts = facts
+        self.html = html
+        self.etag = etag
+        self.last_modified = last_modified
+        self.gz: bytes | None = None  # its gzip, once a client asked for it
 
 
 def _render(

@@ -10,7 +10,6 @@ May not touch: sockets, the memo itself, the decision that a path is missing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import unquote
 
 from staticsrv.config import Config
@@ -23,15 +22,26 @@ from staticsrv.site.reader import FileChanged, FileKey
 from staticsrv.site.resolver import Resolver
 
 
-@dataclass(slots=True)
 class Answer404:
-    response: Response
-    varies: bool  # depends on the Accept-Encoding value (gzipped or not)
-    page: FileKey | None  # the site's page version used; None: the built-in page
-    # For the built-in page's "nearest folder" link: that folder, and the one
-    # below it on the way to the missing path, whose absence the link rests on.
-    hint: tuple[str, str] | None
-    memoisable: bool  # False when the site's page could not be used this time
+    """The 404 and the facts it rests on (a plain class: a dataclass costs start-up time)."""
+
+    __slots__ = ("hint", "memoisable", "page", "response", "varies")
+
+    def __init__(
+        self,
+        response: Response,
+        varies: bool,  # depends on the Accept-Encoding value (gzipped or not)
+        page: FileKey | None,  # the site's page version used; None: the built-in page
+        # For the built-in page's "nearest folder" link: that folder, and the one
+        # below it on the way to the missing path, whose absence the link rests on.
+        hint: tuple[str, str] | None,
+        memoisable: bool,  # False when the site's page could not be used this time
+    ) -> None:
+        self.response = response
+        self.varies = varies
+        self.page = page
+        self.hint = hint
+        self.memoisable = memoisable
 
 
 class NotFoundPages:

@@ -46,9 +46,21 @@ class File:
     st: os.stat_result
 
 
-@dataclass(frozen=True, slots=True)
-class Redirect:
+class _Verdict:
+    """An outcome without data, one instance each (``REDIRECT``, ``NOT_FOUND``,
+    ``FORBIDDEN``): told apart with ``isinstance``.  Plain classes, not
+    dataclasses: creating a dataclass costs start-up time."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Redirect(_Verdict):
     """``/dir`` -> ``/dir/`` (RFC 9110 §15.4.2); the server builds the Location."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +69,12 @@ class Listing:
     st: os.stat_result
 
 
-@dataclass(frozen=True, slots=True)
-class NotFound:
-    pass
+class NotFound(_Verdict):
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Forbidden:
-    pass
+class Forbidden(_Verdict):
+    __slots__ = ()
 
 
 Resolution = File | Redirect | Listing | NotFound | Forbidden

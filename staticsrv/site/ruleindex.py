@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -56,12 +55,16 @@ def _normal(path: str) -> str:
     return path[:-1] if len(path) > 1 and path.endswith("/") else path
 
 
-@dataclass(slots=True)
 class _Group:
-    exact: dict[str, list[Redirect]] = field(default_factory=dict)
-    segment: dict[tuple[int, str], list[Redirect]] = field(default_factory=dict)
-    depth: int = 0  # one more than the deepest indexed segment position
-    fallback: list[Redirect] = field(default_factory=list)
+    """One group's rules, indexed (a plain class: a dataclass costs start-up time)."""
+
+    __slots__ = ("depth", "exact", "fallback", "segment")
+
+    def __init__(self) -> None:
+        self.exact: dict[str, list[Redirect]] = {}
+        self.segment: dict[tuple[int, str], list[Redirect]] = {}
+        self.depth = 0  # one more than the deepest indexed segment position
+        self.fallback: list[Redirect] = []
 
 
 def _first(rules: Sequence[Redirect], path: str, before: int) -> Match | None:

@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from staticsrv.http.fields import check_field
@@ -60,18 +60,22 @@ def replace_fields(
     return replace(resp, fields=(*kept, *fields), _prefix=b"")
 
 
-@dataclass(frozen=True, slots=True)
+# The rules below are plain classes, as SiteHeaders: a dataclass costs start-up time.
+
+
 class SetFields:
     """``-H "Name: value"``: the same fields on every answer, replacing the server's."""
 
-    fields: tuple[tuple[str, str], ...]
+    __slots__ = ("fields",)
     reads: frozenset[str] = frozenset()
+
+    def __init__(self, fields: tuple[tuple[str, str], ...]) -> None:
+        self.fields = fields
 
     def apply(self, req: Request, resp: Response) -> Response:
         return replace_fields(resp, self.fields)
 
 
-@dataclass(frozen=True, slots=True)
 class Cors:
     """``--cors``: any origin may read every answer, never with credentials.
 
@@ -82,6 +86,7 @@ class Cors:
     and answers stay in the memo.
     """
 
+    __slots__ = ()
     reads: frozenset[str] = frozenset()
     FIELDS = (
         ("Access-Control-Allow-Origin", "*"),
