@@ -38,14 +38,16 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from staticsrv.config import Config
-from staticsrv.live.build import Builder
 from staticsrv.live.events import Hub
 from staticsrv.live.mounts import auto_poll_reason
 from staticsrv.live.paths import SCRATCH, PathFilter, mounted_url, url_path
 from staticsrv.live.settle import DELETED, MODIFIED, Settler
+
+if TYPE_CHECKING:
+    from staticsrv.live.build import Builder
 
 log = logging.getLogger("staticsrv")
 
@@ -351,6 +353,8 @@ async def watch(
         poller = poll.watch
     run = _Run(config, loop, settled, hub.ready.set, watcher, poller)
     if config.build:
+        from staticsrv.live.build import Builder  # --build only: --live alone never loads it
+
         builder = Builder(config, hub, invalidate, run)
     thread = threading.Thread(target=run.run, name="staticsrv-live", daemon=True)
     thread.start()

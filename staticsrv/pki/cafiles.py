@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,8 @@ def write(path: Path, data: bytes, mode: int) -> None:
     through; the rename then replaces ``path`` itself, never what a link
     there would point to.
     """
+    import secrets  # only writes need it: a start that reuses its files writes none
+
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, mode)
     try:

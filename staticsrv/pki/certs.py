@@ -16,7 +16,6 @@ Errors are ``ValueError`` with the one line the CLI prints.
 from __future__ import annotations
 
 import datetime
-import getpass
 import hashlib
 import importlib.util
 import ipaddress
@@ -119,6 +118,8 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def _owner() -> str:
+    import getpass  # only a new CA is named after its owner: not at every start
+
     try:
         user = getpass.getuser()
     except (OSError, KeyError):
