@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import quote
 
 __all__ = [
     "Target",
@@ -234,6 +233,10 @@ def quote_segment(segment: str) -> str:
     file-name byte from ``os.listdir``) is encoded back to that byte rather
     than raising.
     """
+    # Links, redirects and 404 pages quote; a file's 200 never does, so
+    # urllib.parse is not imported at start.
+    from urllib.parse import quote
+
     try:
         return quote(segment, safe=_SEGMENT_SAFE, errors="surrogateescape")
     except UnicodeEncodeError:  # a surrogate no decoder produces: never raise
@@ -284,6 +287,8 @@ def directory_redirect(t: Target) -> str:
         # Re-quote the raw query: a no-op for a well-formed one, while bytes
         # not allowed there (0x80-0xFF, space, '"', ...) leave encoded. Its
         # chars are wire bytes (latin-1), so this restores the same bytes.
+        from urllib.parse import quote
+
         encoding = "latin-1" if _is_latin1(t.query) else "utf-8"
         location += "?" + quote(t.query, safe=_QUERY_SAFE, encoding=encoding, errors="replace")
     return location

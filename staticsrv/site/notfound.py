@@ -10,8 +10,6 @@ May not touch: sockets, the memo itself, the decision that a path is missing.
 
 from __future__ import annotations
 
-from urllib.parse import unquote
-
 from staticsrv.config import Config
 from staticsrv.http.http11 import Request
 from staticsrv.http.responses import Response
@@ -98,6 +96,8 @@ class NotFoundPages:
                 hint = (full("/".join(above)), full("/".join(segments[: depth + 1])))
         else:
             # Refused by name (a dotfile): shown as asked, so it looks just as missing.
+            from urllib.parse import unquote
+
             shown = unquote(raw.encode("latin-1", "replace").decode("utf-8", "replace"))
         body = pages.not_found_page(shown, root_href, parent)
         resp, varies = self.files.text_page(req, 404, body)
