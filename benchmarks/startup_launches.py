@@ -9,13 +9,31 @@ reports for each the median, minimum and maximum of
 
 * **listening**: spawn until a TCP connect to the port succeeds, and
 * **first answer**: spawn until the whole 200 for ``/small.html`` was read
-  (the harness's startup column),
+  (the harness's startup column; over TLS for ``--https``),
 
-polling every ``--poll-ms`` (default 2 ms).  The fixture is a temporary
-folder holding a 1 KiB ``small.html``.
+polling every ``--poll-ms`` (default 2 ms).  staticsrv is started as a user
+starts it, ``staticsrv --root ROOT --port PORT --loop LOOP`` (access log
+on).  The fixture is a temporary folder holding a 1 KiB ``small.html``.
+Every configuration is launched once before the measured rounds (not
+counted): the page cache is warm for all, and ``--https`` has made its CA
+(in a temporary ``STATICSRV_DATA_DIR``).
 
     .venv/bin/python benchmarks/startup_launches.py --before 58ab58f --http-server --pin
     .venv/bin/python benchmarks/startup_launches.py --before 58ab58f --loop uvloop --md out.md
+
+By default staticsrv runs from this source tree (``python -m staticsrv``,
+the project's venv).  ``--wheel`` measures what a user runs instead: the
+wheel of this tree (and with ``--before``, of REV) is built
+(``pip wheel --no-deps``), installed non-editable with its ``fast`` extra
+(uvloop; plus ``live`` and ``tls`` when those modes are measured) into a
+temporary venv of its own, and its ``staticsrv`` command is launched.
+``--modes plain,live,https`` launches each build plainly, with ``--live`` and
+with ``--https``; the report then says what each mode adds to plain.
+``--importtime N`` also lists the N largest import costs of the (first)
+build's plain start, from ``-X importtime`` (smallest of 5 launches each):
+
+    .venv/bin/python benchmarks/startup_launches.py --wheel --before main \
+        --modes plain,live,https --http-server --loop auto --pin --importtime 25
 
 ``--pin`` runs the server on the last CPU and this script on the others, as
 the harness's ``--pin`` does.  Traffic only goes to 127.0.0.1.
@@ -24,10 +42,14 @@ the harness's ``--pin`` does.  Traffic only goes to 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import collections
 import os
+import re
 import shlex
+import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -43,6 +65,9 @@ from common import REPO, md_table
 log = common.make_log("startup_launches.py")
 
 REQUEST = b"GET /small.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+MODES = {"plain": [], "live": ["--live"], "https": ["--https"]}
+EXTRAS = {"plain": "fast", "live": "live", "https": "tls"}  # what each mode installs
+IMPORTTIME_RUNS = 5
 
 
 @dataclass
@@ -50,6 +75,10 @@ class Config:
     name: str
     argv: list[str]  # with "{root}" and "{port}" placeholders
     env: dict[str, str] = field(default_factory=dict)
+    tls: bool = False  # the first answer is read over TLS
+    traced: list[str] = field(default_factory=list)  # the same start under -X importtime
+    build: str = ""  # which staticsrv (for the "adds" table); "" for other servers
+    mode: str = "plain"
     listening: list[float] = field(default_factory=list)
     answered: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -62,12 +91,23 @@ def free_port() -> int:
         return port
 
 
-def answer_ok(port: int, timeout: float) -> bool | None:
+_TLS = ssl.create_default_context()
+_TLS.check_hostname = False
+_TLS.verify_mode = ssl.CERT_NONE  # the server's own local CA: whom it is does not matter here
+
+
+def answer_ok(port: int, timeout: float, tls: bool = False) -> bool | None:
     """True for a complete 200, False for another answer, None when nobody listens yet."""
     try:
         sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     except OSError:
         return None
+    if tls:
+        try:
+            sock = _TLS.wrap_socket(sock, server_hostname="localhost")
+        except (OSError, ssl.SSLError):
+            sock.close()
+            return False
     with sock:
         sock.sendall(REQUEST)
         buf = b""
@@ -82,9 +122,19 @@ def answer_ok(port: int, timeout: float) -> bool | None:
         return resp is not None and resp.status == 200
 
 
-def launch(cfg: Config, root: Path, prefix: list[str], poll: float, timeout: float) -> None:
+def launch(
+    cfg: Config,
+    root: Path,
+    prefix: list[str],
+    poll: float,
+    timeout: float,
+    *,
+    record: bool = True,
+    traced: bool = False,
+) -> str:
+    """One launch to the first answer; returns its stderr (read after the stop)."""
     port = free_port()
-    argv = [a.format(root=root, port=port) for a in cfg.argv]
+    argv = [a.format(root=root, port=port) for a in (cfg.traced if traced else cfg.argv)]
     env = dict(os.environ, **cfg.env)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -97,16 +147,17 @@ def launch(cfg: Config, root: Path, prefix: list[str], poll: float, timeout: flo
         start_new_session=True,
     )
     listening: float | None = None
+    failures = cfg.failures if record else []
     try:
         while True:
             if proc.poll() is not None:
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                cfg.failures.append(f"exited {proc.returncode}: {err.strip()[-200:]}")
-                return
+                failures.append(f"exited {proc.returncode}: {err.strip()[-200:]}")
+                return err
             now = time.perf_counter()
             if now - t0 > timeout:
-                cfg.failures.append(f"no answer within {timeout:.0f} s")
-                return
+                failures.append(f"no answer within {timeout:.0f} s")
+                break
             if listening is None:
                 try:
                     with socket.create_connection(("127.0.0.1", port), timeout=1.0):
@@ -114,16 +165,17 @@ def launch(cfg: Config, root: Path, prefix: list[str], poll: float, timeout: flo
                 except OSError:
                     time.sleep(poll)
                     continue
-            got = answer_ok(port, timeout=5.0)
+            got = answer_ok(port, timeout=5.0, tls=cfg.tls)
             if got is None:
                 time.sleep(poll)
                 continue
             if not got:
-                cfg.failures.append("first answer was not a 200")
-                return
-            cfg.answered.append(time.perf_counter() - t0)
-            cfg.listening.append(listening)
-            return
+                failures.append("first answer was not a 200")
+                break
+            if record:
+                cfg.answered.append(time.perf_counter() - t0)
+                cfg.listening.append(listening)
+            break
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -132,8 +184,121 @@ def launch(cfg: Config, root: Path, prefix: list[str], poll: float, timeout: flo
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.stderr is not None:
+        proc.stderr.close()
+    return err
+
+
+# --------------------------------------------------------------------------- installed wheels
+
+
+def run_quiet(argv: list[str]) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"failed ({done.returncode}): {shlex.join(argv)}")
+
+
+def copy_source(dest: Path, rev: str | None) -> str:
+    """What a wheel is built from: this work tree as it is, or REV's committed tree.
+
+    A copy, never the work tree itself: setuptools keeps a ``build/`` folder
+    whose stale modules would go into the wheel.  Returns a label.
+    """
+    if rev is None:
+        dest.mkdir(parents=True)
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(REPO / name, dest / name)
+        shutil.copytree(
+            REPO / "staticsrv", dest / "staticsrv", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        return "this tree"
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    dest.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return f"{rev} ({commit})" if rev != commit else commit
+
+
+def install_wheel(work: Path, rev: str | None, extras: list[str], python: str) -> tuple[Path, str]:
+    """A venv holding the wheel of this tree (or of REV) and ``extras``; (venv, label)."""
+    slug = "this" if rev is None else re.sub(r"[^\w.-]", "_", rev)
+    src, wheels, venv = work / f"src-{slug}", work / f"wheel-{slug}", work / f"venv-{slug}"
+    label = copy_source(src, rev)
+    log(f"{label}: building the wheel")
+    run_quiet([python, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(src)])
+    wheel = next(wheels.glob("staticsrv-*.whl"))
+    log(f"{label}: installing {wheel.name}[{','.join(extras)}] into a venv of its own")
+    run_quiet([python, "-m", "venv", str(venv)])
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    run_quiet([*pip, "install", "-q", f"{wheel}[{','.join(extras)}]"])
+    return venv, label
+
+
+def bytecode_report(venv: Path) -> str:
+    """How many of the installed package's modules have their bytecode cached."""
+    found = list(venv.glob("lib/python*/site-packages/staticsrv"))
+    if not found:
+        return "package not found"
+    package = found[0]
+    modules = [p for p in package.rglob("*.py")]
+    tag = sys.implementation.cache_tag
+    cached = [p for p in modules if (p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file()]
+    return f"{len(cached)} of {len(modules)} modules have a .pyc"
+
+
+# --------------------------------------------------------------------------- -X importtime
+
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+\d+ \| *(\S+)")
+
+
+def import_costs(
+    cfg: Config, root: Path, prefix: list[str], poll: float, timeout: float
+) -> dict[str, int]:
+    """Self microseconds per module imported, the smallest of IMPORTTIME_RUNS launches."""
+    selfs: dict[str, int] = {}
+    for _ in range(IMPORTTIME_RUNS):
+        err = launch(cfg, root, prefix, poll, timeout, record=False, traced=True)
+        for m in _IMPORT_LINE.finditer(err):
+            selfs[m[2]] = min(selfs.get(m[2], int(m[1])), int(m[1]))
+    return selfs
+
+
+def group_of(module: str) -> str:
+    """``staticsrv.site.reader`` -> ``staticsrv.site``; ``asyncio.events`` -> ``asyncio``."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "staticsrv" and len(parts) > 1 else parts[0]
+
+
+def importtime_report(selfs: dict[str, int], top: int) -> list[str]:
+    groups: collections.Counter[str] = collections.Counter()
+    for name, us in selfs.items():
+        groups[group_of(name)] += us
+    total = sum(selfs.values())
+    lines = [
+        f"`-X importtime` of the plain start (smallest self time of {IMPORTTIME_RUNS} launches "
+        f"per module; {len(selfs)} modules, {total / 1000:.1f} ms in all, importtime's own "
+        "overhead included):",
+        "",
+    ]
+    rows = [[g, f"{us / 1000:.1f}"] for g, us in groups.most_common(top)]
+    lines += md_table(["package", "self ms, summed"], rows, "lr")
+    lines.append("")
+    rows = [[n, f"{us / 1000:.2f}"] for n, us in sorted(selfs.items(), key=lambda x: -x[1])[:top]]
+    lines += md_table(["module", "self ms"], rows, "lr")
+    lines.append("")
+    return lines
+
+
+# --------------------------------------------------------------------------- the run
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -145,10 +310,28 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop", "auto"))
     p.add_argument("--before", metavar="REV", help="also launch staticsrv as it was at REV")
     p.add_argument(
+        "--wheel",
+        action="store_true",
+        help="launch installed (non-editable) wheels of this tree and of --before REV, "
+        "each in a temporary venv, instead of the source tree",
+    )
+    p.add_argument(
+        "--modes",
+        default="plain",
+        help=f"comma-separated, of {', '.join(MODES)}: how each staticsrv is launched",
+    )
+    p.add_argument(
         "--http-server",
         action="store_true",
         help="also launch `python -m http.server` (the same interpreter): a yardstick of "
         "what starting Python and importing a small server costs on this machine",
+    )
+    p.add_argument(
+        "--importtime",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also list the N largest import costs of the first staticsrv's plain start",
     )
     p.add_argument("--poll-ms", type=float, default=2.0, help="pause between polls (ms)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer")
@@ -158,6 +341,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args = p.parse_args(list(argv))
     if args.launches < 1:
         p.error("--launches must be >= 1")
+    args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in args.mode_list if m not in MODES]
+    if unknown or not args.mode_list:
+        p.error(f"--modes: give some of {', '.join(MODES)}")
     return args
 
 
@@ -168,34 +355,102 @@ def ms(xs: list[float], f: str) -> str:
     return f"{value * 1000:,.0f}"
 
 
+def staticsrv_configs(
+    args: argparse.Namespace, work: Path, data_dir: Path
+) -> tuple[list[Config], str, list[str]]:
+    """The staticsrv configurations, the python for http.server, and notes for the report."""
+    loop = ["--loop", args.loop]
+    builds: list[tuple[str, str, list[str], dict[str, str]]] = []  # (label, python, command, env)
+    notes: list[str] = []
+    if args.wheel:
+        python = args.python or sys.executable
+        extras = sorted({"fast", *(EXTRAS[m] for m in args.mode_list)})
+        revs: list[str | None] = [None] if args.before is None else [None, args.before]
+        http_python = ""
+        for rev in revs:
+            venv, label = install_wheel(work, rev, extras, python)
+            notes.append(f"wheel of {label}: {bytecode_report(venv)}")
+            venv_python = str(venv / "bin" / "python")
+            builds.append((f"wheel of {label}", venv_python, [str(venv / "bin" / "staticsrv")], {}))
+            http_python = http_python or venv_python
+    else:
+        python = args.python or common.venv_python()
+        http_python = python
+        cmd = [python, "-m", "staticsrv"]
+        builds.append(("staticsrv (this tree)", python, cmd, {}))
+        if args.before:
+            tree = common.before_tree(args.before)
+            rev = tree.name.removeprefix("before-")
+            builds.append((f"staticsrv at {rev}", python, cmd, {"PYTHONPATH": str(tree)}))
+    configs = []
+    for label, interpreter, cmd, env in builds:
+        for mode in args.mode_list:
+            name = label if mode == "plain" else f"{label}, {' '.join(MODES[mode])}"
+            options = ["--root", "{root}", "--port", "{port}", *loop, *MODES[mode]]
+            traced = [interpreter, "-X", "importtime", "-m", "staticsrv", *options]
+            env = {**env, "STATICSRV_DATA_DIR": str(data_dir)}
+            configs.append(
+                Config(
+                    name,
+                    [*cmd, *options],
+                    env,
+                    tls=mode == "https",
+                    traced=traced,
+                    build=label,
+                    mode=mode,
+                )
+            )
+    return configs, http_python, notes
+
+
+def adds_table(configs: list[Config]) -> list[str]:
+    """What --live and --https add to the plain start of the same build (medians)."""
+    plain = {c.build: c for c in configs if c.build and c.mode == "plain"}
+    rows = []
+    for c in configs:
+        base = plain.get(c.build)
+        if c.mode == "plain" or base is None or not c.answered or not base.answered:
+            continue
+        added = statistics.median(c.answered) - statistics.median(base.answered)
+        rows.append([c.build, " ".join(MODES[c.mode]), f"{added * 1000:+,.0f}"])
+    if not rows:
+        return []
+    header = ["build", "mode", "first answer: median ms added to plain"]
+    return ["What each mode adds:", "", *md_table(header, rows, "llr"), ""]
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
-    python = args.python or common.venv_python()
-    base = [python, "-m", "staticsrv", "--root", "{root}", "--port", "{port}", "-q"]
-    base += ["--loop", args.loop]
-    configs = [Config("staticsrv (this tree)", base)]
-    if args.before:
-        tree = common.before_tree(args.before)
-        rev = tree.name.removeprefix("before-")
-        configs.append(Config(f"staticsrv at {rev}", base, {"PYTHONPATH": str(tree)}))
-    if args.http_server:
-        http = [python, "-m", "http.server", "--bind", "127.0.0.1", "{port}"]
-        configs.append(Config("python -m http.server", [*http, "--directory", "{root}"]))
-    prefix: list[str] = []
-    if args.pin:
-        cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) < 2:
-            log("--pin needs two CPUs; running unpinned")
-        else:
-            prefix = ["taskset", "-c", str(cpus[-1])]
-            os.sched_setaffinity(0, set(cpus[:-1]))
     with tempfile.TemporaryDirectory(prefix="staticsrv-startup-") as tmp:
-        root = Path(tmp)
+        work = Path(tmp)
+        root, data_dir = work / "site", work / "data"
+        root.mkdir()
         (root / "small.html").write_bytes((b"<p>" + b"x" * 1017 + b"</p>\n")[:1024])
+        configs, http_python, notes = staticsrv_configs(args, work, data_dir)
+        if args.http_server:
+            http = [http_python, "-m", "http.server", "--bind", "127.0.0.1", "{port}"]
+            configs.append(Config("python -m http.server", [*http, "--directory", "{root}"]))
+        prefix: list[str] = []
+        if args.pin:
+            cpus = sorted(os.sched_getaffinity(0))
+            if len(cpus) < 2:
+                log("--pin needs two CPUs; running unpinned")
+            else:
+                prefix = ["taskset", "-c", str(cpus[-1])]
+                os.sched_setaffinity(0, set(cpus[:-1]))
+        poll = args.poll_ms / 1000
+        for cfg in configs:  # warm: page cache, bytecode, the CA of --https
+            launch(cfg, root, prefix, poll, args.timeout, record=False)
         for i in range(args.launches):
             for cfg in configs if i % 2 == 0 else reversed(configs):
-                launch(cfg, root, prefix, args.poll_ms / 1000, args.timeout)
+                launch(cfg, root, prefix, poll, args.timeout)
             log(f"launch round {i + 1}/{args.launches} done")
+        importtime: list[str] = []
+        if args.importtime > 0:
+            first = next(c for c in configs if c.build and c.mode == "plain")
+            log(f"-X importtime: {IMPORTTIME_RUNS} launches of {first.name}")
+            selfs = import_costs(first, root, prefix, poll, args.timeout)
+            importtime = importtime_report(selfs, args.importtime)
     header = ["configuration", "launches", "listening: median ms", "first answer: median ms"]
     header += ["first answer: min ms", "first answer: max ms", "failures"]
     rows = [
@@ -217,6 +472,9 @@ def main(argv: Sequence[str]) -> int:
         "",
         *md_table(header, rows, "lrrrrrl"),
         "",
+        *adds_table(configs),
+        *([f"Bytecode: {'; '.join(notes)}.", ""] if notes else []),
+        *importtime,
     ]
     out = "\n".join(text)
     print(out)
