@@ -24,7 +24,6 @@ import os
 import stat
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -222,6 +221,8 @@ class GzipStream:
         self._fd = fd
         self._key = key
         self._offset = 0
+        import zlib  # the first large gzip stream loads it, not the start
+
         self._z = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: gzip framing
         self._done = False
         self._busy: concurrent.futures.Future[bytes] | None = None
