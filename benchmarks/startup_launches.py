@@ -132,62 +132,69 @@ def launch(
     record: bool = True,
     traced: bool = False,
 ) -> str:
-    """One launch to the first answer; returns its stderr (read after the stop)."""
+    """One launch to the first answer; returns what it wrote on stderr until then.
+
+    stderr goes to a file, whose size is taken when the answer has been
+    read: what ``-X importtime`` reports after it (the aiofile import the
+    first read starts, the shutdown) is left out.
+    """
     port = free_port()
     argv = [a.format(root=root, port=port) for a in (cfg.traced if traced else cfg.argv)]
     env = dict(os.environ, **cfg.env)
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        prefix + argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=root,
-        start_new_session=True,
-    )
-    listening: float | None = None
-    failures = cfg.failures if record else []
-    try:
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                failures.append(f"exited {proc.returncode}: {err.strip()[-200:]}")
-                return err
-            now = time.perf_counter()
-            if now - t0 > timeout:
-                failures.append(f"no answer within {timeout:.0f} s")
-                break
-            if listening is None:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1.0):
-                        listening = time.perf_counter() - t0
-                except OSError:
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            prefix + argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+            cwd=root,
+            start_new_session=True,
+        )
+        listening: float | None = None
+        failures = cfg.failures if record else []
+        said: int | None = None  # bytes on stderr by the first answer
+        try:
+            while True:
+                if proc.poll() is not None:
+                    err.seek(0)
+                    text = err.read().decode(errors="replace")
+                    failures.append(f"exited {proc.returncode}: {text.strip()[-200:]}")
+                    return text
+                now = time.perf_counter()
+                if now - t0 > timeout:
+                    failures.append(f"no answer within {timeout:.0f} s")
+                    break
+                if listening is None:
+                    try:
+                        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                            listening = time.perf_counter() - t0
+                    except OSError:
+                        time.sleep(poll)
+                        continue
+                got = answer_ok(port, timeout=5.0, tls=cfg.tls)
+                if got is None:
                     time.sleep(poll)
                     continue
-            got = answer_ok(port, timeout=5.0, tls=cfg.tls)
-            if got is None:
-                time.sleep(poll)
-                continue
-            if not got:
-                failures.append("first answer was not a 200")
+                said = os.fstat(err.fileno()).st_size
+                if not got:
+                    failures.append("first answer was not a 200")
+                    break
+                if record:
+                    cfg.answered.append(time.perf_counter() - t0)
+                    cfg.listening.append(listening)
                 break
-            if record:
-                cfg.answered.append(time.perf_counter() - t0)
-                cfg.listening.append(listening)
-            break
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.stderr is not None:
-        proc.stderr.close()
-    return err
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        err.seek(0)
+        return err.read(said).decode(errors="replace") if said is not None else ""
 
 
 # --------------------------------------------------------------------------- installed wheels
