@@ -264,26 +264,49 @@ def bytecode_report(venv: Path) -> str:
 
 # --------------------------------------------------------------------------- -X importtime
 
-_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+\d+ \| *(\S+)")
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
-def import_costs(
-    cfg: Config, root: Path, prefix: list[str], poll: float, timeout: float
-) -> dict[str, int]:
-    """Self microseconds per module imported, the smallest of IMPORTTIME_RUNS launches.
+@dataclass
+class ImportCosts:
+    """Microseconds per module, the smallest of IMPORTTIME_RUNS launches, and who imported what.
 
     Only modules every launch imported before its first answer: the aiofile
     import that starts once the answer is written can slip a module or two
     in before the answer has been read.
     """
+
+    selfs: dict[str, int]
+    cumulative: dict[str, int]  # the modules a start imports itself, and what they import
+    children: dict[str, list[str]]  # such a module -> the modules it imported first
+
+
+def import_costs(
+    cfg: Config, root: Path, prefix: list[str], poll: float, timeout: float
+) -> ImportCosts:
     selfs: dict[str, int] = {}
+    cumulative: dict[str, int] = {}
+    children: dict[str, list[str]] = {}
     seen: collections.Counter[str] = collections.Counter()
-    for _ in range(IMPORTTIME_RUNS):
+    for run in range(IMPORTTIME_RUNS):
         err = launch(cfg, root, prefix, poll, timeout, record=False, traced=True)
+        pending: list[str] = []  # depth-1 modules seen since the last depth-0 one
         for m in _IMPORT_LINE.finditer(err):
-            selfs[m[2]] = min(selfs.get(m[2], int(m[1])), int(m[1]))
-            seen[m[2]] += 1
-    return {name: us for name, us in selfs.items() if seen[name] == IMPORTTIME_RUNS}
+            own, cum, depth, name = int(m[1]), int(m[2]), (len(m[3]) - 1) // 2, m[4]
+            selfs[name] = min(selfs.get(name, own), own)
+            seen[name] += 1
+            if depth <= 1:
+                cumulative[name] = min(cumulative.get(name, cum), cum)
+            if run == 0 and depth == 1:
+                pending.append(name)
+            elif run == 0 and depth == 0:
+                children[name], pending = pending, []
+    every = {name for name, n in seen.items() if n == IMPORTTIME_RUNS}
+    return ImportCosts(
+        {n: us for n, us in selfs.items() if n in every},
+        {n: us for n, us in cumulative.items() if n in every},
+        {n: [c for c in kids if c in every] for n, kids in children.items() if n in every},
+    )
 
 
 def group_of(module: str) -> str:
@@ -292,18 +315,34 @@ def group_of(module: str) -> str:
     return ".".join(parts[:2]) if parts[0] == "staticsrv" and len(parts) > 1 else parts[0]
 
 
-def importtime_report(selfs: dict[str, int], top: int) -> list[str]:
+def importtime_report(costs: ImportCosts, top: int) -> list[str]:
+    selfs = costs.selfs
+    total = sum(selfs.values())
+    lines = [
+        f"`-X importtime` of the plain start up to its first answer (`python -X importtime "
+        f"-m staticsrv`; the modules all of {IMPORTTIME_RUNS} launches imported, each with its "
+        f"smallest time; {len(selfs)} modules, {total / 1000:.1f} ms in all, importtime's own "
+        "overhead included).  What each import the start makes costs with everything it "
+        "imports first (1 ms or more):",
+        "",
+    ]
+    rows = []
+    tops = sorted(costs.children, key=lambda n: -costs.cumulative[n])
+    for name in tops:
+        if costs.cumulative[name] < 1000:
+            continue
+        rows.append([name, f"{costs.cumulative[name] / 1000:.1f}"])
+        kids = sorted(costs.children[name], key=lambda n: -costs.cumulative[n])
+        rows += [
+            [f"… {kid}", f"{costs.cumulative[kid] / 1000:.1f}"]
+            for kid in kids
+            if costs.cumulative[kid] >= 1000
+        ]
+    lines += md_table(["import", "cumulative ms"], rows, "lr")
+    lines += ["", "Self time, summed by package, and the largest modules:", ""]
     groups: collections.Counter[str] = collections.Counter()
     for name, us in selfs.items():
         groups[group_of(name)] += us
-    total = sum(selfs.values())
-    lines = [
-        f"`-X importtime` of the plain start up to its first answer (the modules all of "
-        f"{IMPORTTIME_RUNS} launches imported, each with its smallest self time; "
-        f"{len(selfs)} modules, {total / 1000:.1f} ms in all, importtime's own overhead "
-        "included):",
-        "",
-    ]
     rows = [[g, f"{us / 1000:.1f}"] for g, us in groups.most_common(top)]
     lines += md_table(["package", "self ms, summed"], rows, "lr")
     lines.append("")
@@ -464,8 +503,8 @@ def main(argv: Sequence[str]) -> int:
         if args.importtime > 0:
             first = next(c for c in configs if c.build and c.mode == "plain")
             log(f"-X importtime: {IMPORTTIME_RUNS} launches of {first.name}")
-            selfs = import_costs(first, root, prefix, poll, args.timeout)
-            importtime = importtime_report(selfs, args.importtime)
+            costs = import_costs(first, root, prefix, poll, args.timeout)
+            importtime = importtime_report(costs, args.importtime)
     header = ["configuration", "launches", "listening: median ms", "first answer: median ms"]
     header += ["first answer: min ms", "first answer: max ms", "failures"]
     rows = [
