@@ -31,7 +31,6 @@ import errno
 import logging
 import os
 import stat
-from dataclasses import dataclass
 
 from staticsrv.http.target import Target, is_hidden
 from staticsrv.site.reader import FileKey
@@ -40,16 +39,32 @@ INDEX_FILE = "index.html"
 log = logging.getLogger("staticsrv")
 
 
-@dataclass(frozen=True, slots=True)
-class File:
-    path: str
-    st: os.stat_result
+# The outcomes are plain classes, not dataclasses: creating a dataclass
+# costs start-up time, and nothing compares or copies these.
+
+
+class _Found:
+    """Something at the target: its real path and the stat it was found with."""
+
+    __slots__ = ("path", "st")
+
+    def __init__(self, path: str, st: os.stat_result) -> None:
+        self.path = path
+        self.st = st
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={self.path!r}, st={self.st!r})"
+
+
+class File(_Found):
+    """A regular file to serve."""
+
+    __slots__ = ()
 
 
 class _Verdict:
     """An outcome without data, one instance each (``REDIRECT``, ``NOT_FOUND``,
-    ``FORBIDDEN``): told apart with ``isinstance``.  Plain classes, not
-    dataclasses: creating a dataclass costs start-up time."""
+    ``FORBIDDEN``): told apart with ``isinstance``."""
 
     __slots__ = ()
 
@@ -63,10 +78,10 @@ class Redirect(_Verdict):
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Listing:
-    path: str
-    st: os.stat_result
+class Listing(_Found):
+    """A folder to list (no index.html in it, listings on)."""
+
+    __slots__ = ()
 
 
 class NotFound(_Verdict):
