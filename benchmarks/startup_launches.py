@@ -68,6 +68,9 @@ REQUEST = b"GET /small.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n
 MODES = {"plain": [], "live": ["--live"], "https": ["--https"]}
 EXTRAS = {"plain": "fast", "live": "live", "https": "tls"}  # what each mode installs
 IMPORTTIME_RUNS = 5
+# Not in a user's environment, and not passed on: with PYTHONDONTWRITEBYTECODE
+# a source tree whose bytecode is stale would be compiled at every launch.
+USER_LESS = ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")
 
 
 @dataclass
@@ -157,7 +160,8 @@ def launch(
     """
     port = free_port()
     argv = [a.format(root=root, port=port) for a in (cfg.traced if traced else cfg.argv)]
-    env = dict(os.environ, **cfg.env)
+    env = {k: v for k, v in os.environ.items() if k not in USER_LESS}
+    env.update(cfg.env)
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
