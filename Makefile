@@ -36,11 +36,16 @@ typecheck: $(STAMP)
 # reports it on every run; `make coverage` shows it anywhere.
 COVERAGE := --cov=staticsrv --cov-branch --cov-report=term:skip-covered
 
+# The tests run in a new shuffled order each time (pytest-randomly); the last
+# lines of a run give its seed.  PYTEST_ARGS="-p randomly --randomly-seed=N"
+# replays that order, PYTEST_ARGS="-p no:randomly" keeps the files' order.
+PYTEST_ARGS ?=
+
 unit: $(STAMP)
-	$(PY) -m pytest -q $(if $(CI),$(COVERAGE))
+	$(PY) -m pytest -q $(if $(CI),$(COVERAGE)) $(PYTEST_ARGS)
 
 coverage: $(STAMP)  ## the whole suite with its branch coverage of staticsrv
-	$(PY) -m pytest -q $(COVERAGE)
+	$(PY) -m pytest -q $(COVERAGE) $(PYTEST_ARGS)
 
 test: lint typecheck unit  ## everything CI runs
 
@@ -80,5 +85,5 @@ test-pythons:
 	  test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v || exit 1; \
 	  .venv-$$v/bin/python -m pip install --quiet -e '.[unit]' || exit 1; \
 	  echo "== unit tests on Python $$v"; \
-	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider tests/unit || exit 1; \
+	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/unit || exit 1; \
 	done
