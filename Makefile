@@ -32,8 +32,9 @@ lint: $(STAMP)  ## ruff, and the import contracts that keep the layers in order 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict
 
-# Branch coverage of staticsrv over the whole suite: CI (which sets CI)
-# reports it on every run; `make coverage` shows it anywhere.
+# Branch coverage of staticsrv over the whole suite, the servers it starts
+# as subprocesses included ([tool.coverage.run] in pyproject.toml): CI (which
+# sets CI) reports it on every run; `make coverage` shows it anywhere.
 COVERAGE := --cov=staticsrv --cov-branch --cov-report=term:skip-covered
 
 # The tests run in a new shuffled order each time (pytest-randomly); the last
@@ -68,7 +69,7 @@ bench-h2: $(STAMP)  ## HTTP/2 beside nginx and caddy (h2load, nginx, caddy, Chro
 	$(PY) benchmarks/h2.py
 
 clean:
-	rm -rf $(VENV) .venv-3.* .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info .docs-site
+	rm -rf $(VENV) .venv-3.* .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info .docs-site
 
 # The unit tests on every other CPython this machine has (pyenv's 3.12 and
 # 3.13 here); each gets its own venv.  Pythons that are not installed are
