@@ -32,15 +32,21 @@ lint: $(STAMP)  ## ruff, and the import contracts that keep the layers in order 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict
 
-# Branch coverage of staticsrv over the whole suite: CI (which sets CI)
-# reports it on every run; `make coverage` shows it anywhere.
+# Branch coverage of staticsrv over the whole suite, the servers it starts
+# as subprocesses included ([tool.coverage.run] in pyproject.toml): CI (which
+# sets CI) reports it on every run; `make coverage` shows it anywhere.
 COVERAGE := --cov=staticsrv --cov-branch --cov-report=term:skip-covered
 
+# The tests run in a new shuffled order each time (pytest-randomly); the last
+# lines of a run give its seed.  PYTEST_ARGS="-p randomly --randomly-seed=N"
+# replays that order, PYTEST_ARGS="-p no:randomly" keeps the files' order.
+PYTEST_ARGS ?=
+
 unit: $(STAMP)
-	$(PY) -m pytest -q $(if $(CI),$(COVERAGE))
+	$(PY) -m pytest -q $(if $(CI),$(COVERAGE)) $(PYTEST_ARGS)
 
 coverage: $(STAMP)  ## the whole suite with its branch coverage of staticsrv
-	$(PY) -m pytest -q $(COVERAGE)
+	$(PY) -m pytest -q $(COVERAGE) $(PYTEST_ARGS)
 
 test: lint typecheck unit  ## everything CI runs
 
@@ -63,7 +69,7 @@ bench-h2: $(STAMP)  ## HTTP/2 beside nginx and caddy (h2load, nginx, caddy, Chro
 	$(PY) benchmarks/h2.py
 
 clean:
-	rm -rf $(VENV) .venv-3.* .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info .docs-site
+	rm -rf $(VENV) .venv-3.* .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info .docs-site
 
 # The unit tests on every other CPython this machine has (pyenv's 3.12 and
 # 3.13 here); each gets its own venv.  Pythons that are not installed are
@@ -80,5 +86,5 @@ test-pythons:
 	  test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v || exit 1; \
 	  .venv-$$v/bin/python -m pip install --quiet -e '.[unit]' || exit 1; \
 	  echo "== unit tests on Python $$v"; \
-	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider tests/unit || exit 1; \
+	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/unit || exit 1; \
 	done

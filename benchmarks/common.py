@@ -13,7 +13,8 @@ so ``benchmarks/`` is on ``sys.path`` and they ``import common``.  It holds:
   options that make the harness start them;
 * ``Scrubber``, which replaces machine-specific absolute paths in a report with
   portable names, and the rules both reports use;
-* which staticsrv code was measured: a digest of ``staticsrv/*.py`` and the git
+* which staticsrv code was measured: a digest of the package's sources (every
+  ``*.py`` and ``*.js`` under ``staticsrv/``, subpackages included) and the git
   commit (read-only git commands); the package as it was at an earlier revision
   (``before_tree``, for before/after runs);
 * ``parse_response``: framing of one HTTP/1.x response read off a socket;
@@ -183,16 +184,23 @@ class Scrubber:
 
 # --------------------------------------------------------------------------- source state
 
+SOURCE_SUFFIXES = (".py", ".js")  # what source_digest reads (no __pycache__ *.pyc)
 
-def source_digest() -> str:
-    """Digest of staticsrv/*.py.
 
-    Other people may edit the package while a run is going on; comparing the
-    digest before and after the run shows whether the numbers mix two versions.
+def source_digest(package: Path = REPO / "staticsrv") -> str:
+    """Digest of the package's code: every ``*.py`` under it, subpackages included,
+    and the live-reload scripts (``*.js``) it serves.
+
+    Each file counts by its path relative to the package, so a module moved
+    between subpackages changes the digest.  Other people may edit the package
+    while a run is going on; comparing the digest before and after the run
+    shows whether the numbers mix two versions.
     """
     digest = hashlib.sha256()
-    for path in sorted((REPO / "staticsrv").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    files = (p for p in package.rglob("*") if p.suffix in SOURCE_SUFFIXES and p.is_file())
+    for path in sorted(files, key=lambda p: p.relative_to(package).as_posix()):
+        name = path.relative_to(package).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
 
 
@@ -218,10 +226,10 @@ def git_source() -> tuple[str, bool] | None:
 
 
 def describe_code(commit: str, dirty: bool, digest: str) -> str:
-    """``COMMIT[ plus uncommitted changes in `staticsrv/`] (digest of `staticsrv/*.py`: `D`)``;
+    """``COMMIT[ plus uncommitted changes in `staticsrv/`] (digest of `staticsrv/`: `D`)``;
     COMMIT is shown as given (the caller quotes it)."""
     text = commit + (" plus uncommitted changes in `staticsrv/`" if dirty else "")
-    return text + f" (digest of `staticsrv/*.py`: `{digest}`)"
+    return text + f" (digest of `staticsrv/`: `{digest}`)"
 
 
 def before_tree(rev: str) -> Path:

@@ -256,7 +256,7 @@ def make_scrubber(python: str, bench: Path, report: dict[str, Any] | None) -> Sc
 
 
 def source_state() -> dict[str, str]:
-    """Which staticsrv code was measured: git commit, dirty flag, digest of staticsrv/*.py.
+    """Which staticsrv code was measured: git commit, dirty flag, digest of staticsrv/.
 
     Other people may edit the package while a run is going on; comparing the
     digest before and after the run shows whether the numbers mix two versions.

@@ -48,6 +48,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(max(bounds)))
 
 
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """The seed of the shuffled order, at the end of every run (pytest -q shows no header).
+
+    pytest-randomly shuffles the modules, then the tests in each, from one
+    seed a run; the same seed gives the same order, and reseeds ``random``
+    per test as it did.
+    """
+    if not config.pluginmanager.hasplugin("randomly") or not config.getoption(
+        "randomly_reorganize"
+    ):
+        return
+    seed = config.getoption("randomly_seed")
+    terminalreporter.write_line(
+        f"Tests ran in a shuffled order, seed {seed}: -p randomly --randomly-seed={seed} "
+        "replays it, -p no:randomly keeps the files' order"
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every end-to-end test on ``serve`` runs three times: plain TCP, TLS, and HTTP/2.
 
