@@ -9,6 +9,11 @@ connections keep several pipelined requests in flight, for other URLs and
 for the very files being saved.  After each save completes, one request on
 a new connection and one on a kept-alive connection must see it; every
 hammer request sent after a save must see that version or a newer one.
+
+The second test is the quick path's case (staticsrv.net.quick): files the
+memo has held for a while, each saved once, while keep-alive connections send
+one request at a time, so most answers are memo hits sent from the loop's
+readiness callback.
 """
 
 from __future__ import annotations
@@ -227,6 +232,102 @@ def _hammer(addr: tuple[str, int], published: Any, stop: Event, counts: Any) -> 
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(HAMMERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for exc in errors[:3]:
+        print("hammer:", repr(exc))
+    counts[:] = [sum(answered), sum(stale), len(errors)]
+
+
+SETTLED = 300  # files saved once each, after the memo has held them for a while
+QUICK_HAMMERS = 8
+
+
+def test_a_save_to_a_file_the_memo_holds_is_seen_by_the_very_next_request(
+    run_server: RunServer, tmp_path: Path
+) -> None:
+    """The quick path's case: every file is settled (older than the racy window,
+    so the memo keeps its answer and a hit is sent from the loop's callback) when
+    it is saved, once, while keep-alive connections send one request at a time
+    (each one a head on its own: what the quick path answers)."""
+    root = tmp_path / "site"
+    (root / "s").mkdir(parents=True)
+    for index in range(SETTLED):
+        (root / "s" / f"f{index}.txt").write_bytes(_content(0))
+    server = run_server(root)
+    addr = server.addr
+    urls = [f"/s/f{index}.txt" for index in range(SETTLED)]
+    # Allowed: the files must be older than the racy window (reader.RACY_NS,
+    # 2 s) before the memo keeps them; this waits for the clock, not a server.
+    time.sleep(2.5)
+    with Conn(addr, timeout=30) as warm:
+        for url in urls:
+            assert _check_file(warm.request(url), 0)
+    spawn = multiprocessing.get_context("spawn")
+    published = spawn.Array("q", SETTLED)
+    stop = spawn.Event()
+    counts = spawn.Array("q", 3)  # answered, stale, errors
+    running = spawn.Event()
+    hammer = spawn.Process(target=_single_hammer, args=(addr, published, stop, counts, running))
+    hammer.start()
+    stale_new = stale_kept = 0
+    start = time.monotonic()
+    try:
+        assert running.wait(60), "the hammer did not start"  # the race needs it in flight
+        with Conn(addr, timeout=30) as kept:
+            assert all(_check_file(kept.request(url), 0) for url in urls)  # all memo hits
+            for index, url in enumerate(urls):
+                path = root / url[1:]
+                if index % 2:
+                    _write_in_place(path, _content(1).decode())  # same size, same inode
+                else:
+                    _write_renamed(path, _content(1).decode())
+                published[index] = 1
+                with Conn(addr, timeout=30) as new:
+                    stale_new += not _check_file(new.request(url), 1)
+                stale_kept += not _check_file(kept.request(url), 1)
+    finally:
+        stop.set()
+        hammer.join(timeout=60)
+    hammered, stale_hammer, errors = counts[:]
+    print(
+        f"\n{SETTLED} saves of settled files in {time.monotonic() - start:.1f} s; "
+        f"{hammered} hammer answers ({QUICK_HAMMERS} connections, one request at a time); "
+        f"stale: {stale_new} new-connection, {stale_kept} kept-alive, {stale_hammer} hammer"
+    )
+    assert hammer.exitcode == 0 and errors == 0
+    assert hammered > SETTLED  # the hammer really ran alongside
+    assert (stale_new, stale_kept, stale_hammer) == (0, 0, 0)
+    assert server.alive()
+
+
+def _single_hammer(
+    addr: tuple[str, int], published: Any, stop: Event, counts: Any, running: Event
+) -> None:
+    """QUICK_HAMMERS keep-alive connections, each sending one request at a time."""
+    answered = [0] * QUICK_HAMMERS
+    stale = [0] * QUICK_HAMMERS
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            with Conn(addr, timeout=30) as conn:
+                for k in itertools.count(n * 37):
+                    if stop.is_set():
+                        return
+                    index = k % SETTLED
+                    floor = int(published[index])  # saved before this request is sent
+                    resp = conn.request(f"/s/f{index}.txt")
+                    answered[n] += 1
+                    if sum(answered) >= QUICK_HAMMERS:
+                        running.set()
+                    stale[n] += resp.status != 200 or _version(resp) < floor
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(QUICK_HAMMERS)]
     for t in threads:
         t.start()
     for t in threads:
