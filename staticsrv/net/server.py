@@ -71,6 +71,11 @@ class ServerCore:
         watcher: Callable[..., Any] | None = None,
     ) -> None:
         self.config = config
+        # The error pages are loaded now, not by the first error: out of
+        # descriptors an import cannot open its file, and the 503 that says
+        # so could not be built (tests/e2e/load/test_emfile.py).
+        import staticsrv.http.pages  # noqa: F401
+
         self.watcher = watcher  # --live: watchfiles.watch, or a stand-in (tests)
         if config.build:
             from staticsrv.live.build import BuildingPage
