@@ -13,10 +13,19 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape
 
 from staticsrv.http.status import reason as reason_phrase
 from staticsrv.http.target import quote_segment
+
+
+def escape(text: str, quote: bool = True) -> str:
+    """``html.escape``, without importing ``html`` and its entity table: the
+    server loads this module at start (the error pages must not need a file
+    when descriptors run out), and the table is most of what it would cost."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if quote:
+        text = text.replace('"', "&quot;").replace("'", "&#x27;")
+    return text
 
 __all__ = ["ListingEntry", "error_page", "not_found_page", "render_listing"]
 

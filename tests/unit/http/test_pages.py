@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from staticsrv.http import pages
 from staticsrv.http.pages import ListingEntry, error_page, not_found_page, render_listing
 from staticsrv.http.target import Target, TargetError, decode_target, quote_segments
 
@@ -429,3 +433,9 @@ def test_no_listing_link_leads_above_the_base(segments: tuple[str, ...], top: in
 def test_without_a_base_the_root_link_and_parent_row_stay() -> None:
     html = render_listing(("sub",), [entry("x.txt")]).decode()
     assert '<a href="../">/</a>' in html and '<a href="../">../</a>' in html
+
+
+@given(st.text())
+def test_escape_is_html_escape(text: str) -> None:
+    assert pages.escape(text) == html.escape(text, quote=True)
+    assert pages.escape(text, quote=False) == html.escape(text, quote=False)
