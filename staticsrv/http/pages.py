@@ -27,6 +27,7 @@ def escape(text: str, quote: bool = True) -> str:
         text = text.replace('"', "&quot;").replace("'", "&#x27;")
     return text
 
+
 __all__ = ["ListingEntry", "error_page", "not_found_page", "render_listing"]
 
 
