@@ -44,7 +44,7 @@ from staticsrv.site.cache import Bounded
 from staticsrv.site.extension import Endpoints, Upstream
 from staticsrv.site.fileresponse import Files
 from staticsrv.site.listing import Listings
-from staticsrv.site.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey, Passes
+from staticsrv.site.memo import MEMO_ENTRIES, SHAPE_FIELDS, Memo, MemoKey, Passes, key_of
 from staticsrv.site.notfound import NotFoundPages
 from staticsrv.site.proxying import ProxyRouting
 from staticsrv.site.reader import Clock, FileChanged, Reader
@@ -200,7 +200,7 @@ class Handler(ProxyRouting, RuleAnswers):
             path = req.target.partition("?")[0]
             if any(m.matches(path) for m in self.config.proxy):
                 return None
-        return _key(req)
+        return key_of(req)
 
     def memo_hit(self, key: MemoKey) -> Memo | None:
         """The memoised answer :meth:`handle` would give for ``key`` now, or None.
@@ -209,11 +209,11 @@ class Handler(ProxyRouting, RuleAnswers):
         tree: the quick path serves a hit with no coroutine, and takes
         everything else to :meth:`handle`.
         """
-        now, rules = self.passes.begin(), self._rules()
+        return self._fresh(key, self.passes.begin(), self._rules())
+
+    def _fresh(self, key: MemoKey, now: int, rules: int) -> Memo | None:
         memo = self._memo.get(key)
-        if memo is not None and memo.fresh(now, rules, self.resolver):
-            return memo
-        return None
+        return memo if memo is not None and memo.fresh(now, rules, self.resolver) else None
 
     async def handle(self, req: Request) -> Response:
         """The final answer to ``req``; never raises for a request or a file."""
@@ -226,9 +226,8 @@ class Handler(ProxyRouting, RuleAnswers):
         now, rules = self.passes.begin(), self._rules()
         key: MemoKey | None = None
         if self._skip.isdisjoint(headers):
-            key = _key(req)
-            memo = self._memo.get(key)
-            if memo is not None and memo.fresh(now, rules, self.resolver):
+            key = key_of(req)
+            if (memo := self._fresh(key, now, rules)) is not None:
                 return memo.response
         try:
             resp, facts = await self._decide(req)
@@ -391,12 +390,6 @@ class Handler(ProxyRouting, RuleAnswers):
         memo = Memo(missing[0], None, found.page, resp, found.varies, found.hint)
         memo.absent = missing[1:]
         return resp, memo
-
-
-def _key(req: Request) -> MemoKey:
-    """What the memo is keyed on (:class:`~staticsrv.site.memo.Memo`)."""
-    headers = req.headers
-    return (req.method, req.target, headers.get("if-none-match"), "accept-encoding" in headers)
 
 
 def _vary_accept(resp: Response) -> Response:

@@ -48,6 +48,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from staticsrv.http.http11 import Request
 from staticsrv.http.responses import Response
 from staticsrv.site.reader import FileKey
 from staticsrv.site.resolver import Resolver
@@ -133,6 +134,12 @@ class Memo:
 
 
 MemoKey = tuple[str, str, str | None, bool]
+
+
+def key_of(req: Request) -> MemoKey:
+    """What the memo is keyed on (see :class:`Memo`)."""
+    headers = req.headers
+    return (req.method, req.target, headers.get("if-none-match"), "accept-encoding" in headers)
 
 
 class Passes:
