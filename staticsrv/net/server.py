@@ -126,9 +126,8 @@ class ServerCore:
         self.handler.passes.next_pass = self._loop.call_soon
         accepts = [self.background(self._accept_loop(s)) for s in (lsock, *also)]
         self.background(self._sweep())
-        self._quick = Quick(self.shared, self._loop, self._launch, self._close)
-        if not Quick.possible(self.shared):
-            self._quick = None
+        if self.tls is None and Quick.possible(self.shared):  # plain HTTP's own path
+            self._quick = Quick(self.shared, self._loop, self._launch, self._close)
         if self.hub is not None:
             from staticsrv.live.watch import watch
 
@@ -298,7 +297,7 @@ class ServerCore:
         conn.deadline = loop.time() + self.config.timeouts.head
         self._conns.add(conn)
         quick = self._quick
-        if quick is None or self.tls is not None:
+        if quick is None:
             self._launch(conn)
             return
         # Plain HTTP: no coroutine until one is needed.  The request has
