@@ -2,12 +2,11 @@
 
 Owns: the non-blocking socket of one connection and every way bytes reach
 it: direct ``send`` with a wait for writability when the kernel buffer is
-full, and the sendfile tiers (the loop's native ``sock_sendfile``, then
-``os.sendfile`` with writability waits, then ``pread`` + send, as aiohttp's
-``web_fileresponse`` falls back).  It counts the bytes that went out and
-reports progress so the connection's send deadline means "no progress for
-N seconds".  May not touch: HTTP (heads, parsing), files other than the
-descriptor it is handed, deadlines themselves.
+full, and the sendfile tiers (:mod:`staticsrv.net.sendfile`, mixed in).
+It counts the bytes that went out and reports progress so the
+connection's send deadline means "no progress for N seconds".  May not
+touch: HTTP (heads, parsing), files other than the descriptor it is
+handed, deadlines themselves.
 
 What the platform lacks is a :class:`Features` value, probed once and
 passable by hand, so each fallback is tested on Linux by forcing it.
@@ -20,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import errno
 import os
 import socket
 import sys
@@ -28,17 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from staticsrv.net.sendfile import FileSending
+
 RECV_SIZE = 65536
-PREAD_SIZE = RECV_SIZE * 4
-# Without a view of the kernel's send queue (not Linux) a file goes out in
-# pieces of this size and the deadline is renewed per piece; a client slower
-# than SENDFILE_STEP / --send-timeout is dropped.
-SENDFILE_STEP = 512 * 1024
-# sendfile(2) refuses this pair of descriptors (a file system or platform
-# without it): send the bytes with pread + send instead.
-_SENDFILE_UNSUPPORTED = frozenset(
-    {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK, errno.EOVERFLOW}
-)
 
 
 def _probe_outq() -> int | None:
@@ -98,7 +88,7 @@ class Pipe(Protocol):
     def close(self) -> None: ...
 
 
-class Transport:
+class Transport(FileSending):
     """Plain TCP on one non-blocking socket.
 
     Reads are readiness-driven: the socket's reader is registered with the
@@ -165,14 +155,10 @@ class Transport:
                 # Not registered (a new connection, whose request has usually
                 # arrived already, or one paused at READ_AHEAD): a direct read
                 # costs one syscall, registering two epoll_ctl calls.
-                try:
-                    data = self.sock.recv(RECV_SIZE)
-                except (BlockingIOError, InterruptedError):
-                    pass
-                else:
-                    self._arrived()
-                    return data
-                if not self._features.add_reader or not self._start_reading():
+                direct = self.read_now()
+                if direct is not None:
+                    return direct
+                if not self.start_reading():
                     data = await self._loop.sock_recv(self.sock, RECV_SIZE)
                     self._arrived()
                     return data
@@ -248,28 +234,23 @@ class Transport:
         except OSError as exc:
             self._error = exc
             data = b""
+        if data:
+            self._arrived()
+        else:
+            self._stop_reading()  # EOF or error: nothing more will come
         inbox = self._inbox
         quick = self.quick
         if quick is not None and not inbox:
             self.quick = None
-            if data:
-                self._arrived()
-            else:
-                self._stop_reading()
             quick(data)
             return
         if data:
-            self._arrived()
             inbox.append(data)
             if len(inbox) * RECV_SIZE >= READ_AHEAD and sum(map(len, inbox)) >= READ_AHEAD:
                 self._stop_reading()  # backpressure: the client waits in TCP
-        else:
-            self._stop_reading()  # EOF or error: nothing more will come
-            if self._error is None:
-                inbox.append(b"")
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        elif self._error is None:
+            inbox.append(b"")
+        self.wake()
 
     async def send(self, data: bytes | memoryview) -> None:
         """All of ``data``: a direct send, waiting for writability only when the buffer is full."""
@@ -339,85 +320,6 @@ class Transport:
         except OSError:
             return -1
         return int.from_bytes(out, sys.byteorder, signed=True)
-
-    async def sendfile(self, fd: int, offset: int, count: int) -> bool:
-        """Send ``count`` bytes of ``fd`` from ``offset``, zero-copy where possible.
-
-        Returns False if the file ended before ``count`` bytes (truncated
-        under us: the framing is broken and the connection must close).
-        """
-        end = offset + count
-        features = self._features
-        if features.loop_sendfile and features.add_writer:
-            offset = await self._loop_sendfile(fd, offset, end)
-            if offset < 0:
-                return False
-        while offset < end and features.os_sendfile and features.add_writer:
-            try:
-                sent = os.sendfile(self.sock.fileno(), fd, offset, end - offset)
-            except BlockingIOError:
-                await self._writable()
-                continue
-            except OSError as exc:
-                if exc.errno not in _SENDFILE_UNSUPPORTED:
-                    raise
-                features.os_sendfile = False  # ask once per server, not per file
-                break
-            if sent == 0:
-                return False
-            offset += sent
-            self.sent += sent
-            self._progress()
-        # The portable tier: read and send in pieces.
-        while offset < end:
-            data = os.pread(fd, min(end - offset, PREAD_SIZE), offset)
-            if not data:
-                return False
-            await self.send(data)
-            self._progress()
-            offset += len(data)
-        return True
-
-    async def _loop_sendfile(self, fd: int, offset: int, end: int) -> int:
-        """The loop's own sendfile; the new offset, or -1 at an early end of file.
-
-        ``loop.sock_sendfile`` exists natively on asyncio's Unix loops
-        (sendfile(2) until EAGAIN, then a wait for writability); uvloop has
-        none and says so once.  Where the send queue cannot be seen, the file
-        goes in pieces and progress is reported after each.
-        """
-        step = end - offset if self._features.send_queue else SENDFILE_STEP
-        # Wraps the descriptor the handler opened: no file system call here.
-        with open(fd, "rb", buffering=0, closefd=False) as fobj:  # noqa: ASYNC230
-            while offset < end:
-                want = min(step, end - offset)
-                fobj.seek(offset)
-                try:
-                    sent = await self._loop.sock_sendfile(
-                        self.sock, fobj, offset, want, fallback=False
-                    )
-                except BaseException as exc:
-                    # The call raises without its count when the client goes
-                    # away mid-file; the file position still says how far it
-                    # got (documented for loop.sock_sendfile), so the access
-                    # log shows the bytes really sent.
-                    self.sent += max(fobj.tell() - offset, 0)
-                    if isinstance(exc, NotImplementedError):
-                        self._features.loop_sendfile = False  # uvloop: ask once per server
-                        break
-                    if isinstance(exc, asyncio.SendfileNotAvailableError):
-                        # This piece's first sendfile(2) failed before a byte
-                        # went out; asyncio says so for any error, a client
-                        # already gone included.  The next tier meets the real
-                        # errno and acts on it.
-                        break
-                    raise
-                self.sent += sent
-                if sent < want:
-                    return -1
-                offset += sent
-                self._progress()
-        return offset
 
     def shutdown_write(self) -> None:
         with contextlib.suppress(OSError):

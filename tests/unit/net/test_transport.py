@@ -25,8 +25,9 @@ from typing import Any
 
 import pytest
 
-from staticsrv.net import transport as transport_mod
-from staticsrv.net.transport import SENDFILE_STEP, Features, Transport
+from staticsrv.net import sendfile as sendfile_mod
+from staticsrv.net.sendfile import SENDFILE_STEP
+from staticsrv.net.transport import Features, Transport
 
 SIZE = 3 * 1024 * 1024 + 17  # far beyond any socket buffer
 DATA = os.urandom(SIZE)
@@ -219,7 +220,7 @@ async def test_the_portable_tier_never_calls_sendfile(
     pipe.transport.close()
     assert await drain.result() == DATA
     assert loop_calls == [] and sendfiles == []
-    assert len(preads) >= SIZE // transport_mod.PREAD_SIZE
+    assert len(preads) >= SIZE // sendfile_mod.PREAD_SIZE
 
 
 async def test_a_loop_without_native_sendfile_is_asked_once_then_os_sendfile_serves(
