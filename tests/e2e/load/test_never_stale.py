@@ -24,6 +24,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.sharedctypes import SynchronizedArray
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -31,8 +32,10 @@ from typing import Any
 
 import pytest
 
+from staticsrv.site.reader import RACY_NS
 from tests.client import Conn, Received, build
 from tests.e2e.load.conftest import RunServer
+from tests.waiting import poll_until
 
 pytestmark = pytest.mark.load
 
@@ -198,40 +201,49 @@ def test_a_request_sent_after_a_save_always_sees_it(run_server: RunServer, tmp_p
 
 def _hammer(addr: tuple[str, int], published: Any, stop: Event, counts: Any) -> None:
     """The hammer's process: HAMMERS keep-alive connections, PIPELINE requests in flight each."""
-    answered = [0] * HAMMERS
-    stale = [0] * HAMMERS
-    errors: list[BaseException] = []
 
     def expected(url: str) -> int:
         return int(published[int(url[len("/hot/f") : -len(".txt")])])
 
-    def run(n: int) -> None:
+    def run(n: int, answered: list[int], stale: list[int]) -> None:
         urls = [f"/other{n % 8}.txt", f"/hot/f{n % HOT}.txt", f"/old{n % OLD}.txt", "/nope"]
+        with Conn(addr, timeout=30) as conn:
+            for batch in itertools.count():
+                if stop.wait(PACE):  # paced: the writer must get its turns too
+                    return
+                sent = [urls[(batch + i) % len(urls)] for i in range(PIPELINE)]
+                floors = [expected(u) if u.startswith("/hot/") else -1 for u in sent]
+                rules = int(published[HOT])
+                conn.send(b"".join(build(u) for u in sent))
+                for url, floor in zip(sent, floors, strict=True):
+                    resp = conn.read_response()
+                    answered[n] += 1
+                    if floor >= 0 and resp.status == 200:
+                        # Sent after version `floor` was saved: that or newer.
+                        stale[n] += _version(resp) < floor
+                    gen = resp.header("x-gen") if url.startswith("/old") else None
+                    if gen is not None:
+                        # Sent after the rules' generation `rules` was saved.  (No
+                        # X-Gen: decided while _headers was being rewritten in
+                        # place, a save not yet complete: nothing to compare.)
+                        stale[n] += int(gen) < rules
+
+    _threads(HAMMERS, run, counts)
+
+
+def _threads(count: int, run: Callable[[int, list[int], list[int]], None], counts: Any) -> None:
+    """``run(n, answered, stale)`` on ``count`` threads; the totals and errors into ``counts``."""
+    answered = [0] * count
+    stale = [0] * count
+    errors: list[BaseException] = []
+
+    def guarded(n: int) -> None:
         try:
-            with Conn(addr, timeout=30) as conn:
-                for batch in itertools.count():
-                    if stop.wait(PACE):  # paced: the writer must get its turns too
-                        return
-                    sent = [urls[(batch + i) % len(urls)] for i in range(PIPELINE)]
-                    floors = [expected(u) if u.startswith("/hot/") else -1 for u in sent]
-                    rules = int(published[HOT])
-                    conn.send(b"".join(build(u) for u in sent))
-                    for url, floor in zip(sent, floors, strict=True):
-                        resp = conn.read_response()
-                        answered[n] += 1
-                        if floor >= 0 and resp.status == 200:
-                            # Sent after version `floor` was saved: that or newer.
-                            stale[n] += _version(resp) < floor
-                        gen = resp.header("x-gen") if url.startswith("/old") else None
-                        if gen is not None:
-                            # Sent after the rules' generation `rules` was saved.  (No
-                            # X-Gen: decided while _headers was being rewritten in
-                            # place, a save not yet complete: nothing to compare.)
-                            stale[n] += int(gen) < rules
+            run(n, answered, stale)
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(HAMMERS)]
+    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(count)]
     for t in threads:
         t.start()
     for t in threads:
@@ -259,9 +271,14 @@ def test_a_save_to_a_file_the_memo_holds_is_seen_by_the_very_next_request(
     server = run_server(root)
     addr = server.addr
     urls = [f"/s/f{index}.txt" for index in range(SETTLED)]
-    # Allowed: the files must be older than the racy window (reader.RACY_NS,
-    # 2 s) before the memo keeps them; this waits for the clock, not a server.
-    time.sleep(2.5)
+    # The memo keeps a file only once it is older than the racy window: wait
+    # for the clock to pass it (no server state to wait for).
+    newest = max(os.stat(root / url[1:]).st_ctime_ns for url in urls)  # ctime >= mtime
+    poll_until(
+        "the files are older than the racy window",
+        lambda: time.time_ns() - newest > RACY_NS,
+        timeout=2 * RACY_NS / 1e9,
+    )
     with Conn(addr, timeout=30) as warm:
         for url in urls:
             assert _check_file(warm.request(url), 0)
@@ -307,31 +324,18 @@ def _single_hammer(
     addr: tuple[str, int], published: Any, stop: Event, counts: Any, running: Event
 ) -> None:
     """QUICK_HAMMERS keep-alive connections, each sending one request at a time."""
-    answered = [0] * QUICK_HAMMERS
-    stale = [0] * QUICK_HAMMERS
-    errors: list[BaseException] = []
 
-    def run(n: int) -> None:
-        try:
-            with Conn(addr, timeout=30) as conn:
-                for k in itertools.count(n * 37):
-                    if stop.is_set():
-                        return
-                    index = k % SETTLED
-                    floor = int(published[index])  # saved before this request is sent
-                    resp = conn.request(f"/s/f{index}.txt")
-                    answered[n] += 1
-                    if sum(answered) >= QUICK_HAMMERS:
-                        running.set()
-                    stale[n] += resp.status != 200 or _version(resp) < floor
-        except BaseException as exc:
-            errors.append(exc)
+    def run(n: int, answered: list[int], stale: list[int]) -> None:
+        with Conn(addr, timeout=30) as conn:
+            for k in itertools.count(n * 37):
+                if stop.is_set():
+                    return
+                index = k % SETTLED
+                floor = int(published[index])  # saved before this request is sent
+                resp = conn.request(f"/s/f{index}.txt")
+                answered[n] += 1
+                if sum(answered) >= QUICK_HAMMERS:
+                    running.set()
+                stale[n] += resp.status != 200 or _version(resp) < floor
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(QUICK_HAMMERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for exc in errors[:3]:
-        print("hammer:", repr(exc))
-    counts[:] = [sum(answered), sum(stale), len(errors)]
+    _threads(QUICK_HAMMERS, run, counts)
