@@ -29,10 +29,32 @@ def _conns(srv: Running) -> list[Connection]:
     return list(srv.core._conns)  # the server's own record of its connections
 
 
-def _only_conn(srv: Running) -> Connection:
-    conns = _conns(srv)
-    assert len(conns) == 1, conns
-    return conns[0]
+def _peer_port(conn: Connection) -> int | None:
+    raw = conn.raw
+    if raw is None:
+        return None
+    try:
+        port: int = raw.sock.getpeername()[1]
+    except OSError:  # closed since it was listed
+        return None
+    return port
+
+
+def _conn_of(srv: Running, client: Conn) -> Connection:
+    """The server's connection for ``client``, once accepted.
+
+    Found by the client's own port, not as "the only one": a connection an
+    earlier request closed may still be listed until the server reads its end.
+    """
+    port = client.local_port
+    found: list[Connection] = []
+
+    def accepted() -> bool:
+        found[:] = [c for c in _conns(srv) if _peer_port(c) == port]
+        return bool(found)
+
+    poll_until("the server accepted the connection", accepted, 5.0, detail=lambda: _conns(srv))
+    return found[0]
 
 
 def _lines(srv: Running) -> list[str]:
@@ -79,7 +101,7 @@ def test_a_memo_hit_is_the_first_answer_byte_for_byte_but_its_date(srv: Running)
         conn.send(GET % b"/style.css")
         second = _read_answer(conn.sock, buf)
         # This connection never needed its coroutine: the memo answered it.
-        assert _only_conn(srv).task is None
+        assert _conn_of(srv, conn).task is None
     assert first.startswith(b"HTTP/1.1 200 OK\r\n")
     assert _without_date(second) == _without_date(first)
     assert b"\r\nDate: " in second
@@ -96,7 +118,7 @@ def test_head_and_get_alternate_on_one_connection_and_stay_in_sync(srv: Running)
             assert head.status == 200 and head.body == b""
             assert head.header("content-length") == str(len(full.body))
             assert again.body == full.body
-        assert _only_conn(srv).task is None
+        assert _conn_of(srv, conn).task is None
 
 
 def test_connection_close_gets_its_answer_then_the_end(srv: Running) -> None:
@@ -137,10 +159,9 @@ def test_a_head_in_two_pieces_is_joined_by_the_coroutine(srv: Running) -> None:
     get(srv.addr, "/hello.txt")
     with Conn(srv.addr) as conn:
         conn.send(b"GET /hello.txt HTTP/1.1\r\nHo")
+        mine = _conn_of(srv, conn)
         poll_until(
-            "the first piece was handed to the coroutine",
-            lambda: any(c.task is not None for c in _conns(srv)),
-            5.0,
+            "the first piece was handed to the coroutine", lambda: mine.task is not None, 5.0
         )
         conn.send(b"st: 127.0.0.1\r\n\r\n")
         assert conn.read_response().body == b"hello world\n"
@@ -163,15 +184,13 @@ def test_an_answer_the_kernel_cannot_take_at_once_goes_whole_and_first(
     _clear_log(srv, 1)
     # A small receive window: the kernel cannot take the whole answer at once.
     with Conn(srv.addr, rcvbuf=4096) as conn:
-        poll_until("the server accepted the connection", lambda: len(_conns(srv)) == 1, 5.0)
-        raw = _only_conn(srv).raw
+        mine = _conn_of(srv, conn)
+        raw = mine.raw
         assert raw is not None
         raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # and a small buffer
         conn.send(GET % b"/mid.bin")
         poll_until(
-            "the rest of the answer was handed to the coroutine",
-            lambda: any(c.task is not None for c in _conns(srv)),
-            5.0,
+            "the rest of the answer was handed to the coroutine", lambda: mine.task is not None, 5.0
         )
         conn.send(GET % b"/hello.txt")  # must come after the whole of the first
         buf = bytearray()
@@ -196,7 +215,7 @@ def test_each_quick_answer_has_its_access_log_line(srv: Running) -> None:
             assert conn.request("/hello.txt").status == 200
             assert conn.request("/missing.txt").status == 404
         assert conn.request("/hello.txt", method="HEAD").status == 200
-        assert _only_conn(srv).task is None
+        assert _conn_of(srv, conn).task is None
     poll_until("seven lines", lambda: len(_lines(srv)) >= 7, 5.0, detail=srv.log.copy)
     lines = _lines(srv)
     assert sum('"GET /hello.txt HTTP/1.1" 200 12' in line for line in lines) == 3
@@ -219,7 +238,7 @@ def test_an_idle_quick_connection_is_closed_at_the_keepalive_timeout(
     get(srv.addr, "/hello.txt")
     with Conn(srv.addr, timeout=5.0) as conn:
         assert conn.request("/hello.txt").status == 200
-        assert _only_conn(srv).task is None
+        assert _conn_of(srv, conn).task is None
         assert conn.closed_by_server()
     poll_until("the server forgot the connection", lambda: not _conns(srv), 5.0)
 
@@ -243,7 +262,7 @@ def test_stopping_closes_idle_quick_connections(serve: ServeFactory) -> None:
     get(srv.addr, "/hello.txt")
     with Conn(srv.addr, timeout=5.0) as conn:
         assert conn.request("/hello.txt").status == 200
-        assert _only_conn(srv).task is None
+        assert _conn_of(srv, conn).task is None
         loop = srv.core._loop  # the server's thread runs this loop
         asyncio.run_coroutine_threadsafe(srv.server.stop(), loop).result(10.0)
         assert conn.closed_by_server()
