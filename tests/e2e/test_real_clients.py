@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Running, ServeFactory
+from tests.waiting import poll_until
 
 pytestmark = pytest.mark.one_scheme
 
@@ -121,7 +122,9 @@ def test_pip_downloads_from_a_folder_served_as_a_simple_index(
     done = pip(tmp_path, "download", "--no-deps", "--index-url", url, NAME, "-d", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     assert (out / WHEEL).read_bytes() == (index / "simple" / NAME / WHEEL).read_bytes()
-    assert any(f'"GET /simple/{NAME}/{WHEEL} HTTP/1.1" 200' in line for line in srv.log)
+    wanted = f'"GET /simple/{NAME}/{WHEEL} HTTP/1.1" 200'
+    # The access log is written in the loop's turn after the answer: pip may be gone by then.
+    poll_until("the download was logged", lambda: any(wanted in x for x in srv.log), 5.0)
 
 
 @needs_pip
@@ -245,7 +248,8 @@ def test_git_clones_and_fetches_a_bare_repository_over_dumb_http(
     git("pull", "-q", "--ff-only", cwd=clone)
     assert (clone / "README").read_text() == "two\n"
     assert git("log", "--format=%s", cwd=clone).split() == ["two", "one"]
-    assert any('"GET /repo.git/info/refs?service=git-upload-pack' in line for line in srv.log)
+    wanted = '"GET /repo.git/info/refs?service=git-upload-pack'
+    poll_until("the smart probe was logged", lambda: any(wanted in x for x in srv.log), 5.0)
 
 
 @needs_git
@@ -334,5 +338,10 @@ def test_pip_revalidates_a_find_links_listing_and_wheel_with_304(
             "--cache-dir", str(tmp_path / "cache"),
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
-    statuses = [line.rsplit('" ', 1)[1].split()[0] for line in srv.log if "GET /simple/" in line]
-    assert statuses == ["200", "200", "304", "304"], srv.log
+
+    def statuses() -> list[str]:
+        return [x.rsplit('" ', 1)[1].split()[0] for x in srv.log if "GET /simple/" in x]
+
+    # The last line is written in the loop's turn after the answer: pip may be gone by then.
+    poll_until("four answers logged", lambda: len(statuses()) >= 4, 5.0, detail=srv.log.copy)
+    assert statuses() == ["200", "200", "304", "304"], srv.log

@@ -205,7 +205,8 @@ def test_big_file_over_tls_is_logged_with_its_plaintext_length(serve: ServeFacto
     with Conn(srv.addr) as conn:
         assert len(conn.request("/big.bin").body) == size
         conn.request("/hello.txt")  # the log is written once the answer is out
-    assert any(line.endswith(f'"GET /big.bin HTTP/1.1" 200 {size}') for line in srv.log)
+    wanted = f'"GET /big.bin HTTP/1.1" 200 {size}'
+    poll_until("the download was logged", lambda: any(x.endswith(wanted) for x in srv.log), 5.0)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
