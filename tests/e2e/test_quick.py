@@ -291,3 +291,17 @@ def test_a_fault_in_the_quick_path_ends_that_connection_and_no_other(
         assert good.request("/sub/a.txt").body == b"a\n"
     assert calls == ["/hello.txt", "/sub/a.txt"]
     assert get(srv.addr, "/sub/a.txt").status == 200
+
+
+# ---------------------------------------------------------------- the accept path
+
+
+def test_every_connection_has_tcp_nodelay_the_first_and_the_later_ones(srv: Running) -> None:
+    # A quick answer is one send; TCP_NODELAY keeps whatever goes in a second
+    # one (the rest of a large answer) from waiting for an acknowledgement.
+    for _ in range(3):
+        with Conn(srv.addr) as conn:
+            assert conn.request("/hello.txt").status == 200
+            raw = _conn_of(srv, conn).raw
+            assert raw is not None
+            assert raw.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
